@@ -1,0 +1,5 @@
+"""Entry point for ``python -m hybridctl``."""
+
+from hybridctl.cli import main
+
+main()

@@ -1,0 +1,260 @@
+"""Pydantic models of inventory format v1 (``apiVersion: hybridctl.io/v1alpha1``, ``kind: Cluster``).
+
+The models are frozen and strict: unknown keys are errors. YAML keys are camelCase; Python attributes are
+snake_case. Semantic rules that need the whole file (overlaps, duplicates, version ranges) live in
+``hybridctl.inventory.checks`` so that every problem is reported in one run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "hybridctl.io/v1alpha1"
+KIND = "Cluster"
+
+Role = Literal["control-plane", "worker"]
+OSName = Literal["linux", "windows"]
+NetworkMode = Literal["routes", "vxlan"]
+Isolation = Literal["process", "hyperv"]
+WinRMAuth = Literal["ntlm", "negotiate", "kerberos", "credssp", "basic", "certificate"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class Model(BaseModel):
+    """Base of every inventory model: frozen, camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+
+class Metadata(Model):
+    """Cluster identity."""
+
+    name: str = Field(description="Cluster name; also the state directory name (lowercase RFC 1123 label).")
+
+
+class KubernetesSpec(Model):
+    """Kubernetes version and the kubeadm networking settings."""
+
+    version: str = Field(description="Exact Kubernetes patch version, e.g. 1.34.2.")
+    control_plane_endpoint: str | None = Field(
+        None, description="host[:port] of the API endpoint; required with more than one control-plane node."
+    )
+    pod_subnet: str = Field(
+        "10.244.0.0/16", description="Cluster pod CIDR (kube-controller-manager --cluster-cidr)."
+    )
+    service_subnet: str = Field("10.96.0.0/12", description="Service CIDR.")
+    dns_domain: str = Field("cluster.local", description="Cluster DNS domain.")
+    node_cidr_mask_size: int = Field(24, ge=8, le=30, description="Size of each node's pod CIDR.")
+    cert_sans: list[str] = Field(
+        default_factory=list, alias="certSANs", description="Extra API server certificate SANs."
+    )
+
+
+class NetworkSpec(Model):
+    """Pod network between nodes."""
+
+    mode: NetworkMode = Field("routes", description="routes (L2 static routes, default) or vxlan (flannel).")
+
+
+class ContainerdSpec(Model):
+    """containerd on every node."""
+
+    version: str = Field("2.1.4", description="containerd release installed on Linux and Windows nodes.")
+    pause_image: str = Field(
+        "registry.k8s.io/pause:3.10.2",
+        description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster.",
+    )
+
+
+class ArtifactsSpec(Model):
+    """Where nodes download binaries from."""
+
+    source: Literal["upstream", "mirror"] = Field(
+        "upstream", description="upstream release URLs or a mirror."
+    )
+    mirror_url: str | None = Field(None, description="Base URL of a mirror with the upstream path layout.")
+    cache_dir: str | None = Field(
+        None, description="Local directory: download each artifact once here and push it to the nodes."
+    )
+    cni_plugins_version: str = Field("1.6.2", description="containernetworking/plugins release.")
+    windows_cni_version: str = Field("0.3.1", description="microsoft/windows-container-networking release.")
+    runc_version: str = Field("1.2.6", description="runc release for Linux nodes.")
+    crictl_version: str = Field("1.34.0", description="cri-tools release.")
+    nssm_version: str = Field(
+        "2.24", description="nssm, the Windows service wrapper for kubelet and kube-proxy."
+    )
+
+
+class WindowsSpec(Model):
+    """Cluster-wide Windows settings."""
+
+    isolation: list[Isolation] = Field(
+        default_factory=lambda: list[Isolation](["process"]),
+        description="Isolation classes offered: process, hyperv.",
+    )
+
+
+class Taint(Model):
+    """A node taint."""
+
+    key: str
+    value: str = ""
+    effect: TaintEffect = "NoSchedule"
+
+
+class Bastion(Model):
+    """SSH jump host."""
+
+    address: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str = "root"
+    private_key_file: str | None = None
+    passphrase: SecretStr | None = None
+    agent: bool = False
+    password: SecretStr | None = None
+
+
+class SSHConnection(Model):
+    """How to reach a Linux host."""
+
+    user: str = "root"
+    port: int = Field(22, ge=1, le=65535)
+    private_key_file: str | None = Field(None, description="Private key file (may be passphrase-protected).")
+    passphrase: SecretStr | None = Field(None, description="Passphrase of private_key_file.")
+    agent: bool = Field(False, description="Use keys from the SSH agent ($SSH_AUTH_SOCK).")
+    password: SecretStr | None = None
+    sudo: bool | None = Field(
+        None, description="Run commands through 'sudo -n'; default: when user is not root."
+    )
+    bastion: Bastion | None = None
+
+    @property
+    def uses_sudo(self) -> bool:
+        """Whether commands are wrapped in ``sudo -n --``."""
+        return self.sudo if self.sudo is not None else self.user != "root"
+
+
+class WinRMConnection(Model):
+    """How to reach a Windows host."""
+
+    user: str | None = None
+    password: SecretStr | None = None
+    scheme: Literal["https", "http"] = "https"
+    port: int | None = Field(None, ge=1, le=65535, description="Default 5986 for https, 5985 for http.")
+    auth: WinRMAuth = "negotiate"
+    ca_bundle: str | None = Field(None, description="PEM file of CAs that may sign the host's certificate.")
+    verify_certificate: bool = Field(True, description="Turning this off also needs insecure: true.")
+    insecure: bool = False
+    certificate_file: str | None = Field(None, description="Client certificate (auth: certificate).")
+    certificate_key_file: str | None = Field(None, description="Client certificate key (auth: certificate).")
+    operation_timeout: int = Field(20, ge=1, description="WS-Management OperationTimeout, seconds.")
+    read_timeout: int = Field(
+        30, ge=1, description="HTTP read timeout, seconds; must exceed operation_timeout."
+    )
+
+    @property
+    def effective_port(self) -> int:
+        """The port, defaulted by scheme."""
+        if self.port is not None:
+            return self.port
+        return 5986 if self.scheme == "https" else 5985
+
+
+class Host(Model):
+    """A machine of the cluster."""
+
+    name: str = Field(description="Node name (lowercase RFC 1123; 15 characters at most on Windows).")
+    address: str = Field(description="IPv4 address other nodes and hybridctl reach the host on.")
+    role: Role
+    os: OSName
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    ssh: SSHConnection | None = None
+    winrm: WinRMConnection | None = None
+    windows_version: int | None = Field(
+        None, description="Expected Windows Server version: 2019, 2022 or 2025."
+    )
+    interface: str | None = Field(
+        None, description="Windows: network adapter that carries node traffic (default 'Ethernet')."
+    )
+
+    @property
+    def is_windows(self) -> bool:
+        """True for Windows hosts."""
+        return self.os == "windows"
+
+    @property
+    def is_control_plane(self) -> bool:
+        """True for control-plane hosts."""
+        return self.role == "control-plane"
+
+    @property
+    def adapter(self) -> str:
+        """The Windows network adapter name."""
+        return self.interface or "Ethernet"
+
+
+class ClusterSpec(Model):
+    """Everything about the cluster."""
+
+    kubernetes: KubernetesSpec
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    containerd: ContainerdSpec = Field(default_factory=ContainerdSpec)
+    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+    windows: WindowsSpec = Field(default_factory=WindowsSpec)
+    hosts: list[Host]
+
+
+class Cluster(Model):
+    """An inventory file."""
+
+    api_version: Literal["hybridctl.io/v1alpha1"]
+    kind: Literal["Cluster"]
+    metadata: Metadata
+    spec: ClusterSpec
+
+    @property
+    def name(self) -> str:
+        """The cluster name."""
+        return self.metadata.name
+
+    @property
+    def hosts(self) -> list[Host]:
+        """All hosts, in inventory order."""
+        return self.spec.hosts
+
+    @property
+    def control_planes(self) -> list[Host]:
+        """Control-plane hosts, the first one is where ``kubeadm init`` runs."""
+        return [h for h in self.spec.hosts if h.is_control_plane]
+
+    @property
+    def first_control_plane(self) -> Host:
+        """The host ``kubeadm init`` runs on."""
+        return self.control_planes[0]
+
+    @property
+    def windows_hosts(self) -> list[Host]:
+        """Windows workers."""
+        return [h for h in self.spec.hosts if h.is_windows]
+
+    @property
+    def linux_hosts(self) -> list[Host]:
+        """Linux hosts (control planes and workers)."""
+        return [h for h in self.spec.hosts if not h.is_windows]
+
+    def host(self, name: str) -> Host:
+        """The host called ``name``; KeyError if there is none."""
+        for h in self.spec.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
