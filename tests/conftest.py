@@ -1,0 +1,6 @@
+"""Shared pytest configuration: fixtures live in tests/support and are registered here."""
+
+pytest_plugins = [
+    "tests.support.hosts_fixtures",
+    "tests.support.winrm_fixtures",
+]
