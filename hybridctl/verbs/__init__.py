@@ -1,0 +1,1 @@
+"""Command implementations behind the CLI: compute a result, then hand it to the UI."""

@@ -1,0 +1,63 @@
+"""``validate``, ``schema`` and ``version``: inventory checks that never connect to a host."""
+
+from __future__ import annotations
+
+import json
+
+from hybridctl import __version__
+from hybridctl.appenv import AppEnv
+from hybridctl.errors import ExitCode
+from hybridctl.inventory import load_inventory
+from hybridctl.inventory.load import LoadResult
+from hybridctl.inventory.models import Cluster
+from hybridctl.versions import SUPPORTED_RANGE, WINDOWS_BUILDS
+
+
+def run_validate(env: AppEnv) -> int:
+    """Validate the inventory; print every problem; return 0 or 3."""
+    result = load_inventory(env.inventory_path())
+    if env.json:
+        _print_json(env, result)
+    else:
+        _print_human(env, result)
+    return ExitCode.INVALID_INVENTORY if result.errors or result.cluster is None else ExitCode.OK
+
+
+def _print_json(env: AppEnv, result: LoadResult) -> None:
+    document = {
+        "valid": not result.errors and result.cluster is not None,
+        "file": str(result.path),
+        "problems": [p.to_json() for p in result.problems],
+    }
+    env.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def _print_human(env: AppEnv, result: LoadResult) -> None:
+    for problem in result.problems:
+        env.stderr.write(f"{problem}\n")
+    errors, warnings = len(result.errors), len(result.warnings)
+    if errors or result.cluster is None:
+        env.stderr.write(f"{result.path}: invalid ({errors} errors, {warnings} warnings)\n")
+    else:
+        hosts = len(result.cluster.hosts)
+        env.stdout.write(f"{result.path}: valid ({hosts} hosts, {warnings} warnings)\n")
+
+
+def print_schema(env: AppEnv) -> None:
+    """Print the inventory's JSON Schema."""
+    schema = Cluster.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hybridctl inventory (hybridctl.io/v1alpha1, kind Cluster)"
+    env.stdout.write(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+
+
+def print_version(env: AppEnv) -> None:
+    """Print versions."""
+    windows = {str(v): build for v, build in WINDOWS_BUILDS.items()}
+    if env.json:
+        document = {"version": __version__, "kubernetes": SUPPORTED_RANGE, "windowsServer": windows}
+        env.stdout.write(json.dumps(document) + "\n")
+        return
+    env.stdout.write(f"hybridctl {__version__}\n")
+    env.stdout.write(f"Kubernetes: {SUPPORTED_RANGE}\n")
+    env.stdout.write("Windows Server: " + ", ".join(f"{v} ({b})" for v, b in windows.items()) + "\n")
