@@ -1,0 +1,72 @@
+"""The step interface: a read-only ``check`` and an ``apply``, with scheduling hints for the runner."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from hybridctl.errors import HybridctlError
+
+if TYPE_CHECKING:
+    from hybridctl.inventory.models import Cluster, Host
+    from hybridctl.steps.context import StepContext
+    from hybridctl.steps.host import HostHandle, HostView
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing a step would change on a host; ``diff`` is a unified diff with secrets masked."""
+
+    summary: str
+    diff: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        """Machine-readable form."""
+        return {"summary": self.summary, "diff": self.diff}
+
+
+class StepError(HybridctlError):
+    """A step found a problem it cannot fix (a failed precondition, a broken host)."""
+
+
+class Step(ABC):
+    """One provisioning step. Subclasses are small; one per file in ``hybridctl/steps``."""
+
+    name: ClassVar[str]
+    """Stable identifier (journal, JSON events, ``requires``)."""
+    title: ClassVar[str]
+    """What the step does, for people."""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Steps that must be done on every host they apply to before this one starts anywhere."""
+    barrier: ClassVar[bool] = False
+    """Wait until every host has finished every earlier step."""
+    retry_safe: ClassVar[bool] = True
+    """May be repeated after a transient connection error (the step is idempotent)."""
+    timeout: ClassVar[float] = 300.0
+    """Seconds the step may take on a Linux host."""
+    windows_timeout: ClassVar[float] = 900.0
+    """Seconds the step may take on a Windows host."""
+
+    def applies_to(self, host: Host, cluster: Cluster) -> bool:
+        """Whether the step runs on ``host`` at all (decided from the inventory, without connecting)."""
+        return True
+
+    @abstractmethod
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        """What would change on ``host``; read-only (the view refuses writes)."""
+
+    @abstractmethod
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        """Make the changes found by a fresh ``check``."""
+
+    def undo(self, host: HostHandle, ctx: StepContext) -> list[Change]:
+        """Revert what the step installs; returns what was removed. Steps without undo return []."""
+        return []
+
+    def time_limit(self, host: Host) -> float:
+        """This step's timeout on ``host``."""
+        return self.windows_timeout if host.is_windows else self.timeout
+
+    def __repr__(self) -> str:
+        return f"<step {self.name}>"

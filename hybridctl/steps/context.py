@@ -1,0 +1,70 @@
+"""What every step gets besides its host: the cluster, what the run has learned, other hosts, options."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybridctl.connections import ConnectionPool
+from hybridctl.events import Event, EventSink
+from hybridctl.inventory.models import Cluster, Host
+from hybridctl.masking import Masker
+from hybridctl.steps.host import DryRunViolationError, HostHandle, HostView
+
+
+@dataclass
+class RunState:
+    """Values a run learns and shares between steps and hosts (thread-safe)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A learned value."""
+        with self._lock:
+            return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Record a learned value."""
+        with self._lock:
+            self.values[key] = value
+
+    def setdefault(self, key: str, factory: Any) -> Any:
+        """The value for ``key``, computing it once with ``factory()`` under the lock."""
+        with self._lock:
+            if key not in self.values:
+                self.values[key] = factory()
+            return self.values[key]
+
+
+@dataclass
+class StepContext:
+    """Shared by every step of a run."""
+
+    cluster: Cluster
+    pool: ConnectionPool
+    events: EventSink
+    masker: Masker
+    state: RunState = field(default_factory=RunState)
+    read_only: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def view(self, name: str) -> HostView:
+        """Read-only access to another host of the cluster (e.g. the first control plane)."""
+        return self.pool.view(self.cluster.host(name))
+
+    def handle(self, name: str) -> HostHandle:
+        """Full access to another host; refused while planning."""
+        if self.read_only:
+            raise DryRunViolationError(f"a check asked for write access to {name}")
+        return self.pool.handle(self.cluster.host(name))
+
+    def host(self, name: str) -> Host:
+        """The inventory entry of host ``name``."""
+        return self.cluster.host(name)
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Report an event (e.g. a reboot) to the UI, the journal and JSON output."""
+        self.events.emit(Event(kind, data, time.time()))

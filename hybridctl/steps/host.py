@@ -1,0 +1,111 @@
+"""What a step sees of a host: a read-only view for ``check``, a full handle for ``apply``.
+
+Dry-run is enforced by structure: ``HostView`` has no upload method and refuses commands that are not
+marked ``probe``, so a check that would change something fails in tests instead of on a production host.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridctl.commands import Command, PosixCommand
+from hybridctl.errors import HybridctlError
+from hybridctl.inventory.models import Host
+from hybridctl.transport.base import CommandFailedError, CommandTimeoutError, PutResult, Result, Transport
+
+
+class DryRunViolationError(HybridctlError):
+    """A check tried to change a host."""
+
+
+class StepTimeoutError(HybridctlError):
+    """A step used up its time limit."""
+
+
+@dataclass
+class HostFacts:
+    """What hybridctl learned about a host during this run (probed, never from the inventory)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class HostView:
+    """Read-only access to one host: probe commands and file reads."""
+
+    def __init__(
+        self, host: Host, transport: Transport, lock: threading.Lock, *, deadline: float | None = None
+    ) -> None:
+        self.host = host
+        self.name = host.name
+        self._transport = transport
+        self._deadline = deadline
+        self._lock = lock  # one per connection: several steps may reach the same host
+
+    @property
+    def is_windows(self) -> bool:
+        """True for Windows hosts."""
+        return self.host.is_windows
+
+    def run(self, command: Command, *, timeout: float | None = None, check: bool = True) -> Result:
+        """Run a probe command; with ``check`` a non-zero exit raises CommandFailedError."""
+        if not command.probe:
+            raise DryRunViolationError(f"{self.name}: a check tried to run a non-probe command: {command}")
+        return self._run(command, timeout, check)
+
+    def get(self, path: str) -> bytes | None:
+        """A file's bytes, or None when it does not exist."""
+        try:
+            with self._lock:
+                return self._transport.get(path)
+        except FileNotFoundError:
+            return None
+
+    def _run(self, command: Command, timeout: float | None, check: bool) -> Result:
+        if isinstance(command, PosixCommand) and self.host.ssh is not None:
+            command = command.as_root(self.host.ssh.uses_sudo)
+        with self._lock:
+            result = self._transport.run(command, timeout=self._limit(timeout))
+        if check and not result.ok:
+            raise CommandFailedError(self.name, result)
+        return result
+
+    def _limit(self, timeout: float | None) -> float | None:
+        if self._deadline is None:
+            return timeout
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepTimeoutError(f"{self.name}: the step ran out of time")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class HostHandle(HostView):
+    """Full access to one host, given to ``apply``."""
+
+    def run(self, command: Command, *, timeout: float | None = None, check: bool = True) -> Result:
+        """Run any command; with ``check`` a non-zero exit raises CommandFailedError."""
+        return self._run(command, timeout, check)
+
+    def put(self, data: bytes | Path, path: str, mode: int = 0o644) -> PutResult:
+        """Upload atomically (temporary name, hash check, rename)."""
+        with self._lock:
+            return self._transport.put(data, path, mode)
+
+    @property
+    def transport(self) -> Transport:
+        """The underlying transport (for primitives such as reboot-and-wait)."""
+        return self._transport
+
+
+__all__ = [
+    "CommandFailedError",
+    "CommandTimeoutError",
+    "DryRunViolationError",
+    "HostFacts",
+    "HostHandle",
+    "HostView",
+    "StepTimeoutError",
+]
