@@ -102,6 +102,28 @@ def validate(
     raise typer.Exit(run_validate(env))
 
 
+@app.command(epilog="Example: hybridctl render -i inventories/example.yaml -o out/example")
+def render(
+    ctx: typer.Context,
+    *,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the files into.")],
+    assume: Annotated[
+        Path | None,
+        typer.Option("--assume", help="YAML file of run-time values (pod CIDRs, tokens); else placeholders."),
+    ] = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Render every file hybridctl installs, per host and for the cluster, with a manifest.json."""
+    from hybridctl.verbs.render import run_render
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    raise typer.Exit(run_render(env, out_dir, assume))
+
+
 @app.command(epilog="Example: hybridctl schema > hybridctl.schema.json")
 def schema(ctx: typer.Context) -> None:
     """Print the JSON Schema of the inventory format, for editors."""

@@ -64,3 +64,37 @@ class KubeVersion:
     def windows_gates_locked(self) -> bool:
         """WinDSR and WinOverlay are GA and locked from 1.34: passing them is pointless and later fatal."""
         return self.minor >= 34
+
+
+_CONTAINERD_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True, order=True)
+class ContainerdVersion:
+    """A containerd release; its major version decides the config file layout."""
+
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, text: str) -> ContainerdVersion:
+        """Parse ``2.1.4`` or ``v1.7.28``; ValueError on anything else."""
+        match = _CONTAINERD_RE.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not an exact containerd version like 2.1.4")
+        major, minor, patch = (int(g) for g in match.groups())
+        return cls(major, minor, patch)
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def config_version(self) -> int:
+        """``version = 2`` layout (``io.containerd.grpc.v1.cri``) for 1.x, ``version = 3`` for 2.x."""
+        return 3 if self.major >= 2 else 2
+
+    @property
+    def cni_bin_dirs_list(self) -> bool:
+        """2.1 replaced the scalar ``bin_dir`` of the CNI section with the list ``bin_dirs``."""
+        return (self.major, self.minor) >= (2, 1)
