@@ -92,6 +92,10 @@ class ArtifactsSpec(Model):
     nssm_version: str = Field(
         "2.24", description="nssm, the Windows service wrapper for kubelet and kube-proxy."
     )
+    checksums: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pinned sha256 per artifact name; required for artifacts upstream publishes no checksum for.",
+    )
 
 
 class WindowsSpec(Model):
