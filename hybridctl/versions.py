@@ -26,7 +26,7 @@ class KubeVersion:
     @classmethod
     def parse(cls, text: str) -> KubeVersion:
         """Parse ``1.34.2`` or ``v1.34.2``; ValueError on anything else."""
-        match = _VERSION_RE.match(text)
+        match = _VERSION_RE.fullmatch(text)
         if not match:
             raise ValueError(f"{text!r} is not an exact Kubernetes version like 1.34.2")
         major, minor, patch = (int(g) for g in match.groups())
@@ -80,7 +80,7 @@ class ContainerdVersion:
     @classmethod
     def parse(cls, text: str) -> ContainerdVersion:
         """Parse ``2.1.4`` or ``v1.7.28``; ValueError on anything else."""
-        match = _CONTAINERD_RE.match(text)
+        match = _CONTAINERD_RE.fullmatch(text)
         if not match:
             raise ValueError(f"{text!r} is not an exact containerd version like 2.1.4")
         major, minor, patch = (int(g) for g in match.groups())

@@ -1,21 +1,29 @@
-"""Load an inventory file: YAML with positions, ``${env:}`` secrets, schema, then semantic checks."""
+"""Load an inventory file: YAML with positions, ``${env:}`` secrets, schema, then semantic checks.
+
+Every problem in the file is reported in one run: when the schema fails, the data is repaired around the
+errors and the semantic checks run on the repaired model (findings about repaired values are dropped).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from hybridctl.errors import InventoryError
 from hybridctl.inventory.checks import check_cluster
 from hybridctl.inventory.models import Cluster
-from hybridctl.inventory.problems import Problem, error
-from hybridctl.inventory.schema_errors import problems_from
-from hybridctl.inventory.secrets import resolve_env
+from hybridctl.inventory.problems import Path as DataPath
+from hybridctl.inventory.problems import Problem, error, in_document_order
+from hybridctl.inventory.schema_errors import problems_from, validate_repaired
+from hybridctl.inventory.secrets import Resolved, masker_for, resolve_env, secret_keys, secret_values
 from hybridctl.inventory.yamlsource import Positions, YamlSyntaxError, parse_yaml
+
+SECRET_KEYS = secret_keys(Cluster)
 
 
 @dataclass
@@ -48,15 +56,30 @@ class LoadResult:
 
 
 def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResult:
-    """Read and validate ``path``; never raises for problems in the file itself."""
-    shown = str(path)
+    """Read and validate ``path``; a missing or unreadable file is a problem too, never an exception."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InventoryError(f"inventory file {path} does not exist", hint="pass one with -i FILE") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read inventory file {path}: {exc}") from exc
-    return load_text(text, shown, path, env if env is not None else os.environ)
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _unreadable(path, _read_error(exc))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        problem = error((), "the file is not UTF-8 text", "save the inventory as UTF-8")
+        return LoadResult(path, None, [problem.located(str(path), line, None)])
+    return load_text(text, str(path), path, env if env is not None else os.environ)
+
+
+def _read_error(exc: OSError) -> Problem:
+    if isinstance(exc, FileNotFoundError):
+        return error((), "the inventory file does not exist", "pass an existing file with -i FILE")
+    if isinstance(exc, IsADirectoryError):
+        return error((), "this is a directory, not an inventory file", "pass a YAML file with -i FILE")
+    return error((), f"cannot read the inventory file: {exc.strerror or exc}", "check the file's permissions")
+
+
+def _unreadable(path: Path, problem: Problem) -> LoadResult:
+    return LoadResult(path, None, [problem.located(str(path), None, None)])
 
 
 def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> LoadResult:
@@ -67,23 +90,53 @@ def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> Load
         return LoadResult(path, None, [exc.problem(shown)])
     result = LoadResult(path, None, positions=document.positions)
     if not isinstance(document.data, dict):
-        result.problems.append(
-            error((), "the inventory must be a YAML mapping (apiVersion, kind, metadata, spec)")
-        )
-        return _located(result, shown)
-    data, secret_problems = resolve_env(document.data, env)
-    result.problems += secret_problems
+        result.problems.append(_not_a_mapping(document.data))
+        return _finish(result, shown, [])
+    resolved = resolve_env(document.data, env)
+    cluster, problems = _validate(resolved)
+    result.cluster = cluster if not resolved.problems else None
+    result.problems = [*resolved.problems, *problems]
+    return _finish(result, shown, [*resolved.values, *secret_values(resolved.data, SECRET_KEYS)])
+
+
+def _not_a_mapping(data: Any) -> Problem:
+    if data is None:
+        return error((), "the inventory file is empty", "start from inventories/example.yaml")
+    what = "a list" if isinstance(data, list) else "a single value"
+    message = f"the inventory must be a YAML mapping (apiVersion, kind, metadata, spec), not {what}"
+    return error((), message, "start from inventories/example.yaml")
+
+
+def _validate(resolved: Resolved) -> tuple[Cluster | None, list[Problem]]:
     try:
-        cluster = Cluster.model_validate(data)
+        cluster = Cluster.model_validate(resolved.data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        result.problems += problems_from(exc, Cluster)
-        return _located(result, shown)
-    if not secret_problems:
-        result.cluster = cluster
-    result.problems += check_cluster(cluster)
-    return _located(result, shown)
+        return None, _with_repair(resolved, exc)
+    return cluster, _trusted(check_cluster(cluster), resolved.failed_paths)
 
 
-def _located(result: LoadResult, shown: str) -> LoadResult:
-    result.problems = [result.positions.locate(p, shown) for p in result.problems]
+def _with_repair(resolved: Resolved, exc: ValidationError) -> list[Problem]:
+    """Schema problems, plus the semantic problems of the data repaired around them."""
+    schema = _trusted(problems_from(exc, Cluster), resolved.failed_paths)
+    repaired, repair = validate_repaired(resolved.data, Cluster, exc.errors(include_url=False))
+    if repaired is None:
+        return schema
+    found = [replace(p, path=repair.original(p.path)) for p in check_cluster(repaired)]
+    return schema + _trusted(found, [*repair.changed, *resolved.failed_paths])
+
+
+def _trusted(problems: list[Problem], stand_ins: list[DataPath]) -> list[Problem]:
+    """Drop findings about stand-in values: they describe the stand-in, not what the file says."""
+    return [p for p in problems if not any(_about(p.path, s) for s in stand_ins)]
+
+
+def _about(path: DataPath, stand_in: DataPath) -> bool:
+    # A finding on the mapping that holds the stand-in ("needs user and password") counts as about it.
+    return path[: len(stand_in)] == stand_in or path == stand_in[:-1]
+
+
+def _finish(result: LoadResult, shown: str, secrets: list[str]) -> LoadResult:
+    mask = masker_for(secrets).mask
+    located = (result.positions.locate(p, shown).masked(mask) for p in result.problems)
+    result.problems = in_document_order(located)
     return result

@@ -94,7 +94,7 @@ class ArtifactsSpec(Model):
     )
     checksums: dict[str, str] = Field(
         default_factory=dict,
-        description="Pinned sha256 per artifact name; required for artifacts upstream publishes no checksum for.",
+        description="Pinned sha256 per artifact name; needed where upstream publishes no checksum.",
     )
 
 
