@@ -76,7 +76,7 @@ def shell(script: str, *args: str, probe: bool = False, stdin: bytes | None = No
     return PosixCommand(("sh", "-c", script, "hybridctl", *args), probe=probe, stdin=stdin)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PsCommand:
     """A constant PowerShell script with a ``param()`` block, plus parameter values passed as data."""
 
@@ -104,6 +104,9 @@ class PsCommand:
 
     def __str__(self) -> str:
         return self.describe()
+
+    def __repr__(self) -> str:
+        return f"PsCommand({self.describe()})"
 
 
 def powershell(

@@ -22,7 +22,7 @@ import pytest
 from hybridctl.transport.base import CommandTimeoutError, ConnectionLostError, Transport, UnreachableError
 from tests.contract.harness import FakeHarness, Harness
 
-NAMES = ["plain.txt", "with space.txt", "quote's \"and\" $(dollar) `tick`.txt", "ünïcødé ✓.txt"]
+NAMES = ["plain.txt", "with space.txt", 'quote\'s "and" $(dollar) `tick`.txt', "ünïcødé ✓.txt"]
 TEXTS = ["hello", "multi\nline\n", "ünïcødé ✓ — 日本語", "$(echo nope) `nope` ; 'quoted' \"dq\""]
 
 

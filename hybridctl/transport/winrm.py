@@ -1,0 +1,465 @@
+"""WinRM transport: one pypsrp RunspacePool per Windows host for the whole run.
+
+A reused pool costs 2 HTTP requests per script (Command + Receive) where ``Client.execute_ps`` costs 6.
+Scripts are constant ``PsCommand`` texts; their values travel as parameters (``add_parameter``), never
+pasted into the script. Both error channels count as failure: non-terminating errors (``streams.error``,
+``had_errors`` still False) and a failed pipeline (``had_errors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3.exceptions
+from pypsrp import exceptions as psrp_errors
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from hybridctl.commands import Command, PsCommand, PsValue, powershell
+from hybridctl.errors import ExitCode
+from hybridctl.inventory.models import Host, WinRMConnection
+from hybridctl.masking import Masker
+from hybridctl.resources import powershell_script
+from hybridctl.transport.base import (
+    AuthenticationError,
+    CommandLog,
+    CommandTimeoutError,
+    ConnectionLostError,
+    NullLog,
+    PutResult,
+    Result,
+    TLSValidationError,
+    TransportError,
+    UnreachableError,
+)
+
+# 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
+# so each chunk is exactly one Command + one Receive.
+CHUNK_BYTES = 192 * 1024
+DEFAULT_CONNECT_TIMEOUT = 10.0
+SHELL_NOT_FOUND = 0x8033805B
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+ENCRYPTING_AUTHS = frozenset({"ntlm", "negotiate", "kerberos", "credssp"})
+_RUNNING = PSInvocationState.RUNNING
+
+
+class InsecureConnectionError(TransportError):
+    """The connection settings would expose credentials or skip verification without consent."""
+
+    exit_code = ExitCode.INVALID_INVENTORY
+
+
+class UploadError(TransportError):
+    """An upload failed on the host; a sha256 mismatch (corrupted transfer) is transient."""
+
+    def __init__(self, host: str, message: str, *, transient: bool = False) -> None:
+        super().__init__(host, message)
+        self.transient = transient
+
+
+@cache
+def _script(name: str) -> str:
+    return powershell_script(name)
+
+
+def check_settings(host: str, settings: WinRMConnection) -> None:
+    """Refuse settings that leak the password or silently skip certificate checks."""
+    if settings.scheme == "http" and settings.auth in ("basic", "certificate"):
+        raise InsecureConnectionError(
+            host, f"auth {settings.auth} over http would expose credentials; use scheme https"
+        )
+    if settings.scheme == "https" and not settings.verify_certificate and not settings.insecure:
+        raise InsecureConnectionError(host, "verify_certificate: false also needs insecure: true")
+    if settings.read_timeout <= settings.operation_timeout:
+        raise InsecureConnectionError(host, "winrm read_timeout must exceed operation_timeout")
+
+
+def wsman_options(
+    address: str, settings: WinRMConnection, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> dict[str, Any]:
+    """Keyword arguments for ``pypsrp.wsman.WSMan`` from the inventory's connection settings."""
+    options: dict[str, Any] = {
+        "server": address,
+        "port": settings.effective_port,
+        "ssl": settings.scheme == "https",
+        "auth": settings.auth,
+        "cert_validation": _cert_validation(settings),
+        "encryption": "always" if settings.scheme == "http" and settings.auth in ENCRYPTING_AUTHS else "auto",
+        "operation_timeout": settings.operation_timeout,
+        "read_timeout": settings.read_timeout,
+        "connection_timeout": connect_timeout,
+        "no_proxy": True,  # WinRM goes straight to the node; an environment proxy would see NTLM traffic
+        "reconnection_retries": 0,
+    }
+    if settings.auth == "certificate":
+        options["certificate_pem"] = settings.certificate_file
+        options["certificate_key_pem"] = settings.certificate_key_file
+    else:
+        options["username"] = settings.user
+        options["password"] = settings.password.get_secret_value() if settings.password else None
+    return options
+
+
+def _cert_validation(settings: WinRMConnection) -> bool | str:
+    if settings.scheme != "https" or (not settings.verify_certificate and settings.insecure):
+        return False
+    return settings.ca_bundle or True
+
+
+class WinRMTransport:
+    """Run PowerShell scripts and move files on one Windows host through one reused RunspacePool."""
+
+    def __init__(
+        self,
+        host: str,
+        address: str,
+        settings: WinRMConnection,
+        *,
+        log: CommandLog | None = None,
+        masker: Masker | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        check_settings(host, settings)
+        self.host = host
+        self.address = address
+        self._settings = settings
+        self._log = log or NullLog()
+        self._masker = masker or Masker()
+        self._masker.add(settings.password)
+        self._connect_timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._pool: RunspacePool | None = None
+
+    @classmethod
+    def for_host(
+        cls,
+        host: Host,
+        *,
+        log: CommandLog | None = None,
+        masker: Masker | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> WinRMTransport:
+        """A transport for an inventory host; the pool opens with the first command (or ``open``)."""
+        settings = host.winrm or WinRMConnection()
+        return cls(host.name, host.address, settings, log=log, masker=masker, connect_timeout=connect_timeout)
+
+    @classmethod
+    def connect(
+        cls,
+        host: Host,
+        *,
+        log: CommandLog | None = None,
+        masker: Masker | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> WinRMTransport:
+        """A transport with its pool already open; raises TransportError subclasses."""
+        transport = cls.for_host(host, log=log, masker=masker, connect_timeout=connect_timeout)
+        transport.open()
+        return transport
+
+    def __repr__(self) -> str:
+        return f"WinRMTransport(host={self.host!r}, url={self.url!r}, auth={self._settings.auth!r})"
+
+    @property
+    def url(self) -> str:
+        """The WS-Management endpoint URL."""
+        return f"{self._settings.scheme}://{self.address}:{self._settings.effective_port}/wsman"
+
+    def run(self, command: Command, timeout: float | None = None) -> Result:
+        """Run a PsCommand in the pool; a failure is a Result with exit code 1 and the error text."""
+        command = _require_ps(command)
+        self._masker.add(*(str(v) for n, v in command.parameters if n in command.secret_parameters))
+        display = self._masker.mask(command.describe())
+        start = time.monotonic()
+        try:
+            with self._lock:
+                ps = self._invoke(command, display, timeout)
+        except TransportError as exc:
+            self._log.event(self.host, f"{display}: {exc.message}")
+            raise
+        result = self._result(display, ps, time.monotonic() - start)
+        self._log.command(self.host, display, result)
+        return result
+
+    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+        """Upload in chunks to a temporary file, then verify sha256 and move it into place.
+
+        ``mode`` is ignored: Windows files have ACLs, not POSIX modes.
+        """
+        start = time.monotonic()
+        temp = f"{remote_path}.hybridctl-{uuid.uuid4().hex[:12]}.part"
+        digest, size = hashlib.sha256(), 0
+        with self._lock:
+            for chunk in _chunks(source):
+                self._put_chunk(temp, size, chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            self._commit(temp, remote_path, digest.hexdigest())
+        result = PutResult(remote_path, size, digest.hexdigest(), time.monotonic() - start)
+        self._log.event(self.host, f"put {remote_path} ({size} bytes, sha256 {result.sha256})")
+        return result
+
+    def get(self, remote_path: str) -> bytes:
+        """Download a file in chunks; FileNotFoundError when it does not exist."""
+        parts: list[bytes] = []
+        offset, size = 0, None
+        with self._lock:
+            while size is None or offset < size:
+                reply = self._get_chunk(remote_path, offset)
+                parts.append(base64.b64decode(reply["data"]))
+                offset, size = offset + len(parts[-1]), int(reply["size"])
+                if not parts[-1]:
+                    break
+        self._log.event(self.host, f"get {remote_path} ({offset} bytes)")
+        return b"".join(parts)
+
+    def open(self) -> None:
+        """Open the runspace pool now, if it is not open yet."""
+        with self._lock:
+            if self._pool is None:
+                self._connect()
+
+    def reconnect(self) -> None:
+        """Drop the current pool (best effort) and open a new one, e.g. after the host restarted."""
+        with self._lock:
+            self._discard_pool(graceful=True)
+            self._pool = self._open()
+        self._log.event(self.host, f"reconnected to {self.url}")
+
+    def close(self) -> None:
+        """Close the pool (idempotent)."""
+        with self._lock:
+            self._discard_pool(graceful=True)
+
+    def _invoke(self, command: PsCommand, display: str, timeout: float | None) -> PowerShell:
+        params = [(name, _checked_value(name, value)) for name, value in command.parameters]
+        ps = PowerShell(self._pool or self._connect())
+        ps.add_script(command.script)
+        for name, value in params:
+            ps.add_parameter(name, value)
+        try:
+            ps.begin_invoke()
+            self._wait(ps, display, timeout)
+        except CommandTimeoutError:
+            raise
+        except Exception as exc:
+            raise self._lost(exc) from None
+        return ps
+
+    def _wait(self, ps: PowerShell, display: str, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while ps.state == _RUNNING:
+            poll = self._poll_timeout(deadline)
+            if poll == 0:
+                ps.stop()  # ctrl_c Signal: the pipeline stops on the host, not just here
+                raise CommandTimeoutError(self.host, display, timeout or 0.0)
+            ps.poll_invoke(timeout=poll)
+
+    def _poll_timeout(self, deadline: float | None) -> int | None:
+        """OperationTimeout of the next Receive: the default unless the deadline is nearer; 0 = expired."""
+        if deadline is None:
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return 0
+        return None if remaining >= self._settings.operation_timeout else max(1, math.ceil(remaining))
+
+    def _result(self, display: str, ps: PowerShell, duration: float) -> Result:
+        errors = [_error_text(record) for record in ps.streams.error]
+        failed = bool(ps.had_errors or errors)
+        stdout = "\n".join(_output_text(value) for value in ps.output)
+        return Result(display, 1 if failed else 0, stdout, self._masker.mask("\n".join(errors)), duration)
+
+    def _connect(self) -> RunspacePool:
+        self._pool = self._open()
+        self._log.event(
+            self.host, f"opened a PowerShell runspace pool at {self.url} (auth {self._settings.auth})"
+        )
+        return self._pool
+
+    def _open(self) -> RunspacePool:
+        wsman = WSMan(**wsman_options(self.address, self._settings, self._connect_timeout))
+        pool = RunspacePool(wsman)
+        try:
+            pool.open()
+        except Exception as exc:
+            wsman.close()
+            raise self._mapped(exc, running=False) from None
+        return pool
+
+    def _discard_pool(self, *, graceful: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if graceful:
+            # The shell may be gone (restart) or unreachable; Windows reaps orphans after IdleTimeout.
+            with contextlib.suppress(Exception):
+                pool.close()
+        pool.connection.close()
+
+    def _lost(self, exc: Exception) -> TransportError:
+        error = self._mapped(exc, running=True)
+        if error.unreachable:
+            self._discard_pool(graceful=False)  # the next command opens a fresh pool
+        return error
+
+    def _mapped(self, exc: Exception, *, running: bool) -> TransportError:
+        error = map_error(self.host, self.url, self._settings, exc, running=running)
+        error.message = self._masker.mask(error.message)
+        error.args = (error.message,)
+        return error
+
+    def _put_chunk(self, temp: str, offset: int, chunk: bytes) -> None:
+        params: dict[str, PsValue] = {
+            "Path": temp,
+            "Offset": str(offset),  # [long] in the script; an int would travel as Int32 (2 GiB limit)
+            "Data": base64.b64encode(chunk).decode(),
+        }
+        command = powershell(_script("transport/put-chunk"), params)
+        ps = self._invoke(command, f"transport/put-chunk({temp!r}, offset={offset})", None)
+        result = self._result("transport/put-chunk", ps, 0.0)
+        if not result.ok:
+            raise UploadError(
+                self.host, f"upload to {temp} failed at offset {offset}: {result.stderr_tail()}"
+            )
+
+    def _commit(self, temp: str, remote_path: str, sha256: str) -> None:
+        params: dict[str, PsValue] = {"TempPath": temp, "Path": remote_path, "Sha256": sha256}
+        result = self.run(powershell(_script("transport/put-commit"), params))
+        if not result.ok:
+            mismatch = "sha256 mismatch" in result.stderr
+            raise UploadError(
+                self.host, f"upload of {remote_path} failed: {result.stderr_tail()}", transient=mismatch
+            )
+
+    def _get_chunk(self, remote_path: str, offset: int) -> dict[str, Any]:
+        params: dict[str, PsValue] = {"Path": remote_path, "Offset": str(offset), "Length": CHUNK_BYTES}
+        command = powershell(_script("transport/get-chunk"), params, probe=True)
+        ps = self._invoke(command, f"transport/get-chunk({remote_path!r}, offset={offset})", None)
+        result = self._result("transport/get-chunk", ps, 0.0)
+        if not result.ok:
+            raise TransportError(self.host, f"reading {remote_path} failed: {result.stderr_tail()}")
+        reply: dict[str, Any] = json.loads(result.stdout)
+        if not reply.get("exists"):
+            raise FileNotFoundError(remote_path)
+        return reply
+
+
+def map_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception, *, running: bool
+) -> TransportError:
+    """The hybridctl error for a pypsrp/requests failure. ``running``: a command was in flight."""
+    if isinstance(exc, TransportError):
+        return exc
+    return _mapped_library_error(host, url, settings, exc, running)
+
+
+def _mapped_library_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
+) -> TransportError:
+    if isinstance(exc, psrp_errors.AuthenticationError):
+        return AuthenticationError(
+            host, f"{url} refused the credentials of {settings.user!r} (auth {settings.auth})"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _tls_error(host, url, exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc):
+        return UnreachableError(host, f"cannot connect to {url}: {_reason(exc)}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return _dropped(host, url, exc, running)
+    if isinstance(exc, psrp_errors.WSManFaultError):
+        return _fault(host, exc, running)
+    return TransportError(host, f"WinRM error from {url}: {exc}")
+
+
+def _tls_error(host: str, url: str, exc: Exception) -> TransportError:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "match" in text:
+        hint = "set winrm.caBundle to the CA that signed the host's WinRM certificate"
+        return TLSValidationError(
+            host, f"the TLS certificate of {url} did not validate: {_reason(exc)}", hint=hint
+        )
+    return UnreachableError(host, f"TLS handshake with {url} failed: {_reason(exc)}")
+
+
+def _dropped(host: str, url: str, exc: Exception, running: bool) -> TransportError:
+    if running:
+        return ConnectionLostError(host, f"connection to {url} lost while a command ran: {_reason(exc)}")
+    return UnreachableError(host, f"{url} did not answer: {_reason(exc)}")
+
+
+def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> TransportError:
+    if exc.code == SHELL_NOT_FOUND:
+        return ConnectionLostError(host, "the remote PowerShell shell is gone (did the host restart?)")
+    return TransportError(host, f"WinRM fault {exc.code}: {exc.reason}")
+
+
+def _refused(exc: Exception) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost useful text of a requests error (they nest urllib3 errors three deep)."""
+    inner: object = exc
+    while isinstance(inner, Exception) and inner.args and isinstance(inner.args[0], Exception):
+        inner = getattr(inner.args[0], "reason", None) or inner.args[0]
+    return str(inner)
+
+
+def _checked_value(name: str, value: PsValue) -> PsValue:
+    """``value`` if PSRP can carry it; pypsrp sends every Python int as Int32, so larger ones must be text."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        _checked_value(name, item)
+    if isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
+        raise ValueError(f"parameter {name}: {value} does not fit Int32; pass it as a string")
+    return value
+
+
+def _require_ps(command: Command) -> PsCommand:
+    if not isinstance(command, PsCommand):
+        raise TypeError(f"the WinRM transport runs PsCommand only, not {type(command).__name__}")
+    return command
+
+
+def _chunks(source: bytes | Path) -> Iterator[bytes]:
+    """The upload in CHUNK_BYTES pieces; always at least one, so an empty file is still created."""
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        yield from (bytes(view[i : i + CHUNK_BYTES]) for i in range(0, max(len(source), 1), CHUNK_BYTES))
+        return
+    with source.open("rb") as handle:
+        chunk = handle.read(CHUNK_BYTES)
+        yield chunk
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _output_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _error_text(record: object) -> str:
+    """PowerShell's own text for an error record (its ToString), else the category message."""
+    text = str(record)
+    if text and text != "None":
+        return text
+    for name in ("details_message", "message", "fq_error"):
+        value = getattr(record, name, None)
+        if value:
+            return str(value)
+    return "PowerShell reported an error without a message"

@@ -1,0 +1,141 @@
+"""Handlers for hybridctl's own transport and node scripts (``templates/windows/scripts/{transport,node}``).
+
+Each mirrors what its PowerShell script does on Windows, against the ``WindowsMachine`` model. The
+download handler fetches for real, but only from loopback URLs (tests serve files on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from tests.support.winrm.host import ScriptContext, ScriptRegistry
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+DOWNLOAD_TIMEOUT = 30.0
+
+
+def register_builtin(registry: ScriptRegistry) -> ScriptRegistry:
+    """Register the handlers for every transport/* and node/* script hybridctl ships."""
+    registry.register("transport/put-chunk", put_chunk)
+    registry.register("transport/put-commit", put_commit)
+    registry.register("transport/get-chunk", get_chunk)
+    registry.register("node/boot-time", boot_time)
+    registry.register("node/reboot", reboot)
+    registry.register("node/download", download)
+    return registry
+
+
+def put_chunk(ctx: ScriptContext) -> None:
+    """Append a base64 chunk at Offset (Offset 0 creates the file)."""
+    path, offset = str(ctx.require("Path")), int(ctx.require("Offset"))
+    try:
+        data = base64.b64decode(str(ctx.param("Data") or ""), validate=True)
+    except binascii.Error:
+        ctx.fail("The input is not a valid Base-64 string.", "FormatException")
+    machine = ctx.machine
+    with machine.lock:
+        if offset == 0:
+            machine.write_file(path, b"")
+        size = machine.file_size(path)
+        if size is None:
+            ctx.fail(f"Could not find file '{path}'.", "FileNotFoundException")
+        if size != offset:
+            ctx.fail(f"upload chunk out of order: {path} holds {size} bytes, expected {offset}")
+        machine.append_file(path, data)
+
+
+def put_commit(ctx: ScriptContext) -> None:
+    """Check the temporary file's sha256, then move it over Path."""
+    temp, path = str(ctx.require("TempPath")), str(ctx.require("Path"))
+    expected = str(ctx.require("Sha256")).lower()
+    machine = ctx.machine
+    with machine.lock:
+        actual = hashlib.sha256(_read(ctx, temp)).hexdigest()
+        if actual != expected:
+            machine.delete_file(temp)
+            ctx.fail(f"sha256 mismatch for upload of {path}: expected {expected}, got {actual}")
+        machine.move_file(temp, path)
+        size = machine.file_size(path)
+    ctx.output(json.dumps({"path": path, "size": size, "sha256": actual}, separators=(",", ":")))
+
+
+def get_chunk(ctx: ScriptContext) -> None:
+    """One base64 slice of a file and its size, or ``{"exists": false}``."""
+    path = str(ctx.require("Path"))
+    offset, length = int(ctx.require("Offset")), int(ctx.require("Length"))
+    machine = ctx.machine
+    with machine.lock:
+        if not machine.has_file(path):
+            ctx.output('{"exists":false}')
+            return
+        content = machine.read_file(path)
+    data = base64.b64encode(content[offset : offset + length]).decode()
+    ctx.output(json.dumps({"exists": True, "size": len(content), "data": data}, separators=(",", ":")))
+
+
+def boot_time(ctx: ScriptContext) -> None:
+    """LastBootUpTime in UTC, ``yyyy-MM-ddTHH:mm:ss.fffZ``."""
+    stamp = ctx.machine.boot_time
+    ctx.output(stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z")
+
+
+def reboot(ctx: ScriptContext) -> None:
+    """Register the SYSTEM task and let the endpoint restart after DelaySeconds."""
+    delay = int(ctx.param("DelaySeconds", 5))
+    if not 1 <= delay <= 600:
+        ctx.fail(
+            f"Cannot validate argument on parameter 'DelaySeconds'. The {delay} argument is out of range."
+        )
+    with ctx.machine.lock:
+        ctx.machine.scheduled_tasks["hybridctl-reboot"] = {
+            "user": "SYSTEM",
+            "execute": "shutdown.exe",
+            "delay": delay,
+        }
+    ctx.host.restart(delay)
+    ctx.output(
+        json.dumps(
+            {"scheduled": True, "task": "hybridctl-reboot", "delaySeconds": delay}, separators=(",", ":")
+        )
+    )
+
+
+def download(ctx: ScriptContext) -> None:
+    """Skip when Path has the hash; else fetch Url (loopback only), verify, and move into place."""
+    url, path = str(ctx.require("Url")), str(ctx.require("Path"))
+    expected = str(ctx.require("Sha256")).lower()
+    if ctx.machine.has_file(path) and hashlib.sha256(ctx.machine.read_file(path)).hexdigest() == expected:
+        ctx.output(json.dumps({"changed": False, "path": path, "sha256": expected}, separators=(",", ":")))
+        return
+    data = _fetch(ctx, url)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        ctx.fail(f"sha256 mismatch for {url}: expected {expected}, got {actual}")
+    ctx.machine.write_file(path, data)
+    ctx.output(json.dumps({"changed": True, "path": path, "sha256": actual}, separators=(",", ":")))
+
+
+def _fetch(ctx: ScriptContext, url: str) -> bytes:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or parsed.hostname not in LOOPBACK_HOSTS:
+        ctx.fail(
+            f"simulated host only downloads from loopback URLs, not {url}", "WebCmdletWebResponseException"
+        )
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            return bytes(response.read())
+    except (urllib.error.URLError, OSError) as exc:
+        ctx.fail(f"Invoke-WebRequest: {exc}", "WebCmdletWebResponseException")
+
+
+def _read(ctx: ScriptContext, path: str) -> bytes:
+    try:
+        return ctx.machine.read_file(path)
+    except FileNotFoundError:
+        ctx.fail(f"Cannot find path '{path}' because it does not exist.", "PathNotFound")

@@ -1,0 +1,138 @@
+"""The simulated Windows machine's state: what a later lab's script handlers read and change.
+
+Simulated: all of it. Paths are case-insensitive and accept ``/`` or ``\\`` like Windows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def utcnow() -> datetime.datetime:
+    """The current UTC time, millisecond precision (what ``node/boot-time`` reports)."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+_INVALID_PATH_CHARS = frozenset('<>"|?*:') | frozenset(chr(code) for code in range(32))
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class InvalidPathError(ValueError):
+    """A path Windows refuses ("Illegal characters in path.")."""
+
+
+def check_path(path: str) -> str:
+    """``path`` if Windows accepts it as a file path; InvalidPathError otherwise."""
+    body = path[2:] if _DRIVE.match(path) else path
+    if not body or any(char in _INVALID_PATH_CHARS for char in body):
+        raise InvalidPathError(f"Illegal characters in path '{path}'.")
+    return path
+
+
+def path_key(path: str) -> str:
+    """The lookup key of a Windows path: backslashes, case-folded, no trailing separator."""
+    return check_path(path).replace("/", "\\").rstrip("\\").casefold()
+
+
+@dataclass
+class Service:
+    """A Windows service (``Get-Service`` plus what ``sc.exe qc`` shows)."""
+
+    name: str
+    binary_path: str = ""
+    status: str = "Stopped"
+    start_type: str = "Manual"
+    display_name: str = ""
+    depends_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScriptCall:
+    """One script the host ran: identity, parameters and how it ended (completed/failed/stopped)."""
+
+    identity: str
+    parameters: dict[str, Any]
+    outcome: str = "running"
+
+
+@dataclass
+class WindowsMachine:
+    """Everything the simulated Windows host knows about itself. Add fields freely; handlers own semantics."""
+
+    hostname: str = "WIN-NODE1"
+    build: int = 20348
+    version: str = "10.0.20348"
+    edition: str = "Windows Server 2022 Datacenter"
+    boot_time: datetime.datetime = field(default_factory=utcnow)
+    files: dict[str, bytearray] = field(default_factory=dict)
+    directories: set[str] = field(default_factory=set)
+    services: dict[str, Service] = field(default_factory=dict)
+    features: dict[str, bool] = field(default_factory=dict)
+    firewall_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hns_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    scheduled_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: list[ScriptCall] = field(default_factory=list)
+    running: set[str] = field(default_factory=set)
+    stopped: list[str] = field(default_factory=list)
+    reboots: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Create or replace a file."""
+        with self.lock:
+            self.files[path_key(path)] = bytearray(data)
+
+    def append_file(self, path: str, data: bytes) -> int:
+        """Append to a file (created when missing); return its new size."""
+        with self.lock:
+            content = self.files.setdefault(path_key(path), bytearray())
+            content += data
+            return len(content)
+
+    def read_file(self, path: str) -> bytes:
+        """A file's bytes; FileNotFoundError when missing."""
+        with self.lock:
+            try:
+                return bytes(self.files[path_key(path)])
+            except KeyError:
+                raise FileNotFoundError(path) from None
+
+    def file_size(self, path: str) -> int | None:
+        """A file's size, or None when it does not exist."""
+        with self.lock:
+            content = self.files.get(path_key(path))
+            return None if content is None else len(content)
+
+    def has_file(self, path: str) -> bool:
+        """True when the file exists."""
+        return self.file_size(path) is not None
+
+    def move_file(self, source: str, destination: str) -> None:
+        """Rename a file, replacing the destination (``Move-Item -Force``)."""
+        with self.lock:
+            self.files[path_key(destination)] = self.files.pop(path_key(source))
+
+    def delete_file(self, path: str) -> bool:
+        """Remove a file; True when it existed."""
+        with self.lock:
+            return self.files.pop(path_key(path), None) is not None
+
+    def calls(self, identity: str) -> list[ScriptCall]:
+        """Every recorded call of the script ``identity``."""
+        with self.lock:
+            return [call for call in self.history if call.identity == identity]
+
+    def power_cycle(self) -> None:
+        """What a restart does to the state: new boot time, nothing running."""
+        with self.lock:
+            self.boot_time = utcnow()
+            self.running.clear()
+            self.reboots += 1

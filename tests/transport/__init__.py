@@ -1,0 +1,1 @@
+"""Transport tests: SSH against real sshd test hosts, WinRM against the WinRM test endpoint."""
