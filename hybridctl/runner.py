@@ -24,6 +24,7 @@ from hybridctl.steps.outcome import StepResult, classify
 from hybridctl.transport.base import TransportError
 
 Sleep = Callable[[float], None]
+Selector = Callable[[Step, Host], bool]
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ class Runner:
         *,
         sleep: Sleep = time.sleep,
         run_id: str | None = None,
+        selector: Selector | None = None,
     ) -> None:
         self.ctx = ctx
         self.hosts = list(hosts)
         self.steps = list(steps)
+        self._selector = selector
         self.options = options or RunnerOptions()
         self._sleep = sleep
         self.report = RunReport(run_id or uuid.uuid4().hex[:12])
@@ -86,7 +89,12 @@ class Runner:
         self._stopped = False
 
     def _items_for(self, host: Host) -> list[_Item]:
-        return [_Item(host, i, s) for i, s in enumerate(self.steps) if s.applies_to(host, self.ctx.cluster)]
+        return [_Item(host, i, s) for i, s in enumerate(self.steps) if self.includes(s, host)]
+
+    def includes(self, step: Step, host: Host) -> bool:
+        """Whether ``step`` runs on ``host`` in this run (it applies, and the verb selected it)."""
+        selected = self._selector is None or self._selector(step, host)
+        return selected and step.applies_to(host, self.ctx.cluster)
 
     def run(self) -> RunReport:
         """Run every step on every host it applies to; returns the report (never raises for step failures)."""
@@ -161,7 +169,7 @@ class Runner:
         step = next((s for s in self.steps if s.name == step_name), None)
         if step is None:
             return []
-        return [h for h in self.hosts if step.applies_to(h, self.ctx.cluster)]
+        return [h for h in self.hosts if self.includes(step, h)]
 
     def _blocked_by(self, item: _Item) -> str | None:
         """Why ``item`` can never run: a required step failed, was skipped or never ran somewhere."""

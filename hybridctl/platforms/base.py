@@ -1,0 +1,34 @@
+"""What every platform offers the OS-agnostic steps: file state, file installs and downloads on the node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from hybridctl.steps.host import HostHandle, HostView
+
+
+class Platform(Protocol):
+    """How to do common things on one kind of host; chosen once per host (see ``platform_for``)."""
+
+    name: str
+
+    def file_hashes(self, host: HostView, paths: Sequence[str]) -> dict[str, str | None]:
+        """sha256 of each path (None when missing), read in one round trip."""
+        ...
+
+    def install_file(self, host: HostHandle, path: str, data: bytes, mode: int) -> None:
+        """Write ``data`` to ``path`` atomically (parents created), with ``mode`` where the OS has modes."""
+        ...
+
+    def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
+        """Delete files or directory trees; returns those that existed."""
+        ...
+
+    def fetch_text(self, host: HostView, url: str) -> str:
+        """Read a small text (a checksum file) from ``url`` on the node itself (a probe)."""
+        ...
+
+    def download(self, host: HostHandle, url: str, sha256: str, path: str) -> bool:
+        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched."""
+        ...

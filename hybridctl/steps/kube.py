@@ -1,0 +1,203 @@
+"""The cluster seen from the first control plane: kubectl and kubeadm there, join credentials, tokens.
+
+Every command runs on the first control-plane host over its connection (``kubectl --kubeconfig
+/etc/kubernetes/admin.conf``), so the admin's machine needs neither kubectl nor a route to the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from hybridctl.commands import posix
+from hybridctl.inventory.models import Cluster
+from hybridctl.steps.base import StepError
+from hybridctl.steps.context import StepContext
+from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.values import JOIN, KUBE_PROXY_TOKEN
+from hybridctl.transport.base import Result
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+CA_CERT = "/etc/kubernetes/pki/ca.crt"
+TOKEN_DESCRIPTION = "hybridctl join token"  # noqa: S105 - a label, not a secret
+TOKEN_TTL = "1h"  # noqa: S105
+KUBE_PROXY_SECRET = "hybridctl-kube-proxy"  # noqa: S105 - an object name
+_JOIN_RE = re.compile(
+    r"kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})"
+)
+_READ_VERBS = {"get", "version", "api-resources", "auth"}
+
+
+def api_endpoint(cluster: Cluster) -> str:
+    """host:port of the API server as nodes reach it."""
+    endpoint = cluster.spec.kubernetes.control_plane_endpoint
+    return endpoint if endpoint else f"{cluster.first_control_plane.address}:6443"
+
+
+def control_plane_view(ctx: StepContext) -> HostView:
+    """Read-only access to the first control plane."""
+    return ctx.view(ctx.cluster.first_control_plane.name)
+
+
+def control_plane_handle(ctx: StepContext) -> HostHandle:
+    """Full access to the first control plane (refused while planning)."""
+    return ctx.handle(ctx.cluster.first_control_plane.name)
+
+
+def kubectl(host: HostView, *args: str, stdin: bytes | None = None, check: bool = True) -> Result:
+    """``kubectl --kubeconfig admin.conf ARGS`` on a control-plane host; reads are probes."""
+    probe = bool(args) and args[0] in _READ_VERBS and stdin is None
+    command = posix("kubectl", "--kubeconfig", ADMIN_CONF, *args, probe=probe, stdin=stdin)
+    return host.run(command, check=check)
+
+
+def kubectl_json(host: HostView, *args: str) -> Any:
+    """Parsed ``kubectl ... -o json``."""
+    return json.loads(kubectl(host, *args, "-o", "json").stdout)
+
+
+def initialised(host: HostView) -> bool:
+    """Whether ``kubeadm init`` has run on this host (its admin kubeconfig exists)."""
+    return host.run(posix("test", "-s", ADMIN_CONF, probe=True), check=False).ok
+
+
+def nodes(ctx: StepContext) -> dict[str, dict[str, Any]]:
+    """Registered Node objects by name; empty before ``kubeadm init``."""
+    view = control_plane_view(ctx)
+    if not initialised(view):
+        return {}
+    return {item["metadata"]["name"]: item for item in kubectl_json(view, "get", "nodes")["items"]}
+
+
+def is_ready(node: dict[str, Any]) -> bool:
+    """The Node's Ready condition is True."""
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+@dataclass(frozen=True)
+class JoinCredentials:
+    """What a node needs to join: a short-lived bootstrap token, the CA, and (HA) the certificate key."""
+
+    endpoint: str
+    token: SecretStr
+    token_id: str
+    ca_cert_hash: str
+    ca_certificate: str
+    certificate_key: SecretStr | None
+
+
+def join_credentials(ctx: StepContext) -> JoinCredentials:
+    """This run's join credentials, created once on the first control plane by whichever step asks first."""
+    credentials: JoinCredentials = ctx.state.setdefault(JOIN, lambda: _create_credentials(ctx))
+    return credentials
+
+
+def _create_credentials(ctx: StepContext) -> JoinCredentials:
+    host = control_plane_handle(ctx)
+    create = ("kubeadm", "token", "create", "--ttl", TOKEN_TTL, "--description", TOKEN_DESCRIPTION)
+    match = _JOIN_RE.search(host.run(posix(*create, "--print-join-command")).stdout)
+    if not match:
+        raise StepError(f"{host.name}: kubeadm token create printed no join command")
+    token = match.group(2)
+    ctx.masker.add(token)
+    ca = host.get(CA_CERT)
+    if ca is None:
+        raise StepError(f"{host.name}: {CA_CERT} is missing although kubeadm init ran")
+    key = _certificate_key(ctx, host)
+    return JoinCredentials(
+        api_endpoint(ctx.cluster), SecretStr(token), token.split(".")[0], match.group(3), ca.decode(), key
+    )
+
+
+def _certificate_key(ctx: StepContext, host: HostHandle) -> SecretStr | None:
+    """Upload the control-plane certificates for other control planes (HA only); they expire after 2 h."""
+    if len(ctx.cluster.control_planes) < 2:
+        return None
+    out = host.run(posix("kubeadm", "init", "phase", "upload-certs", "--upload-certs")).stdout
+    key = out.strip().splitlines()[-1].strip() if out.strip() else ""
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise StepError(f"{host.name}: kubeadm init phase upload-certs printed no certificate key")
+    ctx.masker.add(key)
+    return SecretStr(key)
+
+
+def hybridctl_tokens(host: HostView) -> list[str]:
+    """Ids of bootstrap tokens hybridctl created (by their description), expired or not."""
+    out = host.run(posix("kubeadm", "token", "list", "-o", "json", probe=True)).stdout
+    ids = []
+    for document in _json_stream(out):
+        if document.get("description") == TOKEN_DESCRIPTION:
+            ids.append(str(document["token"]).split(".")[0])
+    return ids
+
+
+def _json_stream(text: str) -> list[dict[str, Any]]:
+    """kubeadm prints one JSON document per token, back to back."""
+    decoder, position, found = json.JSONDecoder(), 0, []
+    text = text.strip()
+    while position < len(text):
+        document, end = decoder.raw_decode(text, position)
+        found.append(document)
+        position = end
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return found
+
+
+def kube_proxy_token(ctx: StepContext) -> SecretStr:
+    """A long-lived kube-system/kube-proxy token for Windows kube-proxy (a service-account-token Secret)."""
+    token: SecretStr = ctx.state.setdefault(KUBE_PROXY_TOKEN, lambda: _kube_proxy_token(ctx))
+    return token
+
+
+def _kube_proxy_token(ctx: StepContext) -> SecretStr:
+    host = control_plane_handle(ctx) if not ctx.read_only else control_plane_view(ctx)
+    token = _read_secret_token(host)
+    if token is None and isinstance(host, HostHandle):
+        kubectl(host, "apply", "-f", "-", stdin=_secret_manifest().encode())
+        token = _wait_for_secret_token(host)
+    if token is None:
+        raise StepError(f"the Secret kube-system/{KUBE_PROXY_SECRET} has no token yet")
+    ctx.masker.add(token)
+    return SecretStr(token)
+
+
+def _read_secret_token(host: HostView) -> str | None:
+    args = ("get", "secret", KUBE_PROXY_SECRET, "-n", "kube-system", "--ignore-not-found", "-o", "json")
+    out = kubectl(host, *args).stdout.strip()
+    if not out:
+        return None
+    data = json.loads(out).get("data", {}).get("token")
+    return base64.b64decode(data).decode() if data else None
+
+
+def _wait_for_secret_token(host: HostView, attempts: int = 20) -> str | None:
+    for _ in range(attempts):
+        token = _read_secret_token(host)
+        if token:
+            return token
+        time.sleep(0.5)  # the token controller fills the Secret asynchronously
+    return None
+
+
+def _secret_manifest() -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": KUBE_PROXY_SECRET,
+                "namespace": "kube-system",
+                "annotations": {"kubernetes.io/service-account.name": "kube-proxy"},
+                "labels": {"app.kubernetes.io/managed-by": "hybridctl"},
+            },
+        }
+    )

@@ -1,0 +1,44 @@
+"""Runtime values (pod CIDRs, join credentials, tokens) as the run has learned them, for rendering.
+
+Keys of ``RunState`` that steps share (documented here, the one place they are defined):
+
+* ``pod-cidrs``: ``dict[node name, CIDR]`` read from the Node objects (``node.spec.podCIDR``).
+* ``join``: ``JoinCredentials`` created once per run on the first control plane (see ``steps/kube.py``).
+* ``kube-proxy-token``: ``SecretStr``, the kube-system/kube-proxy ServiceAccount token of Windows nodes.
+* ``windows-builds``: ``dict[node name, "10.0.NNNNN"]`` probed by the Windows preflight.
+* ``facts/<host>``: ``dict`` of facts a host's preflight probed (OS family, build, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from hybridctl.render import RuntimeValues
+from hybridctl.steps.context import StepContext
+
+POD_CIDRS = "pod-cidrs"
+JOIN = "join"
+KUBE_PROXY_TOKEN = "kube-proxy-token"  # noqa: S105 - a RunState key
+WINDOWS_BUILDS = "windows-builds"
+
+
+def facts_key(host: str) -> str:
+    """RunState key of a host's probed facts."""
+    return f"facts/{host}"
+
+
+def runtime_values(ctx: StepContext) -> RuntimeValues:
+    """RuntimeValues from RunState; what is not known yet stays a placeholder."""
+    join: Any = ctx.state.get(JOIN)
+    token: SecretStr | None = ctx.state.get(KUBE_PROXY_TOKEN)
+    return RuntimeValues(
+        pod_cidrs=dict(ctx.state.get(POD_CIDRS, {})),
+        bootstrap_token=join.token if join else None,
+        ca_cert_hash=join.ca_cert_hash if join else None,
+        ca_certificate=join.ca_certificate if join else None,
+        kube_proxy_token=token,
+        certificate_key=join.certificate_key if join else None,
+        windows_builds=dict(ctx.state.get(WINDOWS_BUILDS, {})),
+    )

@@ -1,0 +1,78 @@
+"""The one place that picks a transport by OS: SSH for Linux hosts, WinRM for Windows hosts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hybridctl.inventory.models import Bastion, Host, SSHConnection, WinRMConnection
+from hybridctl.masking import Masker
+from hybridctl.transport.base import CommandLog, NullLog, Transport
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """What every connection of a run shares."""
+
+    known_hosts: Path
+    accept_new_host_keys: bool = False
+    log: CommandLog = field(default_factory=NullLog)
+    masker: Masker = field(default_factory=Masker)
+    connect_timeout: float = 10.0
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Relative file paths in the inventory (keys, CA bundles) are relative to the inventory's directory."""
+
+
+def open_transport(host: Host, settings: TransportSettings) -> Transport:
+    """A connected transport to ``host``; raises TransportError subclasses when it cannot connect."""
+    host = resolve_paths(host, settings.base_dir)
+    if host.is_windows:
+        from hybridctl.transport.winrm import WinRMTransport
+
+        return WinRMTransport.connect(
+            host, log=settings.log, masker=settings.masker, connect_timeout=settings.connect_timeout
+        )
+    from hybridctl.transport.hostkeys import KnownHosts
+    from hybridctl.transport.ssh import SSHTransport
+
+    known = KnownHosts(settings.known_hosts, accept_new=settings.accept_new_host_keys)
+    return SSHTransport.connect(
+        host,
+        known_hosts=known,
+        log=settings.log,
+        masker=settings.masker,
+        connect_timeout=settings.connect_timeout,
+    )
+
+
+def _path(value: str | None, base: Path) -> str | None:
+    if value is None:
+        return None
+    expanded = Path(os.path.expanduser(value))
+    return str(expanded if expanded.is_absolute() else (base / expanded))
+
+
+def resolve_paths(host: Host, base: Path) -> Host:
+    """``host`` with ``~`` expanded and relative key, certificate and CA paths made absolute."""
+    if host.ssh is not None:
+        return host.model_copy(update={"ssh": _resolve_ssh(host.ssh, base)})
+    if host.winrm is not None:
+        return host.model_copy(update={"winrm": _resolve_winrm(host.winrm, base)})
+    return host
+
+
+def _resolve_ssh(ssh: SSHConnection, base: Path) -> SSHConnection:
+    bastion: Bastion | None = ssh.bastion
+    if bastion is not None:
+        bastion = bastion.model_copy(update={"private_key_file": _path(bastion.private_key_file, base)})
+    return ssh.model_copy(update={"private_key_file": _path(ssh.private_key_file, base), "bastion": bastion})
+
+
+def _resolve_winrm(winrm: WinRMConnection, base: Path) -> WinRMConnection:
+    update = {
+        "ca_bundle": _path(winrm.ca_bundle, base),
+        "certificate_file": _path(winrm.certificate_file, base),
+        "certificate_key_file": _path(winrm.certificate_key_file, base),
+    }
+    return winrm.model_copy(update=update)
