@@ -36,6 +36,7 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
     from hybridctl.transport.hostkeys import KnownHosts
     from hybridctl.transport.ssh import SSHTransport
 
+    # A KnownHosts per host is fine: writes to one file are serialised by hostkeys' per-file lock.
     known = KnownHosts(settings.known_hosts, accept_new=settings.accept_new_host_keys)
     return SSHTransport.connect(
         host,

@@ -32,6 +32,16 @@ NAME_COMMENT = "hybridctl-host="
 _ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 
 
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    """One lock per known_hosts file in this process: parallel first connections must not lose a key."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
 def host_entry(address: str, port: int) -> str:
     """The known_hosts name of ``address``: plain on port 22, ``[address]:port`` otherwise."""
     return address if port == DEFAULT_PORT else f"[{address}]:{port}"
@@ -129,7 +139,7 @@ class KnownHosts:
         self.path = path
         self.accept_new = accept_new
         self.user_file = user_file.expanduser() if user_file is not None else None
-        self._lock = threading.Lock()
+        self._lock = _lock_for(path)
 
     def __repr__(self) -> str:
         return f"KnownHosts({str(self.path)!r}, accept_new={self.accept_new}, user_file={self.user_file!r})"
@@ -215,10 +225,11 @@ def _entry_fingerprint(entry: KnownKey) -> str:
 def forget(path: Path, names_or_addresses: Iterable[str]) -> int:
     """Remove every entry for the given inventory names or addresses (any port); returns how many."""
     targets = {t.lower() for t in names_or_addresses}
-    lines = _read_text(path).splitlines(keepends=True)
-    kept = [line for line in lines if not _about(KnownKey.parse(line), targets)]
-    if len(kept) != len(lines):
-        _atomic_write(path, "".join(kept))
+    with _lock_for(path):
+        lines = _read_text(path).splitlines(keepends=True)
+        kept = [line for line in lines if not _about(KnownKey.parse(line), targets)]
+        if len(kept) != len(lines):
+            _atomic_write(path, "".join(kept))
     return len(lines) - len(kept)
 
 

@@ -126,11 +126,14 @@ def test_forget_removes_every_port_and_the_recorded_name_only(tmp_path: Path) ->
 
 
 def test_parallel_connections_record_every_new_key(tmp_path: Path) -> None:
+    """Each connection has its own KnownHosts (as the transport factory builds them), one file."""
     path = tmp_path / "state" / "known_hosts"
-    known = KnownHosts(path, accept_new=True, user_file=None)
     keys = {f"10.1.0.{n}": _new_key() for n in range(1, 41)}
     threads = [
-        threading.Thread(target=known.verify, args=(f"node{n}", address, 22, key))
+        threading.Thread(
+            target=KnownHosts(path, accept_new=True, user_file=None).verify,
+            args=(f"node{n}", address, 22, key),
+        )
         for n, (address, key) in enumerate(keys.items())
     ]
     for thread in threads:
