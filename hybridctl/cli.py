@@ -140,6 +140,95 @@ def version(ctx: typer.Context, output: OutputOpt = None) -> None:
     print_version(_env(ctx, output=output))
 
 
+StateDirOpt = Annotated[
+    Path | None, typer.Option("--state-dir", help="Run state directory (default: .hybridctl/<cluster>/).")
+]
+BreakLockOpt = Annotated[bool, typer.Option("--break-lock", help="Remove another run's lock first.")]
+AcceptKeysOpt = Annotated[
+    bool, typer.Option("--accept-new-host-keys", help="Record unknown SSH host keys (trust on first use).")
+]
+LinuxParallelOpt = Annotated[
+    int, typer.Option("--linux-parallel", min=1, help="Linux hosts worked on at once.")
+]
+WindowsParallelOpt = Annotated[
+    int, typer.Option("--windows-parallel", min=1, help="Windows hosts worked on at once.")
+]
+ContinueOpt = Annotated[
+    bool, typer.Option("--continue-on-error", help="Keep going with the healthy hosts after a failure.")
+]
+JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report (host x step).")]
+HostsArg = Annotated[list[str] | None, typer.Argument(help="Host names from the inventory (default: all).")]
+
+
+def _settings(  # noqa: PLR0917 - mirrors the shared run options one to one
+    state_dir: Path | None,
+    break_lock: bool,
+    accept_new_host_keys: bool,
+    linux_parallel: int,
+    windows_parallel: int,
+    continue_on_error: bool,
+    junit: Path | None,
+) -> Any:
+    from hybridctl.session import RunSettings
+
+    return RunSettings(
+        state_dir=state_dir,
+        break_lock=break_lock,
+        accept_new_host_keys=accept_new_host_keys,
+        linux_parallel=linux_parallel,
+        windows_parallel=windows_parallel,
+        continue_on_error=continue_on_error,
+        junit=junit,
+    )
+
+
+@app.command(epilog="Example: hybridctl ping -i inventories/example.yaml --accept-new-host-keys")
+def ping(
+    ctx: typer.Context,
+    names: HostsArg = None,
+    *,
+    state_dir: StateDirOpt = None,
+    break_lock: BreakLockOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    linux_parallel: LinuxParallelOpt = 20,
+    windows_parallel: WindowsParallelOpt = 5,
+    junit: JunitOpt = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Connect to every host and report OS, version or build, arch, hostname, clock skew and admin rights."""
+    from hybridctl.verbs.ping import run_ping
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    settings = _settings(
+        state_dir, break_lock, accept_new_host_keys, linux_parallel, windows_parallel, False, junit
+    )
+    raise typer.Exit(run_ping(env, settings, names or []))
+
+
+hosts_app = typer.Typer(help="Manage what hybridctl remembers about hosts.", no_args_is_help=True)
+app.add_typer(hosts_app, name="hosts")
+
+
+@hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
+def hosts_forget(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Host names whose recorded SSH keys to forget.")],
+    *,
+    state_dir: StateDirOpt = None,
+    inventory: InventoryOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Forget the recorded SSH host keys of hosts (after a host was reinstalled and re-keyed)."""
+    from hybridctl.verbs.hosts import run_forget
+
+    env = _env(ctx, inventory=inventory, debug=debug)
+    raise typer.Exit(run_forget(env, names, state_dir))
+
+
 def _report(error: HybridctlError, debug: bool) -> None:
     """Print a user-facing error (and its traceback only with --debug)."""
     if debug:

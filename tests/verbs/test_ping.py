@@ -1,0 +1,79 @@
+"""``hybridctl ping`` and ``hybridctl hosts forget`` through the real CLI against real test hosts.
+
+Tier: ssh contract. Real: the hybridctl CLI in a subprocess, OpenSSH sshd on test hosts in network
+namespaces, paramiko, host-key checking, the state directory. Simulated: nothing (the Windows side of
+ping is covered with the WinRM endpoint in tests/steps).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.hosts_fixtures import HostFactory
+from tests.support.inventory import linux_entry, write_inventory
+
+
+def hybridctl(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hybridctl", *map(str, args)],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ping_reports_facts_and_records_host_keys_on_first_use(
+    linux_hosts: HostFactory, tmp_path: Path
+) -> None:
+    a, b = linux_hosts(2)
+    inventory = write_inventory(tmp_path / "inv.yaml", [linux_entry(a, "control-plane"), linux_entry(b)])
+    strict = hybridctl("ping", "-i", inventory, cwd=tmp_path)
+    assert strict.returncode == 1, strict.stderr
+    assert "unknown host key" in strict.stdout + strict.stderr
+    assert "--accept-new-host-keys" in strict.stdout + strict.stderr
+    done = hybridctl("ping", "-i", inventory, "--accept-new-host-keys", "--output", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    facts = {e["host"]: e for e in events if e["event"] == "host-facts"}
+    assert set(facts) == {a.name, b.name}
+    assert facts[a.name]["hostname"] == a.name
+    assert facts[a.name]["admin"] is True
+    assert facts[a.name]["distribution"] == "debian"
+    assert abs(facts[a.name]["skew"]) < 5
+    known = tmp_path / ".hybridctl" / "lab" / "known_hosts"
+    assert known.stat().st_mode & 0o777 == 0o600
+    assert a.address in known.read_text()
+
+
+def test_ping_human_output_and_unreachable_host(linux_hosts: HostFactory, tmp_path: Path) -> None:
+    a, b = linux_hosts(2)
+    inventory = write_inventory(tmp_path / "inv.yaml", [linux_entry(a, "control-plane"), linux_entry(b)])
+    b.stop()
+    result = hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path)
+    assert result.returncode == 4
+    assert a.name in result.stdout
+    assert "debian" in result.stdout
+    assert "unreachable" in (result.stdout + result.stderr)
+
+
+def test_changed_host_key_is_refused_until_forgotten(linux_hosts: HostFactory, tmp_path: Path) -> None:
+    (a,) = linux_hosts(1)
+    inventory = write_inventory(tmp_path / "inv.yaml", [linux_entry(a, "control-plane")])
+    known = tmp_path / ".hybridctl" / "lab" / "known_hosts"
+    assert hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path).returncode == 0
+    line = known.read_text().splitlines()[0].split()
+    other = "AAAAC3NzaC1lZDI1NTE5AAAAIHh5c3R1cm5lZCBrZXkgb2YgYW5vdGhlciBob3N0IQ"
+    known.write_text(" ".join([line[0], "ssh-ed25519", other, *line[3:]]) + "\n")
+    changed = hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path)
+    assert changed.returncode != 0
+    output = changed.stdout + changed.stderr
+    assert f"hybridctl hosts forget {a.name}" in output
+    forgotten = hybridctl("hosts", "forget", a.name, "-i", inventory, cwd=tmp_path)
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert "removed 1 key" in forgotten.stdout
+    assert hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path).returncode == 0
