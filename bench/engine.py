@@ -252,7 +252,8 @@ def ansible_setup(hosts: Sequence[TestHost], workdir: Path) -> Path | None:
     (workdir / "hosts.ini").write_text("[all]\n" + "\n".join(lines) + "\n")
     key = hosts[0].keys.key
     (workdir / "ansible.cfg").write_text(
-        f"[defaults]\nhost_key_checking = False\nforks = {len(hosts)}\nremote_user = root\n"
+        f"[defaults]\nhost_key_checking = False\ninterpreter_python = auto_silent\nforks = {len(hosts)}\n"
+        "remote_user = root\n"
         f"private_key_file = {key}\n[ssh_connection]\npipelining = True\n"
         "ssh_args = -o ControlMaster=auto -o ControlPersist=60s\n"
     )
