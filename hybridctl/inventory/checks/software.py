@@ -1,0 +1,110 @@
+"""Software: Windows isolation, containerd, the pause image, artifacts and checksums."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hybridctl.artifacts import Catalog
+from hybridctl.inventory.checks.common import EXACT_VERSION, HOSTS, IMAGE, RELEASE, SHA256, URL, check_text
+from hybridctl.inventory.models import Cluster
+from hybridctl.inventory.problems import Problem, error, warning
+from hybridctl.inventory.schema_errors import closest
+from hybridctl.versions import ContainerdVersion
+
+
+def check_windows_features(cluster: Cluster) -> Iterator[Problem]:
+    """Windows features that need something from the host (warnings), and the isolation list."""
+    for index, host in enumerate(cluster.hosts):
+        if host.is_windows and host.windows_version == 2019 and cluster.spec.network.mode == "vxlan":
+            message = f"vxlan on Windows Server 2019 ({host.name}) needs KB4489899"
+            hint = "preflight checks the hotfix; install the latest cumulative update"
+            yield warning((*HOSTS, index, "windowsVersion"), message, hint)
+    yield from _check_isolation(cluster)
+
+
+def _check_isolation(cluster: Cluster) -> Iterator[Problem]:
+    path, isolation = ("spec", "windows", "isolation"), cluster.spec.windows.isolation
+    if "hyperv" in isolation and cluster.windows_hosts:
+        message = "hyperv isolation needs the Hyper-V feature and CPU virtualisation (nested in VMs)"
+        yield warning(path, message, "preflight checks it on every Windows host before anything changes")
+    if "process" not in isolation:
+        message = "process isolation is the default runtime and cannot be removed"
+        yield error(path, message, "list process, optionally with hyperv")
+
+
+def check_software(cluster: Cluster) -> Iterator[Problem]:
+    """containerd version, pause image and artifact source."""
+    path, text = ("spec", "containerd", "version"), cluster.spec.containerd.version
+    # No leading 'v' here: the release URLs put their own 'v' in front of the version.
+    if not RELEASE.fullmatch(text) or text.count(".") != 2:
+        yield error(path, f"{text!r} is not an exact containerd version", "e.g. 2.1.4, without a 'v'")
+    elif not (1, 7) <= ((version := ContainerdVersion.parse(text)).major, version.minor) < (3, 0):
+        yield error(path, f"containerd {version} is not supported", "use 1.7.x or 2.x, e.g. 2.1.4")
+    yield from _check_pause(cluster)
+    yield from _check_artifacts(cluster)
+
+
+def _check_pause(cluster: Cluster) -> Iterator[Problem]:
+    image = cluster.spec.containerd.pause_image
+    path = ("spec", "containerd", "pauseImage")
+    if not IMAGE.fullmatch(image):
+        yield error(path, f"{image!r} is not an image reference", "e.g. registry.k8s.io/pause:3.10.2")
+        return
+    tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
+    has_2025 = any(h.windows_version == 2025 for h in cluster.windows_hosts)
+    if has_2025 and image.startswith("registry.k8s.io/pause:") and _older(tag, (3, 10, 2)):
+        yield error(path, f"{image} has no Windows Server 2025 manifest", "use registry.k8s.io/pause:3.10.2")
+
+
+def _older(tag: str, than: tuple[int, ...]) -> bool:
+    try:
+        parts = tuple(int(p) for p in tag.split("."))
+    except ValueError:
+        return False
+    return parts < than
+
+
+def _check_artifacts(cluster: Cluster) -> Iterator[Problem]:
+    art = cluster.spec.artifacts
+    path = ("spec", "artifacts")
+    if art.source == "mirror" and not art.mirror_url:
+        yield error(
+            (*path, "source"), "source: mirror needs mirrorUrl", "mirrorUrl: https://mirror.example/k8s"
+        )
+    if art.mirror_url is not None and not URL.fullmatch(art.mirror_url):
+        yield error(
+            (*path, "mirrorUrl"),
+            f"{art.mirror_url!r} is not an http(s) URL",
+            "e.g. https://mirror.example/k8s",
+        )
+    if art.mirror_url is not None and art.source != "mirror":
+        yield warning(
+            (*path, "mirrorUrl"), "mirrorUrl is ignored unless source: mirror", "set source: mirror"
+        )
+    if art.cache_dir is not None:
+        yield from check_text((*path, "cacheDir"), art.cache_dir, "cacheDir")
+    for key, value in art.model_dump(by_alias=True).items():
+        if key.endswith("Version") and not RELEASE.fullmatch(value):
+            yield error((*path, key), f"{value!r} is not a release version", "e.g. 1.6.2, without a 'v'")
+    yield from _check_checksums(cluster)
+
+
+def _check_checksums(cluster: Cluster) -> Iterator[Problem]:
+    known = _artifact_names(cluster)
+    for name, value in cluster.spec.artifacts.checksums.items():
+        path = ("spec", "artifacts", "checksums", name)
+        if not SHA256.fullmatch(value):
+            message = f"the pinned checksum of {name!r} is not a sha256 (64 hex digits)"
+            yield error(path, message, "pin the output of sha256sum on a trusted copy")
+        if known and name not in known:
+            close = closest(name, sorted(known))
+            hint = f"did you mean '{close}'?" if close else "known: " + ", ".join(sorted(known))
+            yield warning(path, f"hybridctl downloads no artifact called {name!r}: this pin is unused", hint)
+
+
+def _artifact_names(cluster: Cluster) -> set[str]:
+    """Names ``checksums`` may pin; empty when the Kubernetes version is too broken to build the catalog."""
+    if not EXACT_VERSION.fullmatch(cluster.spec.kubernetes.version):
+        return set()
+    catalog = Catalog(cluster)
+    return {a.name for a in catalog.linux_artifacts() + catalog.windows_artifacts()}
