@@ -18,18 +18,16 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from pydantic import SecretStr
 
 from hybridctl.commands import Command, PosixCommand, posix, shell
-from hybridctl.inventory.models import Bastion, Host, SSHConnection
+from hybridctl.inventory.models import Host
 from hybridctl.masking import Masker
 from hybridctl.transport.base import (
-    AuthenticationError,
     CommandLog,
     CommandTimeoutError,
     ConnectionLostError,
@@ -41,11 +39,17 @@ from hybridctl.transport.base import (
     UnreachableError,
 )
 from hybridctl.transport.hostkeys import KnownHosts, fingerprint
+from hybridctl.transport.ssh_auth import (
+    CONNECTION_ERRORS,
+    KEEPALIVE,
+    Login,
+    authenticate,
+    prefer_key_types,
+    tcp_connect,
+)
 
 KILL_AFTER = 5.0  # seconds between TERM and KILL when a command outlives its timeout
 WAIT_SLACK = 10.0  # how long past timeout + KILL_AFTER we wait for the host before calling it lost
-KEEPALIVE = 15  # seconds between SSH keepalives; a dead peer then fails the socket (TCP_USER_TIMEOUT)
-USER_TIMEOUT_MS = KEEPALIVE * 3 * 1000
 POLL = 0.2  # how often a waiting command re-checks its deadline
 CHUNK = 256 * 1024
 # timeout(1) exits 124 after TERM; when KILL is needed it kills its own process group, itself included,
@@ -54,8 +58,6 @@ TIMED_OUT = (124, 137, -1)
 SUDO_PASSWORD_SIGNS = ("a password is required", "a terminal is required", "no tty present")
 MISSING_FILE_EXIT = 44  # GET_SCRIPT's "no such file" exit code, chosen to differ from cat's and sudo's
 GET_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
-DEFAULT_KEY_FILES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
-_CONNECTION_ERRORS = (paramiko.SSHException, EOFError, OSError)
 
 # Runs (as root for sudo users) after an upload: copy into the target directory if the upload went
 # elsewhere, check the hash, set the mode, rename into place; the trap removes leftovers on any failure.
@@ -71,39 +73,6 @@ if [ "$got" != "$want" ]; then echo "sha256 mismatch: sent $want, host has $got"
 chmod "$mode" -- "$work"
 mv -fT -- "$work" "$dest"
 """
-
-
-@dataclass(frozen=True)
-class Login:
-    """An SSH endpoint and the credentials for it: the host itself or its bastion."""
-
-    what: str
-    address: str
-    port: int
-    user: str
-    key_file: str | None = None
-    passphrase: SecretStr | None = field(default=None, repr=False)
-    agent: bool = False
-    password: SecretStr | None = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, settings: SSHConnection | Bastion, address: str, what: str) -> Login:
-        """The login described by an inventory connection or bastion."""
-        return cls(
-            what,
-            address,
-            settings.port,
-            settings.user,
-            settings.private_key_file,
-            settings.passphrase,
-            settings.agent,
-            settings.password,
-        )
-
-    @property
-    def configured(self) -> bool:
-        """Whether the inventory names any credential at all."""
-        return bool(self.key_file or self.agent or self.password)
 
 
 @dataclass(frozen=True)
@@ -217,9 +186,9 @@ class SSHTransport:
 
     def _socket_to_target(self) -> socket.socket | paramiko.Channel:
         if self._bastion is None:
-            self._sock = _tcp(self.host, self._target, self._timeout)
+            self._sock = tcp_connect(self.host, self._target, self._timeout)
             return self._sock
-        self._sock = _tcp(self.host, self._bastion, self._timeout)
+        self._sock = tcp_connect(self.host, self._bastion, self._timeout)
         self._jump, _ = self._login(self._bastion, self._sock)
         return self._tunnel(self._jump)
 
@@ -232,75 +201,28 @@ class SSHTransport:
             raise UnreachableError(
                 self.host, f"bastion cannot reach {self._target.what}: {error.text}"
             ) from None
-        except _CONNECTION_ERRORS as error:
+        except CONNECTION_ERRORS as error:
             raise UnreachableError(self.host, f"bastion connection failed: {error}") from None
 
     def _login(self, login: Login, sock: socket.socket | paramiko.Channel) -> tuple[paramiko.Transport, str]:
         ssh = paramiko.Transport(sock)
         try:
             self._handshake(ssh, login)
-            return ssh, self._authenticate(ssh, login)
+            return ssh, authenticate(self.host, ssh, login)
         except BaseException:
             ssh.close()
             raise
 
     def _handshake(self, ssh: paramiko.Transport, login: Login) -> None:
         ssh.banner_timeout = ssh.handshake_timeout = ssh.auth_timeout = self._timeout
-        _prefer_key_types(ssh, self._known_hosts.key_types(login.address, login.port))
+        prefer_key_types(ssh, self._known_hosts.key_types(login.address, login.port))
         try:
             ssh.start_client(timeout=self._timeout)
-        except _CONNECTION_ERRORS as error:
+        except CONNECTION_ERRORS as error:
             raise UnreachableError(self.host, f"SSH handshake with {login.what} failed: {error}") from None
         key = ssh.get_remote_server_key()
         if self._known_hosts.verify(self.host, login.address, login.port, key):
             self._event(f"recorded new host key of {login.what}: {key.get_name()} {fingerprint(key)}")
-
-    def _authenticate(self, ssh: paramiko.Transport, login: Login) -> str:
-        tried = []
-        for method, attempt in self._auth_methods(login):
-            tried.append(method)
-            try:
-                if attempt(ssh):
-                    return method
-            except paramiko.AuthenticationException:
-                continue
-            except _CONNECTION_ERRORS as error:
-                raise UnreachableError(self.host, f"{login.what} closed the connection: {error}") from None
-        raise AuthenticationError(
-            self.host,
-            f"{login.what} refused {login.user!r} (tried: {', '.join(tried) or 'no credentials'})",
-            hint="check the user, key file, passphrase, agent or password in the inventory",
-        )
-
-    def _auth_methods(self, login: Login) -> list[tuple[str, Callable[[paramiko.Transport], bool]]]:
-        """Credentials to try, in order; OpenSSH's defaults (agent, ~/.ssh/id_*) when none are configured."""
-        methods: list[tuple[str, Callable[[paramiko.Transport], bool]]] = []
-        if login.key_file:
-            key = self._load_key(Path(login.key_file).expanduser(), login.passphrase)
-            methods.append((f"key {login.key_file}", lambda ssh: _auth_key(ssh, login.user, key)))
-        if login.agent or not login.configured:
-            methods.append(("agent", lambda ssh: _auth_agent(ssh, login.user)))
-        if login.password is not None:
-            password = login.password.get_secret_value()
-            methods.append(("password", lambda ssh: _auth_password(ssh, login.user, password)))
-        if not login.configured:
-            methods += [(f"key {path}", _default_key_attempt(path, login.user)) for path in DEFAULT_KEY_FILES]
-        return methods
-
-    def _load_key(self, path: Path, passphrase: SecretStr | None) -> paramiko.PKey:
-        problem, hint = (
-            "cannot be loaded",
-            "check the passphrase and that it is an OpenSSH or PEM private key",
-        )
-        try:
-            return _read_key(path, passphrase)
-        except _PassphraseMissingError:
-            problem, hint = "is passphrase-protected", "set ssh.passphrase in the inventory"
-        except OSError as error:
-            problem, hint = f"cannot be read ({error.strerror})", "check ssh.privateKeyFile"
-        except (paramiko.SSHException, ValueError, TypeError):
-            pass  # deliberately no detail: nothing about the passphrase may reach the message
-        raise AuthenticationError(self.host, f"private key {path} {problem}", hint=hint)
 
     def _check_sudo(self) -> None:
         # LC_ALL=C: sudo translates its messages, and SUDO_PASSWORD_SIGNS are the English ones
@@ -383,7 +305,7 @@ class SSHTransport:
         ssh = self._connected()
         try:
             channel = ssh.open_session(timeout=self._timeout)
-        except _CONNECTION_ERRORS as error:
+        except CONNECTION_ERRORS as error:
             raise UnreachableError(self.host, f"cannot open a channel: {error}") from None
         try:
             channel.exec_command(wire)
@@ -391,7 +313,7 @@ class SSHTransport:
                 channel.sendall(stdin)
             channel.shutdown_write()
             return self._collect(ssh, channel, display, timeout)
-        except _CONNECTION_ERRORS:
+        except CONNECTION_ERRORS:
             raise self._lost(display) from None
         finally:
             channel.close()
@@ -454,8 +376,8 @@ class SSHTransport:
                     hasher.update(chunk)
                     remote.write(chunk)
                     size += len(chunk)
-        except _CONNECTION_ERRORS as error:
-            with contextlib.suppress(*_CONNECTION_ERRORS):
+        except CONNECTION_ERRORS as error:
+            with contextlib.suppress(*CONNECTION_ERRORS):
                 sftp.remove(staging)
             raise self._sftp_error(error, f"upload {remote_path}") from None
         return size, hasher.hexdigest()
@@ -485,7 +407,7 @@ class SSHTransport:
                     return remote.read()
             except FileNotFoundError:
                 raise FileNotFoundError(remote_path) from None
-            except _CONNECTION_ERRORS as error:
+            except CONNECTION_ERRORS as error:
                 raise self._sftp_error(error, f"read {remote_path}") from None
 
     def _get_as_root(self, remote_path: str) -> bytes:
@@ -507,7 +429,7 @@ class SSHTransport:
             if self._sftp is None or self._sftp.get_channel() is None or self._sftp.sock.closed:
                 try:
                     self._sftp = paramiko.SFTPClient.from_transport(ssh)
-                except _CONNECTION_ERRORS as error:
+                except CONNECTION_ERRORS as error:
                     raise UnreachableError(self.host, f"cannot start SFTP: {error}") from None
                 if self._sftp is None:
                     raise UnreachableError(self.host, "cannot start SFTP")
@@ -529,81 +451,6 @@ class SSHTransport:
         return Result(
             result.command, result.exit_code, mask(result.stdout), mask(result.stderr), result.duration
         )
-
-
-def _tcp(host: str, login: Login, timeout: float) -> socket.socket:
-    """A connected TCP socket with TCP_NODELAY (one command is many small packets) and keepalives."""
-    try:
-        sock = socket.create_connection((login.address, login.port), timeout=timeout)
-    except socket.gaierror as error:
-        raise UnreachableError(host, f"cannot resolve {login.address}: {error.strerror}") from None
-    except TimeoutError:
-        raise UnreachableError(host, f"{login.what}: connection timed out after {timeout:g}s") from None
-    except OSError as error:
-        raise UnreachableError(host, f"{login.what}: {error.strerror or error}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    with contextlib.suppress(AttributeError, OSError):  # Linux only: fail a silent peer in bounded time
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
-    return sock
-
-
-def _prefer_key_types(ssh: paramiko.Transport, known: list[str]) -> None:
-    """Offer the key types known_hosts has for the host first, so the check compares like with like."""
-    options = ssh.get_security_options()
-    offered = list(options.key_types)
-    first = [t for t in known if t in offered]
-    if first:
-        options.key_types = first + [t for t in offered if t not in first]
-
-
-class _PassphraseMissingError(Exception):
-    """A private key is encrypted and the inventory has no passphrase for it."""
-
-
-def _read_key(path: Path, passphrase: SecretStr | None) -> paramiko.PKey:
-    try:
-        return paramiko.PKey.from_path(path)
-    except (TypeError, paramiko.PasswordRequiredException):
-        # cryptography says "encrypted, no password given" with a TypeError
-        if passphrase is None:
-            raise _PassphraseMissingError from None
-    # paramiko's stub says str, but from_path hands the password to cryptography, which needs bytes
-    return paramiko.PKey.from_path(path, passphrase.get_secret_value().encode())  # type: ignore[arg-type]
-
-
-def _auth_key(ssh: paramiko.Transport, user: str, key: paramiko.PKey) -> bool:
-    ssh.auth_publickey(user, key)
-    return ssh.is_authenticated()
-
-
-def _auth_agent(ssh: paramiko.Transport, user: str) -> bool:
-    agent = paramiko.Agent()
-    try:
-        for key in agent.get_keys():
-            with contextlib.suppress(paramiko.AuthenticationException):
-                if _auth_key(ssh, user, key):
-                    return True
-    finally:
-        agent.close()
-    return False
-
-
-def _auth_password(ssh: paramiko.Transport, user: str, password: str) -> bool:
-    # fallback=True: servers that only offer keyboard-interactive get the password there
-    ssh.auth_password(user, password, fallback=True)
-    return ssh.is_authenticated()
-
-
-def _default_key_attempt(path: str, user: str) -> Callable[[paramiko.Transport], bool]:
-    def attempt(ssh: paramiko.Transport) -> bool:
-        try:
-            key = paramiko.PKey.from_path(Path(path).expanduser())
-        except (OSError, paramiko.SSHException, ValueError, TypeError):
-            return False  # absent or passphrase-protected: OpenSSH would skip it too
-        return _auth_key(ssh, user, key)
-
-    return attempt
 
 
 def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:
