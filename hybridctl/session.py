@@ -24,7 +24,7 @@ from hybridctl.errors import ExitCode
 from hybridctl.events import EventSink, Fanout, JsonLines, Outcome
 from hybridctl.inventory.models import Cluster, Host
 from hybridctl.masking import Masker
-from hybridctl.runner import Runner, RunnerOptions, RunReport
+from hybridctl.runner import Runner, RunnerOptions, RunReport, Selector
 from hybridctl.state import HostLogs, Journal, RunLock, StateDir, default_state_dir
 from hybridctl.steps.base import Step
 from hybridctl.steps.context import RunState, StepContext
@@ -160,13 +160,23 @@ class Session:
         events = Fanout([self.journal, *sinks])
         return StepContext(self.cluster, self.pool, events, self.masker, self.run_state, read_only)
 
-    def run(self, hosts: Sequence[Host], steps: Sequence[Step], *, read_only: bool, verb: str) -> RunReport:
+    def run(
+        self,
+        hosts: Sequence[Host],
+        steps: Sequence[Step],
+        *,
+        read_only: bool,
+        verb: str,
+        selector: Selector | None = None,
+    ) -> RunReport:
         """Run ``steps`` on ``hosts`` with the live view (or JSON events), then write the JUnit report."""
-        sinks, view = self._sinks(hosts, steps)
+        sinks, view = self._sinks(hosts, steps, selector)
         ctx = self.context(read_only=read_only, sinks=sinks)
         names = [h.name for h in hosts]
         ctx.emit("run-start", run=self.run_id, verb=verb, hosts=names, steps=[s.name for s in steps])
-        runner = Runner(ctx, hosts, steps, self.settings.runner_options(), run_id=self.run_id)
+        runner = Runner(
+            ctx, hosts, steps, self.settings.runner_options(), run_id=self.run_id, selector=selector
+        )
         if view is not None:
             with view:
                 report = runner.run()
@@ -178,13 +188,16 @@ class Session:
         self._write_junit(report, verb)
         return report
 
-    def _sinks(self, hosts: Sequence[Host], steps: Sequence[Step]) -> tuple[list[EventSink], Any]:
+    def _sinks(
+        self, hosts: Sequence[Host], steps: Sequence[Step], selector: Selector | None
+    ) -> tuple[list[EventSink], Any]:
         if self.env.json:
             return [JsonLines(self.env.stdout, self.masker)], None
         from hybridctl.ui import LineView, LiveView
 
         if self.env.stderr.isatty():
-            total = sum(1 for h in hosts for s in steps if s.applies_to(h, self.cluster))
+            chosen = selector or (lambda s, h: True)
+            total = sum(1 for h in hosts for s in steps if chosen(s, h) and s.applies_to(h, self.cluster))
             live = LiveView(self.env.err, [h.name for h in hosts], total)
             return [live], live
         return [LineView(self.env.err)], None
