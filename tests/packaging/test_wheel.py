@@ -1,0 +1,77 @@
+"""The wheel carries the templates: build it, install it into a fresh virtualenv, render the example there.
+
+Tier: unit (packaging). Real: the PEP 517 build (hatchling), pip, a virtualenv, the installed console
+script. Simulated: nothing. Dependencies come from this environment (``--system-site-packages``) so the
+test needs no network; the installed hybridctl itself must come from the wheel, not from this checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly built wheel of this checkout."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (found,) = out.glob("hybridctl-*.whl")
+    return found
+
+
+def test_wheel_contains_the_templates(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    templates = [n for n in names if n.startswith("hybridctl/templates/")]
+    assert "hybridctl/templates/windows/kubelet/config.yaml.j2" in templates
+    assert "hybridctl/templates/linux/kubeadm/kubeadm-init.yaml.j2" in templates
+    assert any(n.startswith("hybridctl/templates/windows/scripts/") for n in templates)
+    assert not any(n.startswith(("tests/", "bench/")) for n in names)
+
+
+def test_installed_wheel_renders_the_example(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    where = subprocess.run(
+        [str(python), "-c", "import hybridctl.resources as r; print(r.__file__); print(r.templates_dir())"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert all(str(venv) in line for line in where), where
+    out = tmp_path / "out"
+    env = {**os.environ, "WINRM_PASSWORD": "example"}
+    inventory = ROOT / "inventories" / "example.yaml"
+    subprocess.run(
+        [str(venv / "bin" / "hybridctl"), "render", "-i", str(inventory), "-o", str(out)],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    purposes = {f["purpose"] for f in manifest["files"]}
+    assert {"kubeadm-init", "kubelet-config", "containerd-config", "routes", "script"} <= purposes
+    assert (out / "win1" / "C" / "var" / "lib" / "kubelet" / "config.yaml").is_file()
