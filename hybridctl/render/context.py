@@ -152,12 +152,24 @@ def _host_view(cluster: Cluster, values: RuntimeValues, host: Host) -> HostView:
         pod_gateway=network.nth_address(cidr, 1),
         bridge_endpoint_ip=network.nth_address(cidr, 2),
         node_labels=node_labels,
-        kubeadm_taints=_kubeadm_taints(host),
-        register_taints=(WINDOWS_TAINT, *_taints(host)),
+        kubeadm_taints=_unique_or_none(_kubeadm_taints(host)),
+        register_taints=_unique((WINDOWS_TAINT, *_taints(host))),
         kubelet_extra_args=_kubelet_extra_args(host, node_labels),
         windows_build=windows_build(host, values) if host.is_windows else "",
         source_vip=values.source_vips.get(host.name) or placeholder(f"source-vip/{host.name}"),
     )
+
+
+def _unique(taints: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
+    """Taints without repeats (the kubelet refuses two taints with the same key and effect)."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for taint in taints:
+        seen.setdefault((taint["key"], taint["effect"]), taint)
+    return tuple(seen.values())
+
+
+def _unique_or_none(taints: tuple[dict[str, str], ...] | None) -> tuple[dict[str, str], ...] | None:
+    return None if taints is None else _unique(taints)
 
 
 def _taints(host: Host) -> tuple[dict[str, str], ...]:

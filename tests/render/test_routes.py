@@ -63,7 +63,8 @@ def test_windows_routes_script_removes_stale_routes_from_both_stores() -> None:
     stores = [inv.literal("Store") for inv in invocations(script, "Remove-StalePodRoute")]
     assert stores == ["ActiveStore", "PersistentStore"]
     added = invocations(script, "New-NetRoute")
-    assert added and all("PolicyStore" not in inv.parameters for inv in added)  # default: both stores
+    assert added and all(inv.parameters["PolicyStore"] == "$Store" for inv in added)  # each store checked
+    assert "$Stores = @('ActiveStore', 'PersistentStore')" in script
     wanted = script.split("$Wanted = @(", 1)[1].split(")", 1)[0].split()
     assert wanted == [
         "'10.244.0.0/24|192.168.10.10'",

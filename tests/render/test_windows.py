@@ -294,3 +294,19 @@ def test_boot_script_order_vxlan_mode() -> None:
         < script.index("Start-NodeService -Name 'kube-proxy'")
     )
     assert "Restore-BridgeNetwork" not in script
+
+
+def test_a_windows_taint_listed_in_the_inventory_is_registered_once() -> None:
+    data = helpers.cluster_data("example")
+    win1 = next(h for h in data["spec"]["hosts"] if h["name"] == "win1")
+    win1["taints"] = [
+        {"key": "os", "value": "windows", "effect": "NoSchedule"},
+        {"key": "example.com/gpu", "value": "yes", "effect": "NoExecute"},
+    ]
+    cluster = helpers.build(data)
+    files = render_host(cluster, cluster.host("win1"), helpers.assume("example"))
+    config = helpers.yaml_doc(helpers.one(files, "win1", "config.yaml"))
+    assert config["registerWithTaints"] == [
+        {"key": "os", "value": "windows", "effect": "NoSchedule"},
+        {"key": "example.com/gpu", "value": "yes", "effect": "NoExecute"},
+    ]

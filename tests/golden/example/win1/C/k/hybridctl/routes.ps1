@@ -1,8 +1,8 @@
 # Rendered by hybridctl for "win1": routes to every other node's pod CIDR (routes mode).
-# New-NetRoute saves each route in the active and the persistent store, so routes survive a reboot; the
-# boot script runs this file again after it has restored the pod network. Idempotent: a missing route is
-# added; a route on this adapter with hybridctl's metric that is not wanted (a node left, a CIDR or an
-# address changed) is removed from both stores.
+# Each route lives in the active store (used now) and the persistent store (restored at boot); the boot
+# script runs this file again after it has restored the pod network. Idempotent per store: a route missing
+# from either store is added to that store; a route on this adapter with hybridctl's metric that is not
+# wanted (a node left, a CIDR or an address changed) is removed from both stores.
 $ErrorActionPreference = 'Stop'
 
 $InterfaceAlias = 'vEthernet (Ethernet)'
@@ -29,24 +29,31 @@ function Remove-StalePodRoute {
 
 Remove-StalePodRoute -Store 'ActiveStore'
 Remove-StalePodRoute -Store 'PersistentStore'
+$Stores = @('ActiveStore', 'PersistentStore')
 
 # node "cp1"
-$present = Get-NetRoute -DestinationPrefix '10.244.0.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.10' -ErrorAction SilentlyContinue
-if ($null -eq $present) {
-    New-NetRoute -DestinationPrefix '10.244.0.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.10' -RouteMetric 300 | Out-Null
-    Write-Output ('added route ' + '10.244.0.0/24')
+foreach ($Store in $Stores) {
+    $present = Get-NetRoute -DestinationPrefix '10.244.0.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.10' -PolicyStore $Store -ErrorAction SilentlyContinue
+    if ($null -eq $present) {
+        New-NetRoute -DestinationPrefix '10.244.0.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.10' -RouteMetric 300 -PolicyStore $Store | Out-Null
+        Write-Output ('added route ' + '10.244.0.0/24' + ' to ' + $Store)
+    }
 }
 
 # node "lin1"
-$present = Get-NetRoute -DestinationPrefix '10.244.1.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.11' -ErrorAction SilentlyContinue
-if ($null -eq $present) {
-    New-NetRoute -DestinationPrefix '10.244.1.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.11' -RouteMetric 300 | Out-Null
-    Write-Output ('added route ' + '10.244.1.0/24')
+foreach ($Store in $Stores) {
+    $present = Get-NetRoute -DestinationPrefix '10.244.1.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.11' -PolicyStore $Store -ErrorAction SilentlyContinue
+    if ($null -eq $present) {
+        New-NetRoute -DestinationPrefix '10.244.1.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.11' -RouteMetric 300 -PolicyStore $Store | Out-Null
+        Write-Output ('added route ' + '10.244.1.0/24' + ' to ' + $Store)
+    }
 }
 
 # node "win2"
-$present = Get-NetRoute -DestinationPrefix '10.244.3.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.22' -ErrorAction SilentlyContinue
-if ($null -eq $present) {
-    New-NetRoute -DestinationPrefix '10.244.3.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.22' -RouteMetric 300 | Out-Null
-    Write-Output ('added route ' + '10.244.3.0/24')
+foreach ($Store in $Stores) {
+    $present = Get-NetRoute -DestinationPrefix '10.244.3.0/24' -InterfaceAlias $InterfaceAlias -NextHop '192.168.10.22' -PolicyStore $Store -ErrorAction SilentlyContinue
+    if ($null -eq $present) {
+        New-NetRoute -DestinationPrefix '10.244.3.0/24' -InterfaceAlias 'vEthernet (Ethernet)' -NextHop '192.168.10.22' -RouteMetric 300 -PolicyStore $Store | Out-Null
+        Write-Output ('added route ' + '10.244.3.0/24' + ' to ' + $Store)
+    }
 }
