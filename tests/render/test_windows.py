@@ -305,7 +305,7 @@ def test_a_windows_taint_listed_in_the_inventory_is_registered_once() -> None:
     ]
     cluster = helpers.build(data)
     files = render_host(cluster, cluster.host("win1"), helpers.assume("example"))
-    config = helpers.yaml_doc(helpers.one(files, "win1", "config.yaml"))
+    config = helpers.yaml_doc(helpers.one(files, "win1", "kubelet/config.yaml"))
     assert config["registerWithTaints"] == [
         {"key": "os", "value": "windows", "effect": "NoSchedule"},
         {"key": "example.com/gpu", "value": "yes", "effect": "NoExecute"},
