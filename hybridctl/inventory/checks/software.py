@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hybridctl.artifacts import Catalog
 from hybridctl.inventory.checks.common import EXACT_VERSION, HOSTS, IMAGE, RELEASE, SHA256, URL, check_text
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Problem, error, warning
@@ -106,5 +105,7 @@ def _artifact_names(cluster: Cluster) -> set[str]:
     """Names ``checksums`` may pin; empty when the Kubernetes version is too broken to build the catalog."""
     if not EXACT_VERSION.fullmatch(cluster.spec.kubernetes.version):
         return set()
+    from hybridctl.artifacts import Catalog  # artifacts imports the inventory models: import late
+
     catalog = Catalog(cluster)
     return {a.name for a in catalog.linux_artifacts() + catalog.windows_artifacts()}
