@@ -6,10 +6,12 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from hybridctl.commands import Command
 from hybridctl.inventory.models import Host
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.transport.base import Transport
+from hybridctl.transport.base import PutResult, Result, Transport, UnreachableError
 
 TransportFactory = Callable[[Host], Transport]
 
@@ -50,6 +52,10 @@ class ConnectionPool:
         connection = self._connection(host)
         return HostHandle(host, connection.transport, connection.lock, deadline=deadline)
 
+    def detached(self, host: Host, deadline: float | None = None) -> HostHandle:
+        """A handle on ``host`` that never connects: any command or upload reports it unreachable."""
+        return HostHandle(host, _Detached(host.name), threading.Lock(), deadline=deadline)
+
     def reset(self, host: Host) -> None:
         """Drop ``host``'s connection (after a transient error or a reboot); the next use reconnects."""
         with self._guard:
@@ -64,6 +70,31 @@ class ConnectionPool:
             self._connections.clear()
         for connection in connections:
             _close_quietly(connection.transport)
+
+
+class _Detached:
+    """The transport of a step that must not touch its host."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def _refuse(self) -> UnreachableError:
+        return UnreachableError(self.host, "this step works through another host and does not connect here")
+
+    def run(self, command: Command, timeout: float | None = None) -> Result:
+        """Refused."""
+        raise self._refuse()
+
+    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+        """Refused."""
+        raise self._refuse()
+
+    def get(self, remote_path: str) -> bytes:
+        """Refused."""
+        raise self._refuse()
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def _close_quietly(transport: Transport) -> None:

@@ -200,9 +200,14 @@ class Runner:
 
     def _execute(self, item: _Item) -> list[Change]:
         deadline = time.monotonic() + item.step.time_limit(item.host)
-        changes = item.step.check(self.ctx.pool.view(item.host, deadline), self.ctx)
+        pool = self.ctx.pool
+        view = pool.view(item.host, deadline) if item.step.connects else pool.detached(item.host, deadline)
+        changes = item.step.check(view, self.ctx)
         if changes and not self.ctx.read_only:
-            item.step.apply(self.ctx.pool.handle(item.host, deadline), self.ctx, changes)
+            handle = (
+                pool.handle(item.host, deadline) if item.step.connects else pool.detached(item.host, deadline)
+            )
+            item.step.apply(handle, self.ctx, changes)
         return changes
 
     def _should_retry(self, item: _Item, exc: Exception, attempt: int) -> bool:

@@ -47,6 +47,9 @@ class Step(ABC):
     """Seconds the step may take on a Linux host."""
     windows_timeout: ClassVar[float] = 900.0
     """Seconds the step may take on a Windows host."""
+    connects: ClassVar[bool] = True
+    """False for steps that act on a host through another one (e.g. deleting its Node object from the
+    control plane): the runner then does not connect to the host itself, which may already be gone."""
 
     def applies_to(self, host: Host, cluster: Cluster) -> bool:
         """Whether the step runs on ``host`` at all (decided from the inventory, without connecting)."""

@@ -189,3 +189,25 @@ def test_cross_host_write_access_is_refused_while_planning(read_only: bool) -> N
             w.ctx.handle("lin0")
     else:
         assert w.ctx.handle("lin0").name == "lin0"
+
+
+class _ThroughControlPlane(Step):
+    name: ClassVar[str] = "through-cp"
+    title: ClassVar[str] = "acts on a host through the control plane"
+    connects: ClassVar[bool] = False
+
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        return [Change(f"delete node {host.name}")]
+
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        ctx.handle("lin0").run(posix("true"))
+        with pytest.raises(Exception, match="does not connect"):
+            host.run(posix("true"))
+
+
+def test_a_step_that_works_through_another_host_never_connects_to_its_own() -> None:
+    w = world(cluster(linux=2, windows=0))
+    w.fakes["lin1"].reachable = False
+    report = Runner(w.ctx, w.cluster.hosts[1:], [_ThroughControlPlane()], FAST).run()
+    assert report.results[0].outcome is Outcome.CHANGED
+    assert "lin1" not in w.opened
