@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -101,18 +102,25 @@ def join_credentials(ctx: StepContext) -> JoinCredentials:
 
 def _create_credentials(ctx: StepContext) -> JoinCredentials:
     host = control_plane_handle(ctx)
-    create = ("kubeadm", "token", "create", "--ttl", TOKEN_TTL, "--description", TOKEN_DESCRIPTION)
-    match = _JOIN_RE.search(host.run(posix(*create, "--print-join-command")).stdout)
-    if not match:
-        raise StepError(f"{host.name}: kubeadm token create printed no join command")
-    token = match.group(2)
+    # Generated here and registered with the masker before kubeadm prints it: the transport logs a
+    # command's output as soon as it ends, so a token learned from that output would reach the log.
+    token = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
     ctx.masker.add(token)
+    create = ("kubeadm", "token", "create", token, "--ttl", TOKEN_TTL, "--description", TOKEN_DESCRIPTION)
+    match = _JOIN_RE.search(host.run(posix(*create, "--print-join-command")).stdout)
+    if not match or match.group(2) != token:
+        raise StepError(f"{host.name}: kubeadm token create printed no join command for the token")
     ca = host.get(CA_CERT)
     if ca is None:
         raise StepError(f"{host.name}: {CA_CERT} is missing although kubeadm init ran")
     key = _certificate_key(ctx, host)
     return JoinCredentials(
-        api_endpoint(ctx.cluster), SecretStr(token), token.split(".")[0], match.group(3), ca.decode(), key
+        api_endpoint(ctx.cluster),
+        SecretStr(token),
+        token.split(".", maxsplit=1)[0],
+        match.group(3),
+        ca.decode(),
+        key,
     )
 
 
@@ -120,11 +128,9 @@ def _certificate_key(ctx: StepContext, host: HostHandle) -> SecretStr | None:
     """Upload the control-plane certificates for other control planes (HA only); they expire after 2 h."""
     if len(ctx.cluster.control_planes) < 2:
         return None
-    out = host.run(posix("kubeadm", "init", "phase", "upload-certs", "--upload-certs")).stdout
-    key = out.strip().splitlines()[-1].strip() if out.strip() else ""
-    if not re.fullmatch(r"[0-9a-f]{64}", key):
-        raise StepError(f"{host.name}: kubeadm init phase upload-certs printed no certificate key")
+    key = secrets.token_hex(32)  # what kubeadm certs certificate-key prints; masked before kubeadm echoes it
     ctx.masker.add(key)
+    host.run(posix("kubeadm", "init", "phase", "upload-certs", "--upload-certs", "--certificate-key", key))
     return SecretStr(key)
 
 
