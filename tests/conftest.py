@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.hosts_fixtures",
     "tests.support.winrm_fixtures",
+    "tests.lab.linux_sim.lab",
 ]

@@ -112,11 +112,16 @@ class ClusterModel:
 
     # --- bootstrap tokens ----------------------------------------------------------------------
 
-    def create_token(self, ttl: float = DEFAULT_TTL, description: str = "") -> str:
-        """``kubeadm token create``: a new bootstrap token."""
-        token_id, secret = secrets.token_hex(3), secrets.token_hex(8)
+    def create_token(self, ttl: float = DEFAULT_TTL, description: str = "", token: str | None = None) -> str:
+        """``kubeadm token create [TOKEN]``: a new bootstrap token (generated unless given)."""
+        match = TOKEN_RE.match(token) if token else None
+        if token and not match:
+            raise ModelError(f"the bootstrap token {token!r} does not match [a-z0-9]{{6}}.[a-z0-9]{{16}}")
+        token_id, secret = match.groups() if match else (secrets.token_hex(3), secrets.token_hex(8))
         with self.edit() as doc:
             _require_init(doc)
+            if token_id in doc["tokens"]:
+                raise ModelError(f'a token with id "{token_id}" already exists')
             doc["tokens"][token_id] = {
                 "secret": secret,
                 "expires": time.time() + ttl,
@@ -211,6 +216,69 @@ class ClusterModel:
         with self.edit() as doc:
             return doc["objects"].get(kind, {}).pop(key, None) is not None
 
+    # --- additions for the simulated Linux toolchain (tests/lab/linux_sim) -------------------------
+
+    def update_node(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into a registered node's entry (labels, taints, unschedulable, ready...)."""
+        with self.edit() as doc:
+            node = _node(doc, name)
+            node.update(copy.deepcopy(fields))
+            return copy.deepcopy(node)
+
+    def store_certificate_key(self, key: str, ttl: float = 2 * 3600) -> None:
+        """``kubeadm init --upload-certs`` / ``init phase upload-certs``: the kubeadm-certs Secret's key."""
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ModelError("error decoding certificate key: expected 64 hex characters")
+        with self.edit() as doc:
+            _require_init(doc)
+            doc.setdefault("certificateKeys", {})[key] = time.time() + ttl
+
+    def check_certificate_key(self, key: str) -> None:
+        """Refuse a certificate key that does not decrypt the uploaded certificates (unknown or expired)."""
+        expires = self.read().get("certificateKeys", {}).get(key)
+        if expires is None or expires < time.time():
+            raise ModelError(
+                "error downloading certs: the Secret does not include the required certificate or key, "
+                "or the certificate key is wrong or expired (kubeadm-certs lives 2 hours)"
+            )
+
+    def reset(self) -> None:
+        """The control plane's state is gone (``kubeadm reset`` on the node that ran ``kubeadm init``)."""
+        with self.edit() as doc:
+            doc.clear()
+            doc.update(_empty())
+
+
+def node_object(entry: dict[str, Any]) -> dict[str, Any]:
+    """A registered node's entry as the v1 Node object ``kubectl get node -o json`` prints."""
+    ready = bool(entry.get("ready"))
+    spec: dict[str, Any] = {"taints": copy.deepcopy(entry.get("taints") or [])}
+    if entry.get("podCIDR"):
+        spec["podCIDR"] = entry["podCIDR"]
+        spec["podCIDRs"] = [entry["podCIDR"]]
+    if entry.get("unschedulable"):
+        spec["unschedulable"] = True
+    condition = {
+        "type": "Ready",
+        "status": "True" if ready else "False",
+        "reason": "KubeletReady" if ready else "KubeletNotReady",
+        "message": entry.get("readyMessage") or ("kubelet is posting ready status" if ready else "not ready"),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": entry["name"], "labels": copy.deepcopy(entry.get("labels") or {})},
+        "spec": spec,
+        "status": {
+            "conditions": [condition],
+            "addresses": [{"type": "InternalIP", "address": entry.get("address", "")}],
+            "nodeInfo": {
+                "kubeletVersion": entry.get("kubeletVersion", ""),
+                "operatingSystem": entry.get("os", ""),
+            },
+        },
+    }
+
 
 def _require_init(doc: dict[str, Any]) -> None:
     if not doc["initialized"]:
@@ -234,10 +302,12 @@ def _register(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return doc["nodes"][name]  # type: ignore[no-any-return]
 
 
-def _allocate(doc: dict[str, Any]) -> str:
+def _allocate(doc: dict[str, Any]) -> str | None:
     cluster = doc["cluster"]
+    if not cluster.get("podSubnet"):
+        return None  # kube-controller-manager runs without --allocate-node-cidrs: nodes get no pod CIDR
     net = ipaddress.ip_network(cluster["podSubnet"])
-    used = {n["podCIDR"] for n in doc["nodes"].values()}
+    used = {n["podCIDR"] for n in doc["nodes"].values() if n.get("podCIDR")}
     for subnet in net.subnets(new_prefix=int(cluster.get("nodeCidrMaskSize", 24))):
         if str(subnet) not in used:
             return str(subnet)

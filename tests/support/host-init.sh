@@ -6,7 +6,8 @@
 #       bash host-init.sh NAME STATE_DIR
 # so it already runs in the host's own network namespace and in fresh mount, UTS and PID namespaces.
 # STATE_DIR (written by linux_hosts.py) holds: network ("ADDRESS/LEN GATEWAY"), sshd_config, the host key,
-# authorized_keys, users ("NAME" per line), passwords (chpasswd -e input) and sudoers.
+# authorized_keys, users ("NAME" per line), passwords (chpasswd -e input) and sudoers; optionally shared
+# (a directory path every host of the lab sees, writable, at the same path, even under /tmp).
 #
 # The host sees private writable overlays over /etc /opt /var /usr/local (upper layers on a per-host tmpfs),
 # fresh tmpfs on /root /home /tmp /run /dev/shm, and the rest of / read-only, so nothing it does (useradd,
@@ -24,6 +25,11 @@ ip route add default via "$GATEWAY"
 hostname "$NAME"
 # keep a handle on the real state dir: the tmpfs mounts below may hide its path (pytest uses /tmp)
 cd "$STATE"
+SHARED=
+if [ -f "$STATE/shared" ]; then
+  read -r SHARED < "$STATE/shared"
+  exec 8< "$SHARED"  # an open directory survives the tmpfs mounts that hide its path
+fi
 mount -t tmpfs -o mode=0755 "hct-$NAME-rw" "$RW"
 for d in /etc /opt /var /usr/local; do
   mkdir -p "$RW/upper$d" "$RW/work$d"
@@ -37,6 +43,11 @@ mount -t tmpfs -o mode=1777 "hct-$NAME-shm" /dev/shm
 mkdir -p "$STATE"
 # --no-canonicalize: "." must stay the old directory, not a path that now resolves inside a new tmpfs
 mount --no-canonicalize --bind . "$STATE"
+if [ -n "$SHARED" ]; then
+  mkdir -p "$SHARED"
+  mount --no-canonicalize --bind /proc/self/fd/8 "$SHARED"
+  exec 8<&-
+fi
 cd /
 
 echo "$NAME" > /etc/hostname

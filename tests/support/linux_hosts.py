@@ -221,7 +221,14 @@ class LinuxTestHosts:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, count: int = 0, workdir: Path | None = None, *, prefix: str = "hct") -> None:
+    def __init__(
+        self,
+        count: int = 0,
+        workdir: Path | None = None,
+        *,
+        prefix: str = "hct",
+        shared_dir: Path | None = None,
+    ) -> None:
         if not (prefix.isascii() and prefix.isalpha() and prefix.islower() and 1 <= len(prefix) <= 6):
             raise ValueError("prefix must be 1-6 lowercase ASCII letters")
         self.count = count
@@ -233,6 +240,8 @@ class LinuxTestHosts:
         self._next_index = 1
         self._keys: ClientKeys | None = None
         self.users: dict[str, TestUser] = {}
+        self.shared_dir = shared_dir
+        """A directory every host sees, writable, at the same path (the lab's simulated cluster state)."""
 
     def __enter__(self) -> LinuxTestHosts:
         try:
@@ -277,6 +286,11 @@ class LinuxTestHosts:
     def bridge(self) -> str:
         """The lab's bridge in the root namespace."""
         return self._require_addressing().bridge
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's address, which every host reaches (e.g. a lab artifact server binds here)."""
+        return self._require_addressing().gateway
 
     def start(self) -> None:
         """Claim a slot, create the bridge and keys, and start ``count`` hosts."""
@@ -332,6 +346,9 @@ class LinuxTestHosts:
         (state / "rw").mkdir(parents=True, exist_ok=True)
         host = TestHost(name, address, veth, state, self.keys, self.users, "", state / "known_hosts")
         host.host_key = _write_host_files(host, self._require_addressing())
+        if self.shared_dir is not None:
+            self.shared_dir.mkdir(parents=True, exist_ok=True)
+            _write_private(state / "shared", f"{self.shared_dir.resolve()}\n")
         host.known_hosts.write_text(host.known_hosts_line() + host.known_hosts_line(ALT_SSH_PORT))
         return host
 

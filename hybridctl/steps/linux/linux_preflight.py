@@ -1,0 +1,76 @@
+"""``linux-preflight``: refuse, before anything changes, a Linux host hybridctl cannot prepare."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hybridctl.commands import shell
+from hybridctl.platforms.linux import FAMILIES
+from hybridctl.steps.base import Change, StepError
+from hybridctl.steps.context import StepContext
+from hybridctl.steps.facts import GatherFacts
+from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.linux.common import LinuxStep
+from hybridctl.steps.values import facts_key
+
+_TOOLS = ("curl", "wget", "tar", "sha256sum", "iptables", "ip", "systemctl", "apt-get", "dnf")
+_REQUIRED = ("tar", "sha256sum", "iptables", "ip", "systemctl")
+_PROBE = """\
+if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
+for t; do if command -v "$t" >/dev/null 2>&1; then echo "tool=$t"; fi; done
+swapon --show=NAME --noheadings 2>/dev/null | sed 's/^/swap=/' || true
+"""
+
+
+class LinuxPreflight(LinuxStep):
+    """Probe distribution, architecture, systemd, root rights, clock and swap; never changes anything."""
+
+    name: ClassVar[str] = "linux-preflight"
+    title: ClassVar[str] = "check that the Linux host can be prepared"
+    timeout: ClassVar[float] = 60.0
+
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        """Record the host's facts; StepError listing every problem that would make later steps fail."""
+        GatherFacts().check(host, ctx)
+        facts: dict[str, Any] = dict(ctx.state.get(facts_key(host.name)))
+        facts.update(_linux_facts(host))
+        facts["family"] = FAMILIES.get(facts["distribution"])
+        facts["problems"] = [*facts["problems"], *_problems(facts)]
+        ctx.state.set(facts_key(host.name), facts)
+        if facts["problems"]:
+            raise StepError(
+                f"{host.name}: cannot prepare this host: " + "; ".join(facts["problems"]),
+                hint="hybridctl supports amd64 systemd hosts with Debian, Ubuntu, RHEL, Rocky or AlmaLinux",
+            )
+        return []
+
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        """Nothing to apply: a preflight only looks."""
+
+
+def _linux_facts(host: HostView) -> dict[str, Any]:
+    out = host.run(shell(_PROBE, *_TOOLS, probe=True)).stdout.splitlines()
+    pairs = [line.split("=", 1) for line in out if "=" in line]
+    return {
+        "systemd": ["systemd", "yes"] in pairs,
+        "tools": sorted(value for key, value in pairs if key == "tool"),
+        "swap": [value for key, value in pairs if key == "swap"],
+    }
+
+
+def _problems(facts: dict[str, Any]) -> list[str]:
+    found = []
+    if not facts["systemd"]:
+        found.append("systemd is not running as the init system")
+    tools = set(facts["tools"])
+    missing = [t for t in _REQUIRED if t not in tools]
+    if not tools & {"curl", "wget"}:
+        missing.append("curl or wget")
+    family = facts["family"]
+    if family == "apt" and "apt-get" not in tools:
+        missing.append("apt-get")
+    if family == "dnf" and "dnf" not in tools:
+        missing.append("dnf")
+    if missing:
+        found.append("missing commands: " + ", ".join(missing))
+    return found

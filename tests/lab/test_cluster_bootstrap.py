@@ -1,0 +1,147 @@
+"""kubeadm init/join, pod CIDRs, the routes-mode pod network and the cluster steps on three test hosts.
+
+Tier: lab. Real: OpenSSH test hosts, paramiko, the Runner, kernel routes (``ip route`` with hybridctl's
+protocol marker) and iptables NAT rules in each host's network namespace, the real CNI plugins on disk,
+file modes. Simulated (tests/lab/linux_sim): kubeadm, kubectl and the kubelet over the shared cluster
+model (nodes, pod CIDR allocation, tokens, readiness), systemctl, apt and the containerd stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from hybridctl.steps import cluster as cluster_steps
+from hybridctl.steps import linux
+from hybridctl.steps.values import JOIN
+from tests.lab.linux_sim.lab import (
+    SimLab,
+    bootstrap,
+    host_snapshot,
+    run_steps,
+    up_steps,
+)
+from tests.support.hosts_fixtures import RecordingLog
+from tests.support.linux_hosts import TestHost
+
+
+def _routes(host: TestHost) -> dict[str, str]:
+    out = host.exec("ip", "-4", "-j", "route", "show", "proto", "233").stdout
+    return {r["dst"]: r["gateway"] for r in json.loads(out)}
+
+
+def test_three_nodes_join_get_pod_cidrs_routes_and_a_second_run_changes_nothing(
+    lab: SimLab, tmp_path: Path
+) -> None:
+    log = RecordingLog()
+    hosts = lab.add(3)
+    cluster = lab.cluster([(hosts[0], "control-plane"), (hosts[1], "worker"), (hosts[2], "worker")])
+    options = {"state_dir": str(tmp_path)}
+    first = run_steps(lab, cluster, up_steps(), options=options, log=log)
+    first.assert_ok()
+
+    nodes = lab.model.nodes()
+    assert sorted(nodes) == sorted(h.name for h in hosts)
+    cidrs = {name: node["podCIDR"] for name, node in nodes.items()}
+    assert len(set(cidrs.values())) == 3 and all(c.startswith("10.244.") for c in cidrs.values())
+    assert all(node["ready"] for node in nodes.values())
+    for host in hosts:
+        wanted = {cidrs[o.name]: o.address for o in hosts if o is not host}
+        assert _routes(host) == wanted
+        nat = host.exec("iptables", "-w", "-t", "nat", "-S").stdout
+        assert f"-A HYBRIDCTL-POD-MASQ ! -s {cidrs[host.name]} -j RETURN" in nat
+        assert host.exec("test", "-e", "/etc/kubernetes/hybridctl/kubeadm-join.yaml", check=False).returncode
+    assert not [t for t in lab.model.tokens().values() if t["description"] == "hybridctl join token"]
+    kubeconfig = tmp_path / "admin.conf"
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+    assert kubeconfig.read_text() == hosts[0].exec("cat", "/etc/kubernetes/admin.conf").stdout
+    token = first.ctx.state.get(JOIN).token.get_secret_value()
+    assert token not in log.text, "the join token reached the command log"
+
+    before = {h.name: host_snapshot(lab, h) for h in hosts}
+    plan = run_steps(lab, cluster, up_steps(), options=options, read_only=True)
+    plan.assert_ok()
+    assert plan.changed() == {}
+    assert {h.name: host_snapshot(lab, h) for h in hosts} == before
+    again = run_steps(lab, cluster, up_steps(), options=options)
+    again.assert_ok()
+    assert again.changed() == {}
+
+
+def test_routes_deleted_or_added_by_hand_and_a_lost_masquerade_rule_are_changes(
+    lab: SimLab, tmp_path: Path
+) -> None:
+    built = bootstrap(lab, 2, tmp_path)
+    cp, worker, _ = built.hosts
+    lost = next(iter(_routes(worker)))
+    worker.exec("ip", "route", "del", lost)
+    worker.exec("ip", "route", "add", "10.244.99.0/24", "via", cp.address, "proto", "233")
+    worker.exec("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", "-j", "HYBRIDCTL-POD-MASQ")
+    network = [cluster_steps.POD_CIDRS, *linux.NETWORK]
+    found = run_steps(lab, built.cluster, network, read_only=True).changed()
+    summaries = found[(worker.name, "linux-pod-network")]
+    assert any(summary.startswith(f"route {lost} via ") for summary in summaries)
+    assert "remove stale route 10.244.99.0/24 via " + cp.address in summaries
+    assert "set the HYBRIDCTL-POD-MASQ masquerade rules" in summaries
+    assert set(found) == {(worker.name, "linux-pod-network")}
+    run_steps(lab, built.cluster, network).assert_ok()
+    assert "10.244.99.0/24" not in _routes(worker) and lost in _routes(worker)
+    assert run_steps(lab, built.cluster, network).changed() == {}
+
+
+def test_a_half_joined_worker_is_reset_and_joined_again(lab: SimLab, tmp_path: Path) -> None:
+    built = bootstrap(lab, 1, tmp_path)
+    worker = built.hosts[1]
+    worker.exec("rm", "/etc/kubernetes/kubelet.conf")
+    plan = run_steps(lab, built.cluster, up_steps(), options=built.options, read_only=True).changed()
+    assert plan[(worker.name, "kubeadm-join")] == [
+        "kubeadm reset and join again as a worker (found a Node object without kubelet.conf)"
+    ]
+    run_steps(lab, built.cluster, up_steps(), options=built.options).assert_ok()
+    assert worker.exec("test", "-s", "/etc/kubernetes/kubelet.conf", check=False).returncode == 0
+    assert run_steps(lab, built.cluster, up_steps(), options=built.options).changed() == {}
+
+
+def test_pod_cidrs_refuses_a_node_without_one(lab: SimLab, tmp_path: Path) -> None:
+    built = bootstrap(lab, 1, tmp_path)
+    lab.model.update_node(built.hosts[1].name, podCIDR=None)
+    result = run_steps(lab, built.cluster, [cluster_steps.PodCidrs(wait=0)], read_only=True)
+    error = result.failures()[(built.hosts[0].name, "pod-cidrs")]
+    assert built.hosts[1].name in error and "node.spec.podCIDR" in error
+    assert "allocate-node-cidrs" in (result.report.results[0].hint or "")
+
+
+def test_inventory_labels_and_taints_are_applied_and_nodes_removed(lab: SimLab, tmp_path: Path) -> None:
+    hosts = lab.add(2)
+    worker_entry = (hosts[1], "worker")
+    cluster = lab.cluster([(hosts[0], "control-plane"), worker_entry])
+    data = cluster.model_dump(by_alias=True)
+    data["spec"]["hosts"][1]["labels"] = {"example.com/pool": "general", "node-role.kubernetes.io/worker": ""}
+    data["spec"]["hosts"][1]["taints"] = [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]
+    cluster = type(cluster).model_validate(data)
+    run_steps(lab, cluster, up_steps(), options={"state_dir": str(tmp_path)}).assert_ok()
+    node = lab.model.nodes()[hosts[1].name]
+    assert node["labels"]["example.com/pool"] == "general"
+    assert node["labels"]["node-role.kubernetes.io/worker"] == ""
+    assert {"key": "dedicated", "value": "batch", "effect": "NoSchedule"} in node["taints"]
+    assert run_steps(lab, cluster, up_steps(), options={"state_dir": str(tmp_path)}).changed() == {}
+
+    remove = [cluster_steps.REMOVE_NODES]
+    plan = run_steps(lab, cluster, remove, hosts=[cluster.hosts[1]], read_only=True).changed()
+    assert plan == {(hosts[1].name, "remove-node"): [f"drain and delete node {hosts[1].name}"]}
+    run_steps(lab, cluster, remove, hosts=[cluster.hosts[1]]).assert_ok()
+    assert hosts[1].name not in lab.model.nodes()
+    assert run_steps(lab, cluster, remove, hosts=[cluster.hosts[1]]).changed() == {}
+
+
+@pytest.mark.parametrize("version", ["1.30.4"])
+def test_an_older_minor_bootstraps_with_its_own_kubeadm_api(
+    lab: SimLab, tmp_path: Path, version: str
+) -> None:
+    built = bootstrap(lab, 1, tmp_path, kubernetes={"version": version})
+    init = built.hosts[0].exec("cat", "/etc/kubernetes/hybridctl/kubeadm-init.yaml").stdout
+    assert "kubeadm.k8s.io/v1beta3" in init
+    assert lab.model.cluster()["version"] == version

@@ -1,0 +1,137 @@
+"""PREPARE on Linux test hosts: plan, apply, converge, drift, sudo users, an interrupted download.
+
+Tier: lab. Real: OpenSSH test hosts in network namespaces, paramiko, the Runner, downloads with curl from
+the lab's HTTP mirror, sha256sum, tar, file writes, ``sysctl -p`` of per-namespace keys, the real CNI
+plugin binaries. Simulated (tests/lab/linux_sim): systemctl, modprobe (a private /sys/module), swap,
+apt-get/apt-cache/apt-mark/dpkg-query, and containerd/runc (stand-in scripts from the lab's tarballs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from hybridctl.steps.linux import PREPARE
+from tests.lab.linux_sim.lab import LAB_SWAP, SimLab, host_snapshot, run_steps
+from tests.support.linux_hosts import TestHost
+
+STEP_NAMES = [s.name for s in PREPARE]
+
+
+def _calls(host: TestHost) -> list[list[str]]:
+    out = host.exec("cat", "/var/lib/hybridctl-sim/calls.log", check=False).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_prepare_plans_applies_and_converges_as_root_and_as_sudo_user(lab: SimLab) -> None:
+    a, b = lab.add(2)
+    cluster = lab.cluster([(a, "control-plane", "root"), (b, "worker", "alice")])
+    before = {h.name: host_snapshot(lab, h) for h in (a, b)}
+    plan = run_steps(lab, cluster, PREPARE, read_only=True)
+    plan.assert_ok()
+    again = run_steps(lab, cluster, PREPARE, read_only=True)
+    assert {h.name: host_snapshot(lab, h) for h in (a, b)} == before, "a check changed a host"
+    for host in (a, b):
+        changed = {step for (name, step) in plan.changed() if name == host.name}
+        assert changed == set(STEP_NAMES) - {"linux-preflight"}
+    assert plan.changed() == again.changed()
+
+    run_steps(lab, cluster, PREPARE).assert_ok()
+    second = run_steps(lab, cluster, PREPARE)
+    second.assert_ok()
+    assert second.changed() == {}
+    for host in (a, b):
+        _assert_prepared(host)
+
+
+def _assert_prepared(host: TestHost) -> None:
+    assert host.exec(
+        "sysctl", "-n", "net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables"
+    ).stdout.split() == [
+        "1",
+        "1",
+    ]
+    assert host.exec("test", "-d", "/sys/module/br_netfilter", check=False).returncode == 0
+    assert (
+        f"# disabled by hybridctl (the kubelet needs swap off): {LAB_SWAP}"
+        in host.exec("cat", "/etc/fstab").stdout
+    )
+    assert host.exec("swapon", "--show=NAME", "--noheadings").stdout == ""
+    assert "v2.1.4" in host.exec("/usr/local/bin/containerd", "--version").stdout
+    assert host.exec("stat", "-c", "%a", "/usr/local/sbin/runc").stdout.strip() == "755"
+    plugin = host.exec("sha256sum", "/opt/cni/bin/bridge").stdout.split()[0]
+    with open("/usr/lib/cni/bridge", "rb") as real:
+        assert plugin == hashlib.sha256(real.read()).hexdigest()
+    query = host.exec(
+        "dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\\n", "kubeadm", "kubelet"
+    )
+    assert query.stdout.split("\n")[:2] == ["kubeadm 1.34.2-1.1 hi ", "kubelet 1.34.2-1.1 hi "]
+    assert host.exec("systemctl", "is-active", "containerd").stdout.strip() == "active"
+    assert host.exec("systemctl", "is-enabled", "kubelet").stdout.strip() == "enabled"
+    assert host.exec(
+        "test", "-e", "/var/cache/hybridctl/containerd-2.1.4-linux-amd64.tar.gz", check=False
+    ).returncode
+
+
+def test_drift_is_found_and_repaired_with_minimal_restarts(lab: SimLab) -> None:
+    (host,) = lab.add(1)
+    cluster = lab.cluster([(host, "control-plane")])
+    run_steps(lab, cluster, PREPARE).assert_ok()
+    host.exec("sysctl", "-w", "net.ipv4.ip_forward=0")
+    host.exec("sh", "-c", "echo '# edited by hand' >> /etc/containerd/config.toml")
+    host.exec("sh", "-c", "echo tampered > /usr/local/bin/ctr")
+    calls = len(_calls(host))
+    found = run_steps(lab, cluster, PREPARE, read_only=True).changed()
+    assert found == {
+        (host.name, "sysctl"): ["set net.ipv4.ip_forward = 1 (now 0)"],
+        (host.name, "containerd-config"): ["update /etc/containerd/config.toml"],
+        (host.name, "containerd"): [
+            "install containerd-2.1.4-linux-amd64.tar.gz: /usr/local/bin/ctr is modified"
+        ],
+    }
+    run_steps(lab, cluster, PREPARE).assert_ok()
+    assert run_steps(lab, cluster, PREPARE).changed() == {}
+    mutating = [
+        c for c in _calls(host)[calls:] if c[0] == "systemctl" and c[1] in ("restart", "try-restart", "start")
+    ]
+    assert mutating == [
+        ["systemctl", "try-restart", "containerd.service"],
+        ["systemctl", "restart", "containerd.service"],
+    ]
+
+
+def test_a_dropped_connection_during_the_download_converges_on_the_next_run(lab: SimLab) -> None:
+    (host,) = lab.add(1)
+    cluster = lab.cluster([(host, "control-plane")])
+    tarball = "https://github.com/containerd/containerd/releases/download/v2.1.4/containerd-2.1.4-linux-amd64.tar.gz"
+    dropped: list[int] = []
+    lab.mirror.on_request(tarball, lambda: dropped.append(host.drop_connections()) if not dropped else None)
+    try:
+        first = run_steps(lab, cluster, PREPARE)
+    finally:
+        lab.mirror.on_request(tarball, lambda: None)
+    assert dropped and (host.name, "containerd") in first.failures()
+    run_steps(lab, cluster, PREPARE).assert_ok()
+    assert run_steps(lab, cluster, PREPARE).changed() == {}
+    listing = "ls -A /var/cache/hybridctl; ls -d /usr/local/.hybridctl-* 2>/dev/null || true"
+    leftovers = host.exec("sh", "-c", listing).stdout
+    assert leftovers.strip() == ""
+
+
+def test_preflight_refuses_what_cannot_work_and_nothing_runs_after_it(lab: SimLab) -> None:
+    (host,) = lab.add(1)
+    cluster = lab.cluster([(host, "control-plane")])
+    host.exec(
+        "sh", "-c", "sed -i 's/^ID=.*/ID=arch/' /etc/os-release 2>/dev/null || echo ID=arch > /etc/os-release"
+    )
+    host.exec("rmdir", "/run/systemd/system")
+    result = run_steps(lab, cluster, PREPARE)
+    error = result.failures()[(host.name, "linux-preflight")]
+    assert "distribution arch is not one of" in error
+    assert "systemd is not running as the init system" in error
+    assert all(
+        outcome.startswith("skipped")
+        for key, outcome in result.failures().items()
+        if key[1] != "linux-preflight"
+    )
+    assert host.exec("test", "-e", "/etc/sysctl.d/90-hybridctl.conf", check=False).returncode != 0
