@@ -1,6 +1,7 @@
 """Windows primitives: how to do X on a Windows node, as constant PowerShell scripts run through a transport.
 
-Scripts live in ``templates/windows/scripts/node/``; every value reaches them as a parameter.
+Scripts live in ``templates/windows/scripts/{node,win}/``; every value reaches them as a parameter.
+``WindowsPlatform`` implements the ``Platform`` protocol the OS-agnostic step helpers use.
 """
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hybridctl.commands import PsCommand, PsValue, powershell
 from hybridctl.errors import ExitCode
 from hybridctl.resources import powershell_script
+from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.transport.base import (
     CommandFailedError,
     CommandTimeoutError,
@@ -25,6 +27,7 @@ from hybridctl.transport.base import (
 )
 
 EventSink = Callable[[str], None]
+PhaseSink = Callable[[str], None]
 
 
 class ReconnectableTransport(Transport, Protocol):
@@ -55,11 +58,74 @@ def node_command(name: str, params: dict[str, PsValue] | None = None, *, probe: 
     return powershell(powershell_script(f"node/{name}"), params, probe=probe)
 
 
+def win_command(
+    name: str, params: dict[str, PsValue] | None = None, *, probe: bool = False, secrets: Iterable[str] = ()
+) -> PsCommand:
+    """The PsCommand for ``templates/windows/scripts/win/<name>.ps1``."""
+    return powershell(powershell_script(f"win/{name}"), params, probe=probe, secrets=secrets)
+
+
+def strings(items: Iterable[str]) -> list[PsValue]:
+    """A list of strings as a PowerShell ``[string[]]`` parameter value."""
+    return [str(item) for item in items]
+
+
+def probe_json(host: HostView, name: str, params: dict[str, PsValue] | None = None) -> dict[str, Any]:
+    """Run the read-only script ``win/<name>`` and return its JSON object."""
+    result = host.run(win_command(name, params, probe=True), check=False)
+    return json_reply(host.name, result, f"win/{name}")
+
+
+def apply_json(
+    host: HostHandle, name: str, params: dict[str, PsValue] | None = None, *, secrets: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Run the script ``win/<name>`` that changes the host and return its JSON object."""
+    result = host.run(win_command(name, params, secrets=secrets), check=False)
+    return json_reply(host.name, result, f"win/{name}")
+
+
+class WindowsPlatform:
+    """How to do the common things on a Windows node (the ``Platform`` protocol)."""
+
+    name: str = "windows"
+
+    def state(self, host: HostView, **query: PsValue) -> dict[str, Any]:
+        """``win/state``: the live state asked for by ``query`` (see the script), in one round trip."""
+        return probe_json(host, "state", dict(query))
+
+    def file_hashes(self, host: HostView, paths: Sequence[str]) -> dict[str, str | None]:
+        """sha256 of each path (None when missing), read in one round trip."""
+        if not paths:
+            return {}
+        files: dict[str, str | None] = self.state(host, Paths=strings(paths))["files"]
+        return {path: files.get(path) for path in paths}
+
+    def install_file(self, host: HostHandle, path: str, data: bytes, mode: int) -> None:
+        """Upload ``data`` to ``path`` (chunks, sha256 check, atomic move; parents created)."""
+        host.put(data, path, mode)
+
+    def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
+        """Delete files or directory trees; returns those that existed."""
+        if not paths:
+            return []
+        return [str(p) for p in apply_json(host, "remove-paths", {"Paths": strings(paths)})["removed"]]
+
+    def fetch_text(self, host: HostView, url: str) -> str:
+        """Read a small text (a checksum file) from ``url`` on the node itself (a probe)."""
+        return str(probe_json(host, "fetch-text", {"Url": url})["text"])
+
+    def download(self, host: HostHandle, url: str, sha256: str, path: str) -> bool:
+        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched."""
+        params: dict[str, PsValue] = {"Url": url, "Sha256": sha256.lower(), "Path": path}
+        result = host.run(node_command("download", params), check=False)
+        return bool(json_reply(host.name, result, f"download of {url}")["changed"])
+
+
 def download(transport: Transport, url: str, sha256: str, path: str, *, timeout: float | None = None) -> bool:
     """Have the node download ``url`` to ``path`` and check its sha256; False when it was already there."""
     params: dict[str, PsValue] = {"Url": url, "Sha256": sha256.lower(), "Path": path}
     result = transport.run(node_command("download", params), timeout)
-    return bool(_json_reply(transport.host, result, f"download of {url}")["changed"])
+    return bool(json_reply(transport.host, result, f"download of {url}")["changed"])
 
 
 def boot_time(transport: Transport, *, timeout: float | None = None) -> datetime.datetime:
@@ -84,21 +150,27 @@ def reboot_and_wait(
     probe_timeout: float = 30.0,
     delay: int = 5,
     on_event: EventSink | None = None,
+    on_phase: PhaseSink | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> datetime.datetime:
     """Restart the host as SYSTEM, wait until it is down, then until it answers with a new boot time.
 
-    Returns the new boot time; the transport is reconnected, so the same run carries on.
+    Returns the new boot time; the transport is reconnected, so the same run carries on. ``on_phase``
+    hears ``scheduled``, ``down`` and ``up`` (the UI's reboot events).
     """
     emit = on_event or (lambda _message: None)
+    phase = on_phase or (lambda _phase: None)
     waiter = _RebootWaiter(transport, boot_time(transport), poll_interval, probe_timeout, clock, sleep)
     schedule_reboot(transport, delay)
+    phase("scheduled")
     emit(f"restart scheduled in {delay}s (as SYSTEM); waiting for the host to go down")
     booted = waiter.wait_down(down_timeout)
+    phase("down")
     if booted is None:
         emit("host is down; waiting for it to come back")
         booted = waiter.wait_up(up_timeout)
+    phase("up")
     emit(f"host is back (booted at {booted.isoformat()})")
     return booted
 
@@ -161,7 +233,8 @@ class _RebootWaiter:
             return None
 
 
-def _json_reply(host: str, result: Result, what: str) -> dict[str, Any]:
+def json_reply(host: str, result: Result, what: str) -> dict[str, Any]:
+    """The JSON object a script printed last; CommandFailedError when it failed or printed none."""
     if not result.ok:
         raise CommandFailedError(host, result, what)
     lines = result.stdout.strip().splitlines()

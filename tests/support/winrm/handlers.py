@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
+import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -17,6 +19,7 @@ import urllib.request
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LAB_NETWORK = ipaddress.ip_network("10.231.0.0/16")  # the lab's own test hosts and mirror
 DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -28,7 +31,25 @@ def register_builtin(registry: ScriptRegistry) -> ScriptRegistry:
     registry.register("node/boot-time", boot_time)
     registry.register("node/reboot", reboot)
     registry.register("node/download", download)
+    registry.register("node/facts", facts)
     return registry
+
+
+def facts(ctx: ScriptContext) -> None:
+    """node/facts: hostname, build, caption, arch, UTC time (with the machine's clock offset), rights."""
+    machine = ctx.machine
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=machine.clock_offset)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    reply = {
+        "hostname": machine.hostname,
+        "build": machine.version,
+        "caption": machine.edition,
+        "arch": "AMD64",
+        "utcNow": stamp,
+        "isAdmin": machine.is_admin,
+        "psVersion": "5.1.20348.2849",
+    }
+    ctx.output(json.dumps(reply, separators=(",", ":")))
 
 
 def put_chunk(ctx: ScriptContext) -> None:
@@ -121,11 +142,26 @@ def download(ctx: ScriptContext) -> None:
     ctx.output(json.dumps({"changed": True, "path": path, "sha256": actual}, separators=(",", ":")))
 
 
+def _allowed(hostname: str | None) -> bool:
+    if hostname in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(hostname or "") in LAB_NETWORK
+    except ValueError:
+        return False
+
+
+def fetch_url(ctx: ScriptContext, url: str) -> bytes:
+    """GET ``url`` for real (loopback or the lab network only); a failure is Invoke-WebRequest's error."""
+    return _fetch(ctx, url)
+
+
 def _fetch(ctx: ScriptContext, url: str) -> bytes:
     parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or parsed.hostname not in LOOPBACK_HOSTS:
+    if parsed.scheme not in ("http", "https") or not _allowed(parsed.hostname):
         ctx.fail(
-            f"simulated host only downloads from loopback URLs, not {url}", "WebCmdletWebResponseException"
+            f"simulated host only downloads from loopback or lab URLs, not {url}",
+            "WebCmdletWebResponseException",
         )
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:

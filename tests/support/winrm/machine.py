@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ class Service:
     start_type: str = "Manual"
     display_name: str = ""
     depends_on: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """nssm's registry values (``Services\\<name>\\Parameters``), for nssm services."""
 
 
 @dataclass
@@ -83,6 +86,19 @@ class WindowsMachine:
     stopped: list[str] = field(default_factory=list)
     reboots: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    is_admin: bool = True
+    w32time: str = "Running"
+    clock_offset: float = 0.0
+    hyperv_capable: bool = True
+    hotfixes: set[str] = field(default_factory=set)
+    feature_states: dict[str, str] = field(default_factory=dict)
+    """Get-WindowsFeature InstallState by name: Available, InstallPending, Installed, UninstallPending."""
+    features_need_restart: bool = True
+    machine_path: str = "C:\\Windows\\system32;C:\\Windows"
+    nic_rebinds: bool = True
+    """The first external HNS network cuts every connection for a moment (the NIC moves to a vSwitch)."""
+    hns_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    boot_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -130,9 +146,33 @@ class WindowsMachine:
         with self.lock:
             return [call for call in self.history if call.identity == identity]
 
+    def delete_tree(self, path: str) -> bool:
+        """Remove a file or a directory with everything below it; True when anything existed."""
+        key = path_key(path)
+        with self.lock:
+            files = [k for k in self.files if k == key or k.startswith(key + "\\")]
+            dirs = {d for d in self.directories if d == key or d.startswith(key + "\\")}
+            for name in files:
+                del self.files[name]
+            self.directories -= dirs
+            return bool(files or dirs)
+
+    def exists(self, path: str) -> bool:
+        """Test-Path: a file, a directory, or the parent of either."""
+        key = path_key(path)
+        with self.lock:
+            inside = (k.startswith(key + "\\") for k in (*self.files, *self.directories))
+            return key in self.files or key in self.directories or any(inside)
+
     def power_cycle(self) -> None:
-        """What a restart does to the state: new boot time, nothing running."""
+        """What a restart does: new boot time, nothing running, pending features done, boot hooks run."""
         with self.lock:
             self.boot_time = utcnow()
             self.running.clear()
             self.reboots += 1
+            for service in self.services.values():
+                service.status = "Stopped"
+            done = {"InstallPending": "Installed", "UninstallPending": "Available"}
+            self.feature_states = {k: done.get(v, v) for k, v in self.feature_states.items()}
+        for hook in list(self.boot_hooks):
+            hook()

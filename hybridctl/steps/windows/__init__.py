@@ -1,0 +1,70 @@
+"""The Windows worker's steps (routes mode), grouped into the phases the verbs compose.
+
+Each step runs on Windows hosts only, with a read-only ``check`` (one ``win/state`` or ``win/preflight``
+round trip) separate from its ``apply``. Phases, in order: PREPARE (host prerequisites and binaries),
+JOIN (kubelet TLS bootstrap), NETWORK (L2Bridge network and routes), FINISH (kube-proxy, boot task);
+TEARDOWN for ``down``.
+"""
+
+from __future__ import annotations
+
+from hybridctl.steps.base import Step
+from hybridctl.steps.windows.windows_boot_task import WindowsBootTask
+from hybridctl.steps.windows.windows_cni_plugins import WindowsCniPlugins
+from hybridctl.steps.windows.windows_containerd import WindowsContainerd
+from hybridctl.steps.windows.windows_containerd_config import WindowsContainerdConfig
+from hybridctl.steps.windows.windows_containerd_service import WindowsContainerdService
+from hybridctl.steps.windows.windows_directories import WindowsDirectories
+from hybridctl.steps.windows.windows_features import WindowsFeatures
+from hybridctl.steps.windows.windows_firewall import WindowsFirewall
+from hybridctl.steps.windows.windows_kube_binaries import WindowsKubeBinaries
+from hybridctl.steps.windows.windows_kube_proxy import WindowsKubeProxy
+from hybridctl.steps.windows.windows_kubelet import WindowsKubelet
+from hybridctl.steps.windows.windows_pod_network import WindowsPodNetwork
+from hybridctl.steps.windows.windows_preflight import WindowsPreflight
+from hybridctl.steps.windows.windows_reset import WindowsReset
+
+PREPARE: list[Step] = [
+    WindowsPreflight(),
+    WindowsFeatures(),
+    WindowsDirectories(),
+    WindowsFirewall(),
+    WindowsContainerd(),
+    WindowsContainerdConfig(),
+    WindowsContainerdService(),
+    WindowsCniPlugins(),
+    WindowsKubeBinaries(),
+]
+JOIN: list[Step] = [WindowsKubelet()]
+NETWORK: list[Step] = [WindowsPodNetwork()]
+FINISH: list[Step] = [WindowsKubeProxy(), WindowsBootTask()]
+TEARDOWN: list[Step] = [WindowsReset()]
+
+
+def teardown(purge: bool = False) -> list[Step]:
+    """The ``down`` phase; ``purge`` also removes the Windows features (with a restart)."""
+    return [WindowsReset(purge=purge)]
+
+
+__all__ = [
+    "FINISH",
+    "JOIN",
+    "NETWORK",
+    "PREPARE",
+    "TEARDOWN",
+    "WindowsBootTask",
+    "WindowsCniPlugins",
+    "WindowsContainerd",
+    "WindowsContainerdConfig",
+    "WindowsContainerdService",
+    "WindowsDirectories",
+    "WindowsFeatures",
+    "WindowsFirewall",
+    "WindowsKubeBinaries",
+    "WindowsKubeProxy",
+    "WindowsKubelet",
+    "WindowsPodNetwork",
+    "WindowsPreflight",
+    "WindowsReset",
+    "teardown",
+]

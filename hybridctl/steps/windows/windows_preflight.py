@@ -1,0 +1,132 @@
+"""windows-preflight: read-only checks of reference W1 and W2; refuses with every problem at once."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any, ClassVar
+
+from hybridctl.commands import PsValue
+from hybridctl.inventory.models import Cluster, Host
+from hybridctl.platforms.windows import probe_json
+from hybridctl.steps.base import Change, StepError
+from hybridctl.steps.context import StepContext
+from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.kube import api_endpoint, control_plane_view, initialised
+from hybridctl.steps.values import WINDOWS_BUILDS, facts_key
+from hybridctl.steps.windows.common import WindowsStep
+from hybridctl.versions import WINDOWS_BUILDS as BUILD_OF_VERSION
+
+SKEW_LIMIT = 5.0
+OVERLAY_HOTFIX = "KB4489899"
+_NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+class WindowsPreflight(WindowsStep):
+    """Probe the host once and refuse it, listing every problem, before anything changes."""
+
+    name: ClassVar[str] = "windows-preflight"
+    title: ClassVar[str] = "Windows preflight"
+    windows_timeout: ClassVar[float] = 120.0
+
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        """Record the build and facts in the run state; StepError listing every problem."""
+        before = time.time()
+        facts = probe_json(host, "preflight", _params(host.host, ctx.cluster))
+        facts["skew"] = round(_epoch(str(facts.get("utcNow", ""))) - (before + time.time()) / 2, 3)
+        build = ".".join(str(facts.get("build", "")).split(".")[:3])
+        ctx.state.set(facts_key(host.name), facts)
+        ctx.state.setdefault(WINDOWS_BUILDS, dict)[host.name] = build
+        found = problems(host.host, ctx.cluster, facts, api_up=_api_expected(ctx))
+        if found:
+            raise StepError(f"{host.name}: preflight refused the host:\n  - " + "\n  - ".join(found))
+        return []
+
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        """Nothing to apply: preflight only reads."""
+
+
+def _params(host: Host, cluster: Cluster) -> dict[str, PsValue]:
+    address, _, port = api_endpoint(cluster).rpartition(":")
+    params: dict[str, PsValue] = {"ApiHost": address, "ApiPort": int(port), "HotFix": ""}
+    if cluster.spec.network.mode == "vxlan" and host.windows_version == 2019:
+        params["HotFix"] = OVERLAY_HOTFIX
+    return params
+
+
+def _api_expected(ctx: StepContext) -> bool:
+    """The API must answer only once kubeadm init ran; before that a refused port is normal."""
+    return initialised(control_plane_view(ctx))
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else 0.0
+
+
+def problems(host: Host, cluster: Cluster, facts: dict[str, Any], *, api_up: bool) -> list[str]:
+    """Every reason to refuse ``host``, in words."""
+    return [
+        *_build_problems(host, str(facts.get("build", ""))),
+        *_name_problems(host, str(facts.get("hostname", ""))),
+        *_host_problems(facts),
+        *_api_problems(cluster, str(facts.get("api", "")), api_up),
+        *_feature_problems(host, cluster, facts),
+    ]
+
+
+def _build_problems(host: Host, version: str) -> list[str]:
+    build = ".".join(version.split(".")[:3])
+    known = {value: key for key, value in BUILD_OF_VERSION.items()}
+    if build not in known:
+        return [
+            f"Windows build {version or 'unknown'} is not Server 2019, 2022 or 2025 (17763, 20348, 26100)"
+        ]
+    if host.windows_version is not None and known[build] != host.windows_version:
+        return [
+            f"the host runs Windows Server {known[build]} ({build}), "
+            f"the inventory says {host.windows_version}"
+        ]
+    return []
+
+
+def _name_problems(host: Host, hostname: str) -> list[str]:
+    found = []
+    if not (_NODE_NAME.fullmatch(host.name) and len(host.name) <= 15):
+        found.append(f"node name {host.name!r} is not a lowercase RFC 1123 name of at most 15 characters")
+    if hostname != host.name:
+        found.append(
+            f"computer name {hostname!r} is not the node name {host.name!r}; rename the computer "
+            "(Rename-Computer, then restart) - hybridctl does not rename hosts"
+        )
+    return found
+
+
+def _host_problems(facts: dict[str, Any]) -> list[str]:
+    found = []
+    if not facts.get("isAdmin"):
+        found.append("the WinRM session is not elevated (no administrator rights)")
+    if facts.get("w32time") != "Running":
+        found.append(
+            f"the W32Time service is {facts.get('w32time')}, not Running (x509 and tokens need synced time)"
+        )
+    if abs(float(facts.get("skew", 0.0))) > SKEW_LIMIT:
+        found.append(
+            f"clock differs from this machine by {float(facts['skew']):+.1f}s (limit {SKEW_LIMIT:g}s)"
+        )
+    return found
+
+
+def _api_problems(cluster: Cluster, result: str, api_up: bool) -> list[str]:
+    if result == "connected" or (result == "refused" and not api_up):
+        return []
+    return [f"cannot reach the API endpoint {api_endpoint(cluster)} over TCP from the host ({result})"]
+
+
+def _feature_problems(host: Host, cluster: Cluster, facts: dict[str, Any]) -> list[str]:
+    found = []
+    if "hyperv" in cluster.spec.windows.isolation and not facts.get("hypervCapable"):
+        found.append("Hyper-V isolation is enabled but the processor lacks virtualisation or SLAT")
+    if facts.get("hotFixPresent") is False:
+        found.append(f"VXLAN on Windows Server 2019 needs {OVERLAY_HOTFIX}, which is not installed")
+    return found

@@ -1,0 +1,122 @@
+# hybridctl-script: win/reset
+# Removes what hybridctl set up on a Windows node, in reverse dependency order, tolerating anything that
+# is already gone (safe to run again after a partial failure): the nssm services (kube-proxy, then
+# kubelet), containerd's service, the HNS endpoints and networks hybridctl made, static routes into the
+# cluster pod network, hybridctl-* firewall rules, the boot and restart tasks, hybridctl's directories and machine PATH
+# entries. Windows features stay. Returns {"removed": [...]}, one line per thing removed.
+param(
+    [string]$Nssm = '',
+    [string[]]$NssmServices = @(),
+    [string]$ContainerdExe = '',
+    [string[]]$Endpoints = @(),
+    [string[]]$Networks = @(),
+    [string]$RouteInterface = '',
+    [string[]]$RoutePrefixes = @(),
+    [string]$FirewallPrefix = '',
+    [string[]]$TaskNames = @(),
+    [string[]]$Directories = @(),
+    [string[]]$PathEntries = @()
+)
+$ErrorActionPreference = 'Stop'
+$removed = @()
+
+foreach ($name in $NssmServices) {
+    $service = Get-Service -Name $name -ErrorAction SilentlyContinue
+    if ($null -eq $service) {
+        continue
+    }
+    if ($service.Status -ne 'Stopped') {
+        Stop-Service -Name $name -Force
+    }
+    if (($Nssm -ne '') -and (Test-Path -LiteralPath $Nssm)) {
+        & $Nssm remove $name confirm | Out-Null
+    }
+    else {
+        & sc.exe delete $name | Out-Null
+    }
+    $removed += ('service ' + $name)
+}
+
+$containerd = Get-Service -Name 'containerd' -ErrorAction SilentlyContinue
+if ($null -ne $containerd) {
+    if ($containerd.Status -ne 'Stopped') {
+        Stop-Service -Name 'containerd' -Force
+    }
+    if (($ContainerdExe -ne '') -and (Test-Path -LiteralPath $ContainerdExe)) {
+        & $ContainerdExe --unregister-service | Out-Null
+    }
+    else {
+        & sc.exe delete containerd | Out-Null
+    }
+    $removed += 'service containerd'
+}
+
+if (($Endpoints.Count + $Networks.Count) -gt 0) {
+    $signature = @'
+[DllImport("vmcompute.dll")]
+public static extern void HNSCall([MarshalAs(UnmanagedType.LPWStr)] string method, [MarshalAs(UnmanagedType.LPWStr)] string path, [MarshalAs(UnmanagedType.LPWStr)] string request, [MarshalAs(UnmanagedType.LPWStr)] out string response);
+'@
+    $api = Add-Type -MemberDefinition $signature -Namespace 'Hybridctl.HnsReset' -Name 'NativeMethods' -PassThru
+    foreach ($kind in @('endpoints', 'networks')) {
+        if ($kind -eq 'endpoints') {
+            $names = $Endpoints
+        }
+        else {
+            $names = $Networks
+        }
+        $response = ''
+        $api::HNSCall('GET', '/' + $kind, '', [ref]$response)
+        foreach ($item in @(($response | ConvertFrom-Json).Output)) {
+            if (($null -ne $item) -and ($names -contains $item.Name)) {
+                $api::HNSCall('DELETE', '/' + $kind + '/' + $item.ID, '', [ref]$response)
+                $removed += ('hns ' + $kind + ' ' + $item.Name)
+            }
+        }
+    }
+}
+
+if ($RouteInterface -ne '') {
+    foreach ($store in @('ActiveStore', 'PersistentStore')) {
+        $routes = Get-NetRoute -InterfaceAlias $RouteInterface -AddressFamily IPv4 -PolicyStore $store -ErrorAction SilentlyContinue
+        foreach ($route in @($routes)) {
+            if (($null -ne $route) -and ($RoutePrefixes -contains [string]$route.DestinationPrefix)) {
+                $route | Remove-NetRoute -Confirm:$false
+                $removed += ('route ' + [string]$route.DestinationPrefix + ' ' + $store)
+            }
+        }
+    }
+}
+
+if ($FirewallPrefix -ne '') {
+    foreach ($rule in @(Get-NetFirewallRule -Name ($FirewallPrefix + '*') -ErrorAction SilentlyContinue)) {
+        if ($null -ne $rule) {
+            Remove-NetFirewallRule -Name $rule.Name
+            $removed += ('firewall rule ' + $rule.Name)
+        }
+    }
+}
+
+foreach ($name in $TaskNames) {
+    if ($null -ne (Get-ScheduledTask -TaskName $name -ErrorAction SilentlyContinue)) {
+        Unregister-ScheduledTask -TaskName $name -Confirm:$false
+        $removed += ('task ' + $name)
+    }
+}
+
+foreach ($path in $Directories) {
+    if (Test-Path -LiteralPath $path) {
+        Remove-Item -LiteralPath $path -Recurse -Force
+        $removed += ('directory ' + $path)
+    }
+}
+
+if ($PathEntries.Count -gt 0) {
+    $machinePath = [Environment]::GetEnvironmentVariable('Path', 'Machine')
+    $entries = @($machinePath -split ';' | Where-Object { $_ -ne '' })
+    $kept = @($entries | Where-Object { $PathEntries -notcontains $_ })
+    if ($kept.Count -ne $entries.Count) {
+        [Environment]::SetEnvironmentVariable('Path', ($kept -join ';'), 'Machine')
+        $removed += 'machine PATH entries'
+    }
+}
+@{ removed = $removed } | ConvertTo-Json -Compress

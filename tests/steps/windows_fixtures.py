@@ -1,0 +1,96 @@
+"""Fixtures of the Windows step tests: two simulated Windows hosts on loopback addresses, a testbed.
+
+Tier: winrm contract. Real: pypsrp, HTTPS with a test CA, Basic auth, the WinRM protocol, the Runner,
+HTTP downloads from a loopback mirror. Simulated: the Windows hosts, the control plane.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.windows_sim.testbed import Testbed, WindowsNode
+from tests.support.winrm import (
+    Accounts,
+    EndpointConfig,
+    SimulatedWindowsHost,
+    WindowsMachine,
+    WinRMEndpoint,
+    register_builtin,
+)
+from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
+from tests.support.winrm.windows_kube import KubeSide
+from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
+
+ADDRESSES = {"win1": "127.0.0.11", "win2": "127.0.0.12"}
+
+
+def machine_snapshot(host: SimulatedWindowsHost) -> dict[str, Any]:
+    """Everything of the machine model a check must not change."""
+    m = host.machine
+    with m.lock:
+        return copy.deepcopy(
+            {
+                "files": {k: bytes(v) for k, v in m.files.items()},
+                "directories": set(m.directories),
+                "services": {k: vars(v) for k, v in m.services.items()},
+                "features": dict(m.feature_states),
+                "firewall": m.firewall_rules,
+                "hns": (m.hns_networks, m.hns_endpoints),
+                "routes": m.routes,
+                "tasks": m.scheduled_tasks,
+                "path": m.machine_path,
+                "boot": m.boot_time,
+            }
+        )
+
+
+def start_node(
+    name: str, address: str, pki: WinRMPki, account: WinRMAccount, *, workdir: Path, scripts: WindowsScripts
+) -> WindowsNode:
+    """A simulated Windows host ``name`` behind an HTTPS endpoint on ``address``."""
+    host = SimulatedWindowsHost(WindowsMachine(hostname=name))
+    register_builtin(host.scripts)
+    register_windows(host.scripts, scripts)
+    cert, key = pki.ca.issue_server(address).write(workdir, f"server-{name}")
+    config = EndpointConfig(
+        accounts=Accounts({account.user: account.password}),
+        cert_file=cert,
+        key_file=key,
+        address=address,
+        restart_down_seconds=0.5,
+    )
+    return WindowsNode(name, address, host, WinRMEndpoint(host, config).start())
+
+
+@pytest.fixture
+def testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) -> Iterator[Testbed]:
+    """Two Windows hosts (win1, win2) and a fake first control plane; everything stopped afterwards."""
+    nodes: list[WindowsNode] = []
+    bed = None
+    try:
+        scripts = WindowsScripts()
+        for name, address in ADDRESSES.items():
+            nodes.append(
+                start_node(name, address, winrm_pki, winrm_account, workdir=tmp_path, scripts=scripts)
+            )
+        winrm = {
+            "user": winrm_account.user,
+            "password": winrm_account.password,
+            "auth": "basic",
+            "caBundle": str(winrm_pki.ca_file),
+            "operationTimeout": TEST_OPERATION_TIMEOUT,
+            "readTimeout": TEST_READ_TIMEOUT,
+        }
+        bed = Testbed(tmp_path, nodes, winrm)
+        scripts.kube = KubeSide(bed.model)
+        yield bed
+    finally:
+        if bed is not None:
+            bed.close()
+        for node in nodes:
+            node.endpoint.stop()

@@ -1,0 +1,394 @@
+"""Handlers for hybridctl's Windows step scripts (``templates/windows/scripts/{node/facts,win/*}``).
+
+Tier: winrm contract / lab. Simulated: the Windows host; each handler mirrors its script against the
+``WindowsMachine`` model, validating parameters and the files it reads. Read-only scripts never change
+the model. Real: HTTP downloads from the test mirror (loopback or the lab network) with sha256 checks,
+archive extraction (zipfile/tarfile), tree-sitter parsing of rendered scripts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import ipaddress
+import json
+import tarfile
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from tests.support.winrm.handlers import fetch_url
+from tests.support.winrm.host import ScriptContext, ScriptError, ScriptRegistry
+from tests.support.winrm.machine import Service, path_key
+from tests.support.winrm.windows_kube import KubeSide, agent_context
+from tests.support.winrm.windows_net import (
+    NetworkRealiser,
+    NullRealiser,
+    checked_script,
+    run_firewall,
+    run_routes,
+)
+from tests.support.winrm.windows_state import register_reads
+
+KNOWN_FEATURES = {"Containers", "Hyper-V", "Hyper-V-PowerShell"}
+ApiProbe = Callable[[str, int], str]
+
+
+def _reply(ctx: ScriptContext, value: dict[str, Any]) -> None:
+    ctx.output(json.dumps(value, separators=(",", ":")))
+
+
+class WindowsScripts:
+    """Every Windows step script's handler; ``kube`` and ``realiser`` tie it to the cluster and the lab."""
+
+    def __init__(
+        self,
+        kube: KubeSide | None = None,
+        realiser: NetworkRealiser | None = None,
+        api_probe: ApiProbe | None = None,
+    ) -> None:
+        self.kube = kube or KubeSide(None)
+        self.realiser = realiser or NullRealiser()
+        self.api_probe = api_probe
+
+    def register(self, registry: ScriptRegistry) -> ScriptRegistry:
+        """Add the handlers to ``registry``."""
+        register_reads(registry, self)
+        for name in (
+            "remove-paths",
+            "install-features",
+            "remove-features",
+            "create-directories",
+            "run-file",
+            "install-artifact",
+            "containerd-service",
+            "service-control",
+            "nssm-service",
+            "hns-network",
+            "boot-task",
+            "reset",
+        ):
+            registry.register(f"win/{name}", getattr(self, name.replace("-", "_")))
+        return registry
+
+    def api_result(self, host: str, port: int) -> str:
+        """What the preflight's TCP connect to the API endpoint sees."""
+        if self.api_probe is not None:
+            return self.api_probe(host, port)
+        cluster = self.kube.cluster
+        return "connected" if cluster is not None and cluster.read()["initialized"] else "refused"
+
+    # --- files and directories -------------------------------------------------------------------
+
+    def remove_paths(self, ctx: ScriptContext) -> None:
+        """Remove-Item -Recurse -Force for each existing path."""
+        paths = [str(p) for p in ctx.require("Paths")]
+        _reply(ctx, {"removed": [p for p in paths if ctx.machine.delete_tree(p)]})
+
+    def create_directories(self, ctx: ScriptContext) -> None:
+        """New-Item -ItemType Directory for the missing ones (parents too)."""
+        created = []
+        for path in [str(p) for p in ctx.require("Paths")]:
+            if path_key(path) not in ctx.machine.directories:
+                created.append(path)
+            parts = path_key(path).split("\\")
+            ctx.machine.directories.update("\\".join(parts[:i]) for i in range(2, len(parts) + 1))
+        _reply(ctx, {"created": created})
+
+    def run_file(self, ctx: ScriptContext) -> None:
+        """Run an installed rendered script: firewall.ps1 and routes.ps1 are understood, others refused."""
+        path = str(ctx.require("Path"))
+        text = checked_script(ctx, path)
+        if path_key(path).endswith("\\firewall.ps1"):
+            _reply(ctx, {"output": run_firewall(ctx, text)})
+        elif path_key(path).endswith("\\routes.ps1"):
+            _reply(ctx, {"output": run_routes(ctx, text, self.realiser)})
+        else:
+            ctx.fail(f"the simulated host does not know how to run {path}", "UnknownScript")
+
+    # --- features ----------------------------------------------------------------------------------
+
+    def install_features(self, ctx: ScriptContext) -> None:
+        """Install-WindowsFeature: InstallPending until a restart when the machine says so."""
+        installed, restart = [], False
+        for name in [str(n) for n in ctx.require("Names")]:
+            if name not in KNOWN_FEATURES:
+                ctx.fail(f"ArgumentException: The role, role service, or feature name is not valid: '{name}'")
+            state = ctx.machine.feature_states.get(name, "Available")
+            if state in ("Installed", "InstallPending"):
+                restart = restart or state == "InstallPending"
+                continue
+            ctx.machine.feature_states[name] = (
+                "InstallPending" if ctx.machine.features_need_restart else "Installed"
+            )
+            installed.append(name)
+            restart = restart or ctx.machine.features_need_restart
+        _reply(ctx, {"installed": installed, "restartNeeded": restart})
+
+    def remove_features(self, ctx: ScriptContext) -> None:
+        """Uninstall-WindowsFeature: UninstallPending until a restart."""
+        removed = []
+        for name in [str(n) for n in ctx.require("Names")]:
+            if ctx.machine.feature_states.get(name) == "Installed":
+                ctx.machine.feature_states[name] = "UninstallPending"
+                removed.append(name)
+        _reply(ctx, {"removed": removed, "restartNeeded": bool(removed)})
+
+    # --- artifacts ---------------------------------------------------------------------------------
+
+    def install_artifact(self, ctx: ScriptContext) -> None:
+        """Extract the wanted members of a downloaded artifact, update PATH and the record."""
+        source, destination = str(ctx.require("Source")), str(ctx.require("Destination"))
+        data = _read(ctx, source)
+        if hashlib.sha256(data).hexdigest() != str(ctx.require("Sha256")).lower():
+            ctx.fail(f"{source} does not have the sha256 it was downloaded with")
+        members = _members(ctx, source, data)
+        installed = {}
+        for suffix in [str(f) for f in ctx.require("Files")]:
+            content = _member(ctx, members, suffix, source)
+            target = destination + "\\" + suffix.replace("/", "\\").rsplit("\\", 1)[-1]
+            ctx.machine.write_file(target, content)
+            installed[target] = hashlib.sha256(content).hexdigest()
+        self._path_entry(ctx, str(ctx.param("PathEntry") or ""))
+        self._record(ctx, installed)
+        _reply(ctx, {"files": installed})
+
+    def _path_entry(self, ctx: ScriptContext, entry: str) -> None:
+        entries = [e for e in ctx.machine.machine_path.split(";") if e]
+        if entry and entry not in entries:
+            ctx.machine.machine_path = ";".join([*entries, entry])
+
+    def _record(self, ctx: ScriptContext, installed: dict[str, str]) -> None:
+        path = str(ctx.require("RecordPath"))
+        record = json.loads(ctx.machine.read_file(path)) if ctx.machine.has_file(path) else {}
+        record[str(ctx.require("Name"))] = {
+            "url": str(ctx.require("Url")),
+            "sha256": str(ctx.require("Sha256")).lower(),
+            "files": installed,
+        }
+        ctx.machine.write_file(path, json.dumps(record, indent=2).encode("ascii"))
+
+    # --- services ----------------------------------------------------------------------------------
+
+    def containerd_service(self, ctx: ScriptContext) -> None:
+        """containerd.exe --register-service, automatic, started, pipe up."""
+        exe = str(ctx.require("Exe"))
+        registered = "containerd" not in ctx.machine.services
+        if registered:
+            if not ctx.machine.has_file(exe):
+                ctx.fail(f"The term '{exe}' is not recognized as the name of a cmdlet or program.")
+            ctx.machine.services["containerd"] = Service(
+                "containerd", f'"{exe}" --run-service', display_name="containerd"
+            )
+        service = ctx.machine.services["containerd"]
+        service.start_type = "Automatic"
+        if service.status != "Running":
+            self._start(ctx, "containerd")
+        _reply(ctx, {"registered": registered, "status": service.status})
+
+    def service_control(self, ctx: ScriptContext) -> None:
+        """Start-Service / Stop-Service / Restart-Service (restart only when running)."""
+        name, action = str(ctx.require("Name")), str(ctx.require("Action"))
+        if action not in ("start", "stop", "restart"):
+            ctx.fail(f"Cannot validate argument on parameter 'Action'. '{action}' is not in the set.")
+        service = ctx.machine.services.get(name)
+        if service is None:
+            if action != "start":
+                _reply(ctx, {"status": "Missing"})
+                return
+            ctx.fail(f"service {name} is not installed")
+        if action == "stop" and service.status != "Stopped":
+            self.kube.stop(ctx.machine, name)
+        elif action == "start" and service.status != "Running":
+            self._start(ctx, name)
+        elif action == "restart" and service.status == "Running":
+            self.kube.stop(ctx.machine, name)
+            self._start(ctx, name)
+        _reply(ctx, {"status": service.status})
+
+    def nssm_service(self, ctx: ScriptContext) -> None:
+        """nssm install/set plus the registry values; (re)start with -Start."""
+        name = str(ctx.require("Name"))
+        for path in (str(ctx.require("Nssm")), str(ctx.require("Application"))):
+            if not ctx.machine.has_file(path):
+                ctx.fail(f"The term '{path}' is not recognized as the name of a cmdlet or program.")
+        created = name not in ctx.machine.services
+        service = ctx.machine.services.setdefault(name, Service(name))
+        service.binary_path = "C:\\Program Files\\nssm\\nssm.exe"
+        service.display_name = str(ctx.require("DisplayName"))
+        service.start_type = "Automatic"
+        service.depends_on = [str(d) for d in ctx.param("DependOnService") or []]
+        service.parameters = _nssm_parameters(ctx)
+        if ctx.param("Start"):
+            if service.status == "Running":
+                self.kube.stop(ctx.machine, name)
+            self._start(ctx, name)
+        _reply(ctx, {"created": created, "status": service.status})
+
+    def _start(self, ctx: ScriptContext, name: str) -> None:
+        try:
+            self.kube.start(ctx.machine, name)
+        except ScriptError as exc:
+            ctx.machine.services[name].status = "Stopped"
+            ctx.fail(f"Start-Service: service '{name}' cannot be started: {exc.message}")
+
+    # --- network, task, reset ------------------------------------------------------------------------
+
+    def hns_network(self, ctx: ScriptContext) -> None:
+        """Create the L2Bridge network and host endpoint from hns-network.json when missing."""
+        definition = _definition(ctx, str(ctx.require("DefinitionPath")))
+        machine, name = ctx.machine, definition["Name"]
+        created = name not in machine.hns_networks
+        if created:
+            first = not machine.hns_networks
+            endpoint_ip = definition["HostEndpoint"]["IPAddress"]
+            self.realiser.create_network(name, definition["AddressPrefix"], endpoint_ip)
+            machine.hns_networks[name] = {
+                "id": f"net-{name}",
+                "type": definition["Type"],
+                "adapter": definition["AdapterName"],
+                "addressPrefix": definition["AddressPrefix"],
+                "gateway": definition["Gateway"],
+            }
+            if first and machine.nic_rebinds and ctx.host.power is not None:
+                ctx.host.power.drop_connections()  # the NIC moves to the new vSwitch
+        endpoint = definition["HostEndpoint"]
+        made = endpoint["Name"] not in machine.hns_endpoints
+        machine.hns_endpoints[endpoint["Name"]] = {
+            "id": "ep-" + endpoint["Name"],
+            "network": name,
+            "ipAddress": endpoint["IPAddress"],
+        }
+        self.kube.update_ready(machine)
+        _reply(ctx, {"networkCreated": created, "endpointCreated": made})
+
+    def boot_task(self, ctx: ScriptContext) -> None:
+        """Register-ScheduledTask -Force (at startup, SYSTEM)."""
+        ctx.machine.scheduled_tasks[str(ctx.require("TaskName"))] = {
+            "execute": str(ctx.require("Execute")),
+            "arguments": str(ctx.require("Arguments")),
+            "userId": "SYSTEM",
+            "trigger": "MSFT_TaskBootTrigger",
+        }
+        _reply(ctx, {"task": str(ctx.require("TaskName"))})
+
+    def reset(self, ctx: ScriptContext) -> None:
+        """Everything win/reset removes, skipping what is gone."""
+        machine, removed = ctx.machine, []
+        for name in [*[str(n) for n in ctx.param("NssmServices") or []], "containerd"]:
+            if machine.services.pop(name, None) is not None:
+                removed.append(f"service {name}")
+        self.kube.update_ready(machine)
+        for name in [str(n) for n in ctx.param("Endpoints") or []]:
+            if machine.hns_endpoints.pop(name, None) is not None:
+                removed.append(f"hns endpoints {name}")
+        for name in [str(n) for n in ctx.param("Networks") or []]:
+            if machine.hns_networks.pop(name, None) is not None:
+                self.realiser.delete_network(name)
+                removed.append(f"hns networks {name}")
+        removed += self._reset_routes(ctx)
+        prefix = str(ctx.param("FirewallPrefix") or "")
+        for name in [n for n in machine.firewall_rules if prefix and n.startswith(prefix)]:
+            del machine.firewall_rules[name]
+            removed.append(f"firewall rule {name}")
+        for task in [str(t) for t in ctx.param("TaskNames") or []]:
+            if machine.scheduled_tasks.pop(task, None) is not None:
+                removed.append(f"task {task}")
+        removed += [
+            f"directory {p}"
+            for p in [str(d) for d in ctx.param("Directories") or []]
+            if machine.delete_tree(p)
+        ]
+        drop = {str(e) for e in ctx.param("PathEntries") or []}
+        machine.machine_path = ";".join(e for e in machine.machine_path.split(";") if e and e not in drop)
+        _reply(ctx, {"removed": removed})
+
+    def _reset_routes(self, ctx: ScriptContext) -> list[str]:
+        alias, prefixes = (
+            str(ctx.param("RouteInterface") or ""),
+            {str(p) for p in ctx.param("RoutePrefixes") or []},
+        )
+        gone = [
+            r
+            for r in ctx.machine.routes
+            if r["interfaceAlias"] == alias and r["destinationPrefix"] in prefixes
+        ]
+        for route in gone:
+            ctx.machine.routes.remove(route)
+            if route["store"] == "ActiveStore":
+                self.realiser.remove_route(route["destinationPrefix"], route["nextHop"])
+        return [f"route {r['destinationPrefix']} {r['store']}" for r in gone]
+
+
+def _nssm_parameters(ctx: ScriptContext) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "Application": str(ctx.require("Application")),
+        "AppParameters": str(ctx.param("AppParameters") or ""),
+        "AppStdout": str(ctx.require("Stdout")),
+        "AppStderr": str(ctx.require("Stderr")),
+        "AppRotateFiles": int(ctx.param("RotateFiles", 1)),
+        "AppRotateOnline": int(ctx.param("RotateOnline", 1)),
+        "AppRotateSeconds": int(ctx.param("RotateSeconds", 86400)),
+        "AppRotateBytes": int(ctx.param("RotateBytes", 10485760)),
+        "AppExit": str(ctx.param("ExitAction", "Restart")),
+        "AppRestartDelay": int(ctx.param("RestartDelay", 5000)),
+    }
+    environment = [str(e) for e in ctx.param("Environment") or []]
+    if any("=" not in e for e in environment):
+        ctx.fail("AppEnvironmentExtra entries must be NAME=value")
+    if environment:
+        parameters["AppEnvironmentExtra"] = environment
+    return parameters
+
+
+def _definition(ctx: ScriptContext, path: str) -> dict[str, Any]:
+    definition: dict[str, Any] = json.loads(_read(ctx, path))
+    prefix = ipaddress.ip_network(definition["AddressPrefix"], strict=True)
+    if definition.get("Type") != "L2Bridge":
+        ctx.fail(f"HNS: network type {definition.get('Type')!r} is not L2Bridge")
+    for address in (definition["Gateway"], definition["HostEndpoint"]["IPAddress"]):
+        if ipaddress.ip_address(address) not in prefix:
+            ctx.fail(f"HNS: {address} is outside {prefix}")
+    return definition
+
+
+def _read(ctx: ScriptContext, path: str) -> bytes:
+    try:
+        return ctx.machine.read_file(path)
+    except FileNotFoundError:
+        ctx.fail(f"Cannot find path '{path}' because it does not exist.", "PathNotFound")
+
+
+def _members(ctx: ScriptContext, source: str, data: bytes) -> dict[str, bytes]:
+    lowered = source.lower()
+    if lowered.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
+    if lowered.endswith((".tgz", ".tar.gz")):
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    return {source.replace("\\", "/").rsplit("/", 1)[-1]: data}
+
+
+def _member(ctx: ScriptContext, members: dict[str, bytes], suffix: str, source: str) -> bytes:
+    for name, content in members.items():
+        if ("/" + name.lstrip("./")).lower().endswith("/" + suffix.lower()):
+            return content
+    ctx.fail(f"{source} has no file {suffix}")
+
+
+def utc_stamp(offset: float = 0.0) -> str:
+    """Now (shifted by ``offset`` seconds) as ``yyyy-MM-ddTHH:mm:ss.fffZ``."""
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=offset)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def register_windows(registry: ScriptRegistry, scripts: WindowsScripts | None = None) -> WindowsScripts:
+    """Register every Windows step script handler; returns the ``WindowsScripts`` it used."""
+    chosen = scripts or WindowsScripts()
+    chosen.register(registry)
+    return chosen
+
+
+__all__ = ["WindowsScripts", "agent_context", "fetch_url", "register_windows", "utc_stamp"]

@@ -1,0 +1,235 @@
+"""The node agents of the simulated Windows host: what starting containerd, kubelet and kube-proxy does.
+
+Simulated: the agents. Starting a service validates what it would read on Windows and fails loudly
+otherwise: containerd's config.toml (TOML, CNI directories); the kubelet's flags and KubeletConfiguration
+(cgroupsPerQOS false, enforceNodeAllocatable [], resolvConf "", the npipe endpoint) and its credentials
+(a bootstrap token valid in the shared ``ClusterModel``, which then registers the Node with the Windows
+labels and taints); kube-proxy's KubeProxyConfiguration (an existing HNS network) and its kube-proxy
+ServiceAccount token. A node is Ready while its kubelet runs and its HNS network exists.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import yaml
+
+from tests.lab.cluster_model import ClusterModel, ModelError
+from tests.support.winrm.host import ScriptContext, ScriptError
+from tests.support.winrm.machine import WindowsMachine
+
+NPIPE = "npipe:////./pipe/containerd-containerd"
+CNI_BIN = "c:/opt/cni/bin"
+CNI_CONF = "c:/etc/cni/net.d"
+
+
+def split_command_line(line: str) -> list[str]:
+    """CommandLineToArgvW's rules (backslashes before quotes, quoted spaces), as nssm's child sees them."""
+    args: list[str] = []
+    current, quoted, backslashes, started = "", False, 0, False
+    for char in line:
+        if char == "\\":
+            backslashes += 1
+            continue
+        if char == '"':
+            current += "\\" * (backslashes // 2) + ('"' if backslashes % 2 else "")
+            quoted = quoted if backslashes % 2 else not quoted
+            backslashes, started = 0, True
+            continue
+        current, started, backslashes = current + "\\" * backslashes, started or backslashes > 0, 0
+        if char in " \t" and not quoted:
+            if started:
+                args.append(current)
+            current, started = "", False
+        else:
+            current, started = current + char, True
+    if started or backslashes:
+        args.append(current + "\\" * backslashes)
+    return args
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    """``--name=value`` arguments by name; anything else is refused like an unknown flag."""
+    found = {}
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if not name.startswith("--") or not sep:
+            raise ScriptError(f"unknown or malformed flag {arg!r}")
+        found[name[2:]] = value
+    return found
+
+
+class KubeSide:
+    """Validates agent starts against the machine's files and the shared cluster model."""
+
+    def __init__(self, cluster: ClusterModel | None) -> None:
+        self.cluster = cluster
+
+    def start(self, machine: WindowsMachine, name: str) -> None:
+        """Validate and mark the service running; ScriptError when the agent would not start."""
+        service = machine.services[name]
+        for dependency in service.depends_on:
+            other = machine.services.get(dependency)
+            if other is None:
+                raise ScriptError(f"service {name} depends on {dependency}, which does not exist")
+            if other.status != "Running":
+                self.start(machine, dependency)
+        starter = {"containerd": self._containerd, "kubelet": self._kubelet, "kube-proxy": self._kube_proxy}
+        starter.get(name, lambda _m, _s: None)(machine, service.parameters)
+        service.status = "Running"
+        self.update_ready(machine)
+
+    def stop(self, machine: WindowsMachine, name: str) -> None:
+        """Stop the service (and mark the node NotReady when it is the kubelet)."""
+        machine.services[name].status = "Stopped"
+        self.update_ready(machine)
+
+    def update_ready(self, machine: WindowsMachine) -> None:
+        """Ready while the kubelet runs and the pod network exists."""
+        node = machine.hostname.lower()
+        if self.cluster is None or node not in self.cluster.nodes():
+            return
+        kubelet = machine.services.get("kubelet")
+        ready = kubelet is not None and kubelet.status == "Running" and "cbr0" in machine.hns_networks
+        if self.cluster.nodes()[node].get("ready") != ready:
+            self.cluster.set_ready(node, ready)
+
+    def kube_proxy_healthy(self, machine: WindowsMachine) -> bool:
+        """kube-proxy answers /healthz once it runs and found its network."""
+        service = machine.services.get("kube-proxy")
+        return service is not None and service.status == "Running"
+
+    def _containerd(self, machine: WindowsMachine, _parameters: dict[str, Any]) -> None:
+        text = _read(machine, "C:\\Program Files\\containerd\\config.toml")
+        try:
+            config = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScriptError(f"containerd: failed to load config.toml: {exc}") from None
+        cni = _cni_section(config)
+        dirs = cni.get("bin_dirs") or [cni.get("bin_dir")]
+        if dirs != [CNI_BIN] or cni.get("conf_dir") != CNI_CONF:
+            raise ScriptError(f"containerd (simulated): CNI directories are {dirs}, {cni.get('conf_dir')}")
+
+    def _kubelet(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
+        args = flags(split_command_line(str(parameters.get("AppParameters", ""))))
+        for required in ("config", "kubeconfig", "bootstrap-kubeconfig", "cert-dir", "hostname-override"):
+            if required not in args:
+                raise ScriptError(f"kubelet: --{required} is required by hybridctl's service definition")
+        config = _yaml(machine, args["config"])
+        _check_kubelet_config(config)
+        node = args["hostname-override"]
+        if node != machine.hostname.lower():
+            raise ScriptError(f"kubelet: --hostname-override={node} but the computer is {machine.hostname}")
+        if not machine.has_file(args["kubeconfig"]):
+            self._bootstrap(machine, args, config)
+        elif self.cluster is not None and node not in self.cluster.nodes():
+            self._register(
+                machine, node, config
+            )  # a kubelet with a valid client certificate re-creates its Node
+
+    def _bootstrap(self, machine: WindowsMachine, args: dict[str, str], config: dict[str, Any]) -> None:
+        kubeconfig = _yaml(machine, args["bootstrap-kubeconfig"])
+        token = str(kubeconfig["users"][0]["user"]["token"])
+        if self.cluster is None:
+            raise ScriptError("kubelet: no control plane to bootstrap against")
+        try:
+            self.cluster.check_bootstrap_token(token)
+        except ModelError as exc:
+            raise ScriptError(f"kubelet: TLS bootstrap failed: {exc}") from None
+        self._register(machine, args["hostname-override"], config)
+        node_conf = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "users": [
+                {
+                    "name": "default-auth",
+                    "user": {"client-certificate": "C:\\var\\lib\\kubelet\\pki\\kubelet-client-current.pem"},
+                }
+            ],
+        }
+        machine.write_file(args["kubeconfig"], yaml.safe_dump(node_conf).encode())
+        machine.write_file(
+            args["cert-dir"] + "\\kubelet-client-current.pem", b"simulated client certificate\n"
+        )
+
+    def _register(self, machine: WindowsMachine, node: str, config: dict[str, Any]) -> None:
+        assert self.cluster is not None
+        labels = {
+            "kubernetes.io/os": "windows",
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": node,
+            "node.kubernetes.io/windows-build": machine.version,
+        }
+        taints = [dict(t) for t in config.get("registerWithTaints") or []]
+        try:
+            self.cluster.register({"name": node, "labels": labels, "taints": taints, "os": "windows"})
+        except ModelError as exc:
+            raise ScriptError(f"kubelet: registering Node {node} failed: {exc}") from None
+
+    def _kube_proxy(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
+        args = flags(split_command_line(str(parameters.get("AppParameters", ""))))
+        config = _yaml(machine, args.get("config", ""))
+        if config.get("kind") != "KubeProxyConfiguration" or config.get("mode") != "kernelspace":
+            raise ScriptError("kube-proxy: expected a KubeProxyConfiguration with mode kernelspace")
+        network = (config.get("winkernel") or {}).get("networkName")
+        if network not in machine.hns_networks:
+            raise ScriptError(f"kube-proxy: Unable to find HNS Network specified by {network}")
+        if config.get("hostnameOverride") != machine.hostname.lower():
+            raise ScriptError("kube-proxy: hostnameOverride is not the node name")
+        kubeconfig = _yaml(machine, config["clientConnection"]["kubeconfig"])
+        token = str(kubeconfig["users"][0]["user"]["token"])
+        if self.cluster is not None:
+            try:
+                owner = self.cluster.check_sa_token(token)
+            except ModelError as exc:
+                raise ScriptError(f"kube-proxy: {exc}") from None
+            if owner != "kube-system/kube-proxy":
+                raise ScriptError(f"kube-proxy: the token belongs to {owner}, not kube-system/kube-proxy")
+
+
+def _check_kubelet_config(config: dict[str, Any]) -> None:
+    if config.get("kind") != "KubeletConfiguration":
+        raise ScriptError("kubelet: --config is not a KubeletConfiguration")
+    wanted = {
+        "cgroupsPerQOS": False,
+        "enforceNodeAllocatable": [],
+        "resolvConf": "",
+        "containerRuntimeEndpoint": NPIPE,
+    }
+    for key, value in wanted.items():
+        if config.get(key) != value:
+            raise ScriptError(f"kubelet: {key} is {config.get(key)!r}; Windows needs {value!r}")
+
+
+def _cni_section(config: dict[str, Any]) -> dict[str, Any]:
+    plugins = config.get("plugins") or {}
+    section = (plugins.get("io.containerd.cri.v1.runtime") or {}).get("cni")
+    if section is None:
+        section = (plugins.get("io.containerd.grpc.v1.cri") or {}).get("cni")
+    if section is None:
+        raise ScriptError("containerd (simulated): config.toml has no CRI cni section")
+    return dict(section)
+
+
+def _read(machine: WindowsMachine, path: str) -> str:
+    try:
+        return machine.read_file(path).decode("utf-8")
+    except FileNotFoundError:
+        raise ScriptError(f"{path} does not exist") from None
+
+
+def _yaml(machine: WindowsMachine, path: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(_read(machine, path))
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ScriptError(f"{path}: not a YAML mapping")
+    return loaded
+
+
+def agent_context(ctx: ScriptContext) -> KubeSide:
+    """The KubeSide registered with the host (``ctx.host.kube``)."""
+    side = getattr(ctx.host, "kube", None)
+    return side if isinstance(side, KubeSide) else KubeSide(None)

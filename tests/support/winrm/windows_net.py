@@ -1,0 +1,173 @@
+"""The simulated host's network side: HNS networks and routes, and the rendered scripts that change them.
+
+Simulated: HNS. By default nothing outside the model changes (``NullRealiser``); the lab passes a
+realiser that turns each HNS L2Bridge network into a Linux bridge and each route into a kernel route
+inside the host's network namespace. The rendered ``routes.ps1`` and ``firewall.ps1`` are read with the
+real tree-sitter PowerShell grammar (every cmdlet call with its literal parameters), never by running them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Protocol
+
+from tests.support.powershell import invocations, problems, single_quoted_literals
+from tests.support.winrm.host import ScriptContext
+
+STORES = ("ActiveStore", "PersistentStore")
+_ROUTE_KEY = re.compile(r"[0-9.]+/\d+\|[0-9.]+")
+
+
+class NetworkRealiser(Protocol):
+    """What happens outside the model when HNS or the routing table changes."""
+
+    def create_network(self, name: str, prefix: str, endpoint_ip: str) -> None:
+        """An L2Bridge network with its host endpoint address."""
+
+    def delete_network(self, name: str) -> None:
+        """The network is gone."""
+
+    def add_route(self, destination: str, next_hop: str) -> None:
+        """A route to ``destination`` via ``next_hop``."""
+
+    def remove_route(self, destination: str, next_hop: str) -> None:
+        """The route is gone."""
+
+
+class NullRealiser:
+    """Changes nothing outside the model."""
+
+    def create_network(self, name: str, prefix: str, endpoint_ip: str) -> None:
+        """Nothing."""
+
+    def delete_network(self, name: str) -> None:
+        """Nothing."""
+
+    def add_route(self, destination: str, next_hop: str) -> None:
+        """Nothing."""
+
+    def remove_route(self, destination: str, next_hop: str) -> None:
+        """Nothing."""
+
+
+def checked_script(ctx: ScriptContext, path: str) -> str:
+    """The text of an installed script file; a syntax error fails like PowerShell's parser would."""
+    try:
+        text = ctx.machine.read_file(path).decode("utf-8")
+    except FileNotFoundError:
+        ctx.fail(f"{path} is not installed", "PathNotFound")
+    found = problems(text)
+    if found:
+        ctx.fail(f"{path}: ParserError: {found[0]}", "ParseException")
+    return text
+
+
+def run_routes(ctx: ScriptContext, text: str, realiser: NetworkRealiser) -> list[str]:
+    """What routes.ps1 does: drop hybridctl-metric routes not wanted, add each wanted one once."""
+    wanted = _wanted_routes(ctx, text)
+    alias, metric = _route_settings(ctx, text)
+    output = []
+    with ctx.machine.lock:
+        for route in list(ctx.machine.routes):
+            key = (route["destinationPrefix"], route["nextHop"])
+            if route["interfaceAlias"] == alias and route["routeMetric"] == metric and key not in wanted:
+                ctx.machine.routes.remove(route)
+                realiser.remove_route(*key)
+                output.append(f"removing stale route {key[0]}|{key[1]} from {route['store']}")
+        for destination, hop in sorted(wanted):
+            output += _add_route(ctx, (alias, metric), destination, hop, realiser)
+    return output
+
+
+def _add_route(
+    ctx: ScriptContext, where: tuple[str, int], destination: str, hop: str, realiser: NetworkRealiser
+) -> list[str]:
+    alias, metric = where
+    key = (destination, hop)
+    present = {r["store"] for r in ctx.machine.routes if (r["destinationPrefix"], r["nextHop"]) == key}
+    if present == set(STORES):
+        return []
+    for store in [s for s in STORES if s not in present]:
+        ctx.machine.routes.append(
+            {
+                "destinationPrefix": destination,
+                "nextHop": hop,
+                "routeMetric": metric,
+                "interfaceAlias": alias,
+                "store": store,
+            }
+        )
+    if "ActiveStore" not in present:
+        realiser.add_route(destination, hop)
+    return [f"added route {destination}"]
+
+
+def _wanted_routes(ctx: ScriptContext, text: str) -> set[tuple[str, str]]:
+    calls = invocations(text, "New-NetRoute")
+    wanted = set()
+    for call in calls:
+        try:
+            destination, hop = call.literal("DestinationPrefix"), call.literal("NextHop")
+            call.literal("InterfaceAlias")
+            int(call.parameters.get("RouteMetric") or "x")
+            ipaddress.ip_network(destination, strict=True)
+            ipaddress.ip_address(hop)
+        except (KeyError, ValueError) as exc:
+            ctx.fail(f"New-NetRoute at line {call.line}: {exc}", "ParameterBindingException")
+        wanted.add((destination, hop))
+    listed = {tuple(v.split("|", 1)) for v in single_quoted_literals(text) if _ROUTE_KEY.fullmatch(v)}
+    if listed != wanted:
+        ctx.fail(
+            f"routes.ps1: $Wanted {sorted(listed)} does not match its New-NetRoute calls {sorted(wanted)}"
+        )
+    return wanted
+
+
+def _route_settings(ctx: ScriptContext, text: str) -> tuple[str, int]:
+    aliases = {call.literal("InterfaceAlias") for call in invocations(text, "New-NetRoute")}
+    metrics = {int(call.parameters["RouteMetric"] or 0) for call in invocations(text, "New-NetRoute")}
+    if len(aliases) > 1 or len(metrics) > 1:
+        ctx.fail("routes.ps1 uses several interfaces or metrics")
+    alias = aliases.pop() if aliases else _literal_after(text, "$InterfaceAlias = ")
+    return alias, metrics.pop() if metrics else 300
+
+
+def _literal_after(text: str, marker: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(marker):
+            return line[len(marker) :].strip().strip("'")
+    return ""
+
+
+def run_firewall(ctx: ScriptContext, text: str) -> list[str]:
+    """What firewall.ps1 does: set each rule it names, remove hybridctl-* rules it does not."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for call in invocations(text, "Set-HybridctlRule"):
+        try:
+            rule = {k: call.literal(k) for k in ("Name", "DisplayName", "Direction", "Protocol", "Port")}
+        except KeyError as exc:
+            ctx.fail(f"Set-HybridctlRule at line {call.line}: {exc}", "ParameterBindingException")
+        if rule["Direction"] not in ("Inbound", "Outbound") or rule["Protocol"] not in ("TCP", "UDP"):
+            ctx.fail(f"New-NetFirewallRule: invalid direction or protocol in {rule}")
+        wanted[rule["Name"]] = rule
+    output = []
+    with ctx.machine.lock:
+        for name in [n for n in ctx.machine.firewall_rules if n.startswith("hybridctl-") and n not in wanted]:
+            del ctx.machine.firewall_rules[name]
+            output.append(f"removing {name}")
+        for name, rule in wanted.items():
+            inbound = rule["Direction"] == "Inbound"
+            state = {
+                "name": name,
+                "direction": rule["Direction"],
+                "action": "Allow",
+                "enabled": "True",
+                "protocol": rule["Protocol"],
+                "localPort": rule["Port"] if inbound else "Any",
+                "remotePort": "Any" if inbound else rule["Port"],
+            }
+            changed = ctx.machine.firewall_rules.get(name) != state
+            ctx.machine.firewall_rules[name] = state
+            output.append(("changed " if changed else "unchanged ") + name)
+    return output

@@ -1,0 +1,166 @@
+"""Read-only handlers: ``node/facts``, ``win/preflight``, ``win/state``, ``win/fetch-text``.
+
+Simulated: the Windows host. None of these changes the machine model (tests compare it before and after
+a plan). ``win/state`` answers exactly the members the script would for the parameters it was given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from tests.support.winrm.handlers import facts, fetch_url
+from tests.support.winrm.host import ScriptContext, ScriptRegistry
+from tests.support.winrm.machine import WindowsMachine, path_key
+
+if TYPE_CHECKING:
+    from tests.support.winrm.windows_handlers import WindowsScripts
+
+
+def _reply(ctx: ScriptContext, value: dict[str, Any]) -> None:
+    ctx.output(json.dumps(value, separators=(",", ":")))
+
+
+def register_reads(registry: ScriptRegistry, scripts: WindowsScripts) -> None:
+    """Register the read-only handlers."""
+    registry.register("node/facts", facts)  # also in register_builtin: ping needs it without the rest
+    registry.register("win/preflight", lambda ctx: preflight(ctx, scripts))
+    registry.register("win/state", lambda ctx: state(ctx, scripts))
+    registry.register("win/fetch-text", fetch_text)
+
+
+def _now(machine: WindowsMachine) -> str:
+    from tests.support.winrm.windows_handlers import utc_stamp
+
+    return utc_stamp(machine.clock_offset)
+
+
+def preflight(ctx: ScriptContext, scripts: WindowsScripts) -> None:
+    """win/preflight."""
+    machine, hotfix = ctx.machine, str(ctx.param("HotFix") or "")
+    api = scripts.api_result(str(ctx.require("ApiHost")), int(ctx.require("ApiPort")))
+    _reply(
+        ctx,
+        {
+            "hostname": machine.hostname,
+            "build": machine.version,
+            "caption": machine.edition,
+            "isAdmin": machine.is_admin,
+            "w32time": machine.w32time,
+            "utcNow": _now(machine),
+            "api": api,
+            "hypervCapable": machine.hyperv_capable,
+            "hotFixPresent": (hotfix in machine.hotfixes) if hotfix else None,
+        },
+    )
+
+
+def fetch_text(ctx: ScriptContext) -> None:
+    """win/fetch-text: a real HTTP GET from the test mirror."""
+    data = fetch_url(ctx, str(ctx.require("Url")))
+    if len(data) > int(ctx.param("MaxBytes", 65536)):
+        ctx.fail("not a checksum file: too large")
+    _reply(ctx, {"text": data.decode("utf-8")})
+
+
+def state(ctx: ScriptContext, scripts: WindowsScripts) -> None:
+    """win/state: only the members asked for."""
+    machine = ctx.machine
+    with machine.lock:
+        reply: dict[str, Any] = {"machinePath": machine.machine_path}
+        for param, member, reader in _READERS:
+            value = ctx.param(param)
+            if value:
+                reply[member] = reader(machine, value, scripts)
+    _reply(ctx, reply)
+
+
+def _files(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, str | None]:
+    return {
+        p: hashlib.sha256(machine.read_file(p)).hexdigest() if machine.has_file(p) else None for p in paths
+    }
+
+
+def _directories(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, bool]:
+    return {p: path_key(p) in machine.directories for p in paths}
+
+
+def _services(machine: WindowsMachine, names: list[str], _s: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in names:
+        service = machine.services.get(name)
+        found[name] = (
+            {"exists": False}
+            if service is None
+            else {
+                "exists": True,
+                "status": service.status,
+                "startType": service.start_type,
+                "displayName": service.display_name,
+                "binaryPath": service.binary_path,
+                "dependOnService": list(service.depends_on),
+                "parameters": dict(service.parameters),
+            }
+        )
+    return found
+
+
+def _pipes(machine: WindowsMachine, pipes: list[str], _s: Any) -> dict[str, bool]:
+    containerd = machine.services.get("containerd")
+    running = containerd is not None and containerd.status == "Running"
+    return {p: running and p.lower().endswith("containerd-containerd") for p in pipes}
+
+
+def _features(machine: WindowsMachine, names: list[str], _s: Any) -> dict[str, Any]:
+    states = {n: machine.feature_states.get(n, "Available") for n in names}
+    return {n: {"installed": s == "Installed", "installState": s} for n, s in states.items()}
+
+
+def _firewall(machine: WindowsMachine, prefix: str, _s: Any) -> list[dict[str, Any]]:
+    return [dict(rule) for name, rule in machine.firewall_rules.items() if name.startswith(prefix)]
+
+
+def _tasks(machine: WindowsMachine, names: list[str], _s: Any) -> dict[str, Any]:
+    return {
+        n: {"exists": True, **machine.scheduled_tasks[n]}
+        if n in machine.scheduled_tasks
+        else {"exists": False}
+        for n in names
+    }
+
+
+def _hns(machine: WindowsMachine, _names: list[str], _s: Any) -> dict[str, Any]:
+    return {
+        "networks": {k: dict(v) for k, v in machine.hns_networks.items()},
+        "endpoints": {k: dict(v) for k, v in machine.hns_endpoints.items()},
+    }
+
+
+def _routes(machine: WindowsMachine, alias: str, _s: Any) -> list[dict[str, Any]]:
+    keys = ("destinationPrefix", "nextHop", "routeMetric", "store")
+    return [{k: r[k] for k in keys} for r in machine.routes if r["interfaceAlias"] == alias]
+
+
+def _health(machine: WindowsMachine, urls: list[str], scripts: WindowsScripts) -> dict[str, int | None]:
+    healthy = scripts.kube.kube_proxy_healthy(machine)
+    return {u: 200 if healthy and u.endswith(":10256/healthz") else None for u in urls}
+
+
+def _record(machine: WindowsMachine, path: str, _s: Any) -> Any:
+    return json.loads(machine.read_file(path)) if machine.has_file(path) else None
+
+
+_READERS = (
+    ("Paths", "files", _files),
+    ("Directories", "directories", _directories),
+    ("Services", "services", _services),
+    ("Pipes", "pipes", _pipes),
+    ("Features", "features", _features),
+    ("FirewallPrefix", "firewallRules", _firewall),
+    ("Tasks", "tasks", _tasks),
+    ("Networks", "hns", _hns),
+    ("RouteInterface", "routes", _routes),
+    ("HealthUrls", "health", _health),
+    ("RecordPath", "record", _record),
+)
