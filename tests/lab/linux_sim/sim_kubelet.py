@@ -1,5 +1,9 @@
 """The simulated kubelet: ``kubelet --version``, and the daemon systemctl starts.
 
+On a control plane (kube-apiserver's static pod manifest exists) the daemon also listens on TCP 6443 of
+the host, standing in for the API server the real kubelet would start, so reachability checks from other
+hosts (the Windows preflight) meet a real socket.
+
 Readiness rule (what the daemon reports for its Node every half second): Ready when the kubelet runs
 (this daemon is the unit's recorded process), /etc/kubernetes/kubelet.conf exists, containerd is active,
 and /etc/cni/net.d holds a CNI config whose plugins are all executables in /opt/cni/bin (like the real
@@ -10,6 +14,8 @@ kubelet, it does not re-create a Node that was deleted.
 import contextlib
 import json
 import os
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -35,9 +41,34 @@ def main(program, args):
     raise SimError("the lab's kubelet only runs under systemctl (and answers --version)")
 
 
+APISERVER_MANIFEST = Path("/etc/kubernetes/manifests/kube-apiserver.yaml")
+
+
+def _serve_api(listener):
+    while True:
+        connection, _ = listener.accept()
+        connection.close()
+
+
+def _api_listener():
+    """Listen on :6443 once this host runs a control plane (at most once per daemon)."""
+    if not APISERVER_MANIFEST.exists():
+        return None
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 6443))
+    listener.listen(16)
+    threading.Thread(target=_serve_api, args=(listener,), daemon=True).start()
+    return listener
+
+
 def daemon():
     me = os.getpid()
+    api = None
     while True:
+        if api is None:
+            with contextlib.suppress(OSError):
+                api = _api_listener()
         entry = read_state("systemd", {"units": {}})["units"].get("kubelet.service", {})
         if not entry.get("active") or entry.get("pid") != me:
             return 0

@@ -1,4 +1,4 @@
-"""The Windows artifacts a lab mirror serves, built here, and a small HTTP server for them.
+"""The Windows artifacts the lab's mirror (tests/lab/artifacts.py ``ArtifactServer``) serves, built here.
 
 Real: HTTP, tar.gz/zip archives, sha256 checksum files in upstream's formats. Simulated: the binaries'
 contents (marker bytes). Paths follow the mirror layout (``<mirror>/<upstream host><upstream path>``).
@@ -7,17 +7,13 @@ contents (marker bytes). Paths follow the mirror layout (``<mirror>/<upstream ho
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
-from functools import partial
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from hybridctl.artifacts import Catalog
 from hybridctl.inventory.models import Cluster
+from tests.lab.artifacts import ArtifactServer, ChecksumStyle
 
 UNPINNED = ("windows-cni", "nssm")  # upstream publishes no checksum for these: the inventory pins them
 
@@ -85,21 +81,13 @@ def _version(url: str) -> str:
     return url.split("/v", 1)[-1].split("/", 1)[0] if "/v" in url else "2.24"
 
 
-def _checksum_line(digest: str, name: str, filename: str) -> str:
-    # dl.k8s.io publishes a bare hash; GitHub releases publish "<hash>  <file name>".
-    return digest if name in ("kubelet", "kube-proxy") else f"{digest}  {filename}"
-
-
-def mirror_files(cluster: Cluster) -> dict[str, bytes]:
-    """Every Windows artifact (and published checksum file) by its path below the mirror root."""
-    files: dict[str, bytes] = {}
+def build_windows_artifacts(server: ArtifactServer, cluster: Cluster) -> None:
+    """Add every Windows artifact (and the checksum file upstream publishes beside it) to ``server``."""
     for artifact in _upstream(cluster).windows_artifacts():
         data = artifact_bytes(artifact.name, _version(artifact.url))
-        files[_relpath(artifact.url)] = data
-        if artifact.checksum_url:
-            line = _checksum_line(hashlib.sha256(data).hexdigest(), artifact.name, artifact.filename)
-            files[_relpath(artifact.checksum_url)] = (line + "\n").encode()
-    return files
+        # dl.k8s.io publishes a bare hash; GitHub releases publish "<hash>  <file name>".
+        style: ChecksumStyle = "bare" if artifact.name in ("kubelet", "kube-proxy") else "sha256sum"
+        server.add(artifact.url, data, checksum_url=artifact.checksum_url, style=style)
 
 
 def pinned_checksums(cluster: Cluster) -> dict[str, str]:
@@ -111,48 +99,3 @@ def pinned_checksums(cluster: Cluster) -> dict[str, str]:
                 artifact_bytes(artifact.name, _version(artifact.url))
             ).hexdigest()
     return found
-
-
-def _relpath(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc + parts.path
-
-
-class MirrorServer:
-    """Serves a directory over HTTP on ``address`` (loopback or the lab bridge); stop() ends its thread."""
-
-    def __init__(self, root: Path, address: str = "127.0.0.1") -> None:
-        self.root = root
-        handler = partial(_QuietHandler, directory=str(root))
-        self._server = http.server.ThreadingHTTPServer((address, 0), handler)
-        self.address = address
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="windows-mirror", daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the mirror."""
-        return f"http://{self.address}:{self.port}"
-
-    def publish(self, files: dict[str, bytes]) -> None:
-        """Write files below the root."""
-        for relpath, data in files.items():
-            path = self.root / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-
-    def start(self) -> MirrorServer:
-        """Start serving."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return

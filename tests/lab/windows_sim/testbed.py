@@ -22,8 +22,9 @@ from hybridctl.steps.context import RunState, StepContext
 from hybridctl.testing import FakeTransport
 from hybridctl.transport.base import Transport
 from hybridctl.transport.winrm import WinRMTransport
+from tests.lab.artifacts import ArtifactServer
 from tests.lab.cluster_model import ClusterModel
-from tests.lab.windows_sim.artifacts import MirrorServer, mirror_files, pinned_checksums
+from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
 from tests.lab.windows_sim.control_plane import FakeControlPlane, KubeadmInit, PodCidrs
 from tests.support.winrm import SimulatedWindowsHost, WinRMEndpoint
 from tests.support.winrm_fixtures import RecordingLog
@@ -108,9 +109,9 @@ class Testbed:
         self.nodes = {n.name: n for n in nodes}
         self.model = ClusterModel(workdir / "cluster.json")
         self.control_plane = FakeControlPlane(self.model)
-        self.mirror = MirrorServer(workdir / "mirror", mirror_address).start()
+        self.mirror = ArtifactServer(workdir / "mirror", mirror_address).start()
         draft = inventory(nodes, winrm, self.mirror.url, {}, cp_address)
-        self.mirror.publish(mirror_files(draft))
+        build_windows_artifacts(self.mirror, draft)
         self.cluster = inventory(nodes, winrm, self.mirror.url, pinned_checksums(draft), cp_address)
         self.masker = Masker()
         self.log = RecordingLog()
