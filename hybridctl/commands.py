@@ -7,6 +7,7 @@ A PowerShell command is a constant script plus parameters passed as data (pypsrp
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -40,6 +41,8 @@ class PosixCommand:
     probe: bool = False
     stdin: bytes | None = field(default=None, repr=False)
     env: tuple[tuple[str, str], ...] = ()
+    sensitive: bool = False
+    """Its output may hold credentials: transports keep its stdout out of the logs."""
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -58,17 +61,22 @@ class PosixCommand:
 
     def as_root(self, sudo: bool) -> PosixCommand:
         """The same command, wrapped in sudo when ``sudo`` is true."""
-        return PosixCommand(self.argv, sudo, self.probe, self.stdin, self.env)
+        return dataclasses.replace(self, sudo=sudo)
 
     def __str__(self) -> str:
         return self.render()
 
 
 def posix(
-    *argv: str, probe: bool = False, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    *argv: str,
+    probe: bool = False,
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    sensitive: bool = False,
 ) -> PosixCommand:
     """Build a POSIX command from arguments."""
-    return PosixCommand(tuple(argv), probe=probe, stdin=stdin, env=tuple((env or {}).items()))
+    pairs = tuple((env or {}).items())
+    return PosixCommand(tuple(argv), probe=probe, stdin=stdin, env=pairs, sensitive=sensitive)
 
 
 def shell(script: str, *args: str, probe: bool = False, stdin: bytes | None = None) -> PosixCommand:
@@ -84,6 +92,8 @@ class PsCommand:
     parameters: tuple[tuple[str, PsValue], ...] = ()
     probe: bool = False
     secret_parameters: frozenset[str] = frozenset()
+    sensitive: bool = False
+    """Its output may hold credentials: transports keep its stdout out of the logs."""
 
     @property
     def name(self) -> str:
@@ -92,7 +102,7 @@ class PsCommand:
 
     def with_parameters(self, values: Mapping[str, PsValue]) -> PsCommand:
         """The same script with more parameters."""
-        return PsCommand(self.script, (*self.parameters, *values.items()), self.probe, self.secret_parameters)
+        return dataclasses.replace(self, parameters=(*self.parameters, *values.items()))
 
     def describe(self) -> str:
         """A log line for the command, with secret parameters masked."""

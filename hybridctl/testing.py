@@ -17,6 +17,7 @@ from hybridctl.transport.base import (
     PutResult,
     Result,
     UnreachableError,
+    loggable,
 )
 
 Reply = Result | tuple[int, str, str] | str
@@ -72,7 +73,7 @@ class FakeTransport:
         missing: Reply = (127, "", f"{self.fake.key_of(command)}: not found")
         reply = responder(command, timeout) if responder else missing
         result = _as_result(_display(command), reply, time.monotonic() - start)
-        self.log.command(self.host, result.command, result)
+        self.log.command(self.host, result.command, loggable(command, result))
         return result
 
     def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:

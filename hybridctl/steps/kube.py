@@ -51,10 +51,17 @@ def control_plane_handle(ctx: StepContext) -> HostHandle:
     return ctx.handle(ctx.cluster.first_control_plane.name)
 
 
-def kubectl(host: HostView, *args: str, stdin: bytes | None = None, check: bool = True) -> Result:
-    """``kubectl --kubeconfig admin.conf ARGS`` on a control-plane host; reads are probes."""
+def kubectl(
+    host: HostView, *args: str, stdin: bytes | None = None, check: bool = True, sensitive: bool = False
+) -> Result:
+    """``kubectl --kubeconfig admin.conf ARGS`` on a control-plane host; reads are probes.
+
+    ``sensitive``: the output holds credentials (a Secret), so the logs must not keep it.
+    """
     probe = bool(args) and args[0] in _READ_VERBS and stdin is None
-    command = posix("kubectl", "--kubeconfig", ADMIN_CONF, *args, probe=probe, stdin=stdin)
+    command = posix(
+        "kubectl", "--kubeconfig", ADMIN_CONF, *args, probe=probe, stdin=stdin, sensitive=sensitive
+    )
     return host.run(command, check=check)
 
 
@@ -136,7 +143,8 @@ def _certificate_key(ctx: StepContext, host: HostHandle) -> SecretStr | None:
 
 def hybridctl_tokens(host: HostView) -> list[str]:
     """Ids of bootstrap tokens hybridctl created (by their description), expired or not."""
-    out = host.run(posix("kubeadm", "token", "list", "-o", "json", probe=True)).stdout
+    # the listing holds whole tokens, kubeadm init's own among them, which hybridctl cannot mask
+    out = host.run(posix("kubeadm", "token", "list", "-o", "json", probe=True, sensitive=True)).stdout
     ids = []
     for document in _json_stream(out):
         if document.get("description") == TOKEN_DESCRIPTION:
@@ -177,7 +185,7 @@ def _kube_proxy_token(ctx: StepContext) -> SecretStr:
 
 def _read_secret_token(host: HostView) -> str | None:
     args = ("get", "secret", KUBE_PROXY_SECRET, "-n", "kube-system", "--ignore-not-found", "-o", "json")
-    out = kubectl(host, *args).stdout.strip()
+    out = kubectl(host, *args, sensitive=True).stdout.strip()
     if not out:
         return None
     data = json.loads(out).get("data", {}).get("token")

@@ -131,6 +131,16 @@ class Transport(Protocol):
         ...
 
 
+WITHHELD = "(output withheld: it may hold credentials)"
+
+
+def loggable(command: Command, result: Result) -> Result:
+    """``result`` as the logs may see it: without the stdout of a command marked ``sensitive``."""
+    if not command.sensitive or not result.stdout:
+        return result
+    return Result(result.command, result.exit_code, WITHHELD, result.stderr, result.duration)
+
+
 class CommandLog(Protocol):
     """Receives every command a transport runs, for the per-host log (already masked)."""
 

@@ -12,6 +12,7 @@ timeout runs under the remote coreutils ``timeout``; see ``with_deadline``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import posixpath
 import socket
@@ -37,6 +38,7 @@ from hybridctl.transport.base import (
     SudoPasswordError,
     TransportError,
     UnreachableError,
+    loggable,
 )
 from hybridctl.transport.hostkeys import KnownHosts, fingerprint
 from hybridctl.transport.ssh_auth import (
@@ -96,7 +98,7 @@ def with_deadline(command: PosixCommand, timeout: float) -> PosixCommand:
     inside ``sudo`` so that it may signal root's processes.
     """
     argv = ("timeout", "-k", f"{KILL_AFTER:g}", f"{timeout:.3f}", *command.argv)
-    return PosixCommand(argv, command.sudo, command.probe, command.stdin, command.env)
+    return dataclasses.replace(command, argv=argv)
 
 
 class SSHTransport:
@@ -291,7 +293,7 @@ class SSHTransport:
         started = time.monotonic()
         code, out, err = self._execute(wire.as_root(self._sudo).render(), command.stdin, display, timeout)
         result = Result(display, code, _text(out), _text(err), time.monotonic() - started)
-        self._log.command(self.host, display, self._masked(result))
+        self._log.command(self.host, display, self._masked(loggable(command, result)))
         if timeout is not None and code in TIMED_OUT and result.duration >= timeout:
             raise CommandTimeoutError(self.host, display, timeout)
         if self._sudo and code == 1 and any(s in result.stderr for s in SUDO_PASSWORD_SIGNS):

@@ -44,6 +44,7 @@ from hybridctl.transport.base import (
     TLSValidationError,
     TransportError,
     UnreachableError,
+    loggable,
 )
 
 # 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
@@ -191,7 +192,7 @@ class WinRMTransport:
             self._log.event(self.host, f"{display}: {exc.message}")
             raise
         result = self._result(display, ps, time.monotonic() - start)
-        self._log.command(self.host, display, result)
+        self._log.command(self.host, display, loggable(command, result))
         return result
 
     def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:

@@ -130,3 +130,18 @@ def test_state_dir_layout(tmp_path: Path) -> None:
     assert state.known_hosts.name == "known_hosts"
     assert state.kubeconfig.name == "admin.conf"
     assert json.loads(json.dumps(str(state.log_dir("r1")))).endswith("logs/r1")
+
+
+def test_output_of_sensitive_commands_never_reaches_the_logs(tmp_path: Path) -> None:
+    from hybridctl.commands import posix
+    from hybridctl.testing import FakeHost, FakeTransport
+
+    logs = HostLogs(tmp_path / "logs", Masker())
+    host = FakeHost("cp1")
+    host.on("kubeadm", (0, '{"token": "abcdef.0123456789abcdef"}', ""))
+    transport = FakeTransport(host, logs)
+    result = transport.run(posix("kubeadm", "token", "list", "-o", "json", sensitive=True))
+    assert "0123456789abcdef" in result.stdout, "the caller still gets the output"
+    text = logs.path("cp1").read_text()
+    assert "0123456789abcdef" not in text
+    assert "output withheld" in text
