@@ -13,6 +13,9 @@ from hybridctl.inventory.models import Cluster, Host
 from hybridctl.masking import Masker
 from hybridctl.steps.host import DryRunViolationError, HostHandle, HostView
 
+DEPARTING = "departing"
+"""RunState key: names of the hosts this run removes from the cluster (``down NAME...``)."""
+
 
 @dataclass
 class RunState:
@@ -50,6 +53,19 @@ class StepContext:
     state: RunState = field(default_factory=RunState)
     read_only: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def members(self) -> Cluster:
+        """The cluster as it will be after this run: without the hosts ``down`` is removing.
+
+        Routes and the pod CIDRs to wait for are computed from it, so remaining nodes drop the departing
+        nodes' routes instead of waiting for nodes that are going away.
+        """
+        departing: frozenset[str] = self.state.get(DEPARTING) or frozenset()
+        if not departing:
+            return self.cluster
+        hosts = [h for h in self.cluster.hosts if h.name not in departing]
+        return self.cluster.model_copy(update={"spec": self.cluster.spec.model_copy(update={"hosts": hosts})})
 
     def view(self, name: str) -> HostView:
         """Read-only access to another host of the cluster (e.g. the first control plane)."""

@@ -19,7 +19,7 @@ DIFF_LIMIT = 200
 def rendered(ctx: StepContext, host: Host, purposes: Iterable[str]) -> list[RenderedFile]:
     """The files of ``host`` with the given purposes, rendered with what the run knows so far."""
     wanted = set(purposes)
-    return [f for f in render_host(ctx.cluster, host, runtime_values(ctx)) if f.purpose in wanted]
+    return [f for f in render_host(ctx.members, host, runtime_values(ctx)) if f.purpose in wanted]
 
 
 def differing(platform: Platform, host: HostView, files: Sequence[RenderedFile]) -> list[RenderedFile]:

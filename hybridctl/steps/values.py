@@ -7,6 +7,7 @@ Keys of ``RunState`` that steps share (documented here, the one place they are d
 * ``kube-proxy-token``: ``SecretStr``, the kube-system/kube-proxy ServiceAccount token of Windows nodes.
 * ``windows-builds``: ``dict[node name, "10.0.NNNNN"]`` probed by the Windows preflight.
 * ``facts/<host>``: ``dict`` of facts a host's preflight probed (OS family, build, ...).
+* ``departing``: ``frozenset`` of host names ``down`` removes (see ``StepContext.members``).
 """
 
 from __future__ import annotations

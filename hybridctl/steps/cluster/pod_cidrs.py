@@ -32,11 +32,12 @@ class PodCidrs(ClusterStep):
         deadline = time.monotonic() + (0.0 if ctx.read_only else self.wait)
         while True:
             found = _cidrs(ctx)
-            missing = [h.name for h in ctx.cluster.hosts if not found.get(h.name)]
+            missing = [h.name for h in ctx.members.hosts if not found.get(h.name)]
             if not missing or time.monotonic() >= deadline:
                 break
             time.sleep(POLL)
-        known = {name: cidr for name, cidr in found.items() if cidr}
+        members = {h.name for h in ctx.members.hosts}  # nodes leaving, or not hybridctl's, get no routes
+        known = {name: cidr for name, cidr in found.items() if cidr and name in members}
         _check_subnet(ctx, known)
         ctx.state.set(POD_CIDRS, known)
         _refuse(ctx, found, missing)

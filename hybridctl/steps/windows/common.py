@@ -103,7 +103,7 @@ def host_files(ctx: StepContext, host: Host, purposes: Iterable[str]) -> list[Re
     if values.ca_certificate is None:
         values = dataclasses.replace(values, ca_certificate=cluster_ca(ctx))
     wanted = set(purposes)
-    return [f for f in render_host(ctx.cluster, host, values) if f.purpose in wanted]
+    return [f for f in render_host(ctx.members, host, values) if f.purpose in wanted]
 
 
 def one_file(files: Sequence[RenderedFile], purpose: str) -> RenderedFile:
