@@ -20,13 +20,28 @@ class JoinCleanup(ClusterStep):
     barrier: ClassVar[bool] = True
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """One change per hybridctl token still on the cluster."""
-        if not kube.initialised(host):
-            return []
-        return [Change(f"delete bootstrap token {token_id}") for token_id in kube.hybridctl_tokens(host)]
+        """One change per hybridctl token still on the cluster (planning: also the token joins will make)."""
+        initialised = kube.initialised(host)
+        changes = (
+            [Change(f"delete bootstrap token {t}") for t in kube.hybridctl_tokens(host)]
+            if initialised
+            else []
+        )
+        if ctx.read_only and not changes and _joins_pending(ctx, initialised):
+            changes.append(Change("delete the bootstrap token this run creates for the joins"))
+        return changes
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Delete them in one command."""
         ids = kube.hybridctl_tokens(host)
         if ids:
             host.run(posix("kubeadm", "token", "delete", *ids))
+
+
+def _joins_pending(ctx: StepContext, initialised: bool) -> bool:
+    """Some host of the inventory is not a Node yet, so a join token will be created."""
+    others = [h.name for h in ctx.cluster.hosts if h != ctx.cluster.first_control_plane]
+    if not initialised:
+        return bool(others)
+    registered = kube.nodes(ctx)
+    return any(name not in registered for name in others)
