@@ -209,6 +209,193 @@ def ping(
     raise typer.Exit(run_ping(env, settings, names or []))
 
 
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
+DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
+
+
+def _lifecycle(
+    env: Any, settings: Any, verb: str, names: list[str], confirm: Any, *, purge: bool = False
+) -> int:
+    """Load the inventory, build the verb's action and run it (plan, confirm, apply)."""
+    from hybridctl import actions
+    from hybridctl.verbs.common import load_cluster, select_hosts
+    from hybridctl.verbs.lifecycle import run_plan, run_verb
+
+    cluster = load_cluster(env)
+    select_hosts(cluster, names)
+    if verb == "add-node" and not names:
+        raise UsageError("add-node needs the names of the hosts to add")
+    builders = {
+        "plan": lambda: actions.up(cluster),
+        "up": lambda: actions.up(cluster),
+        "add-node": lambda: actions.add_node(cluster, names),
+        "down": lambda: actions.down(cluster, names, purge=purge),
+    }
+    action = builders[verb]()
+    run = run_plan if verb == "plan" else run_verb
+    return run(env, settings, action, cluster, confirm)
+
+
+@app.command(
+    epilog="Examples: hybridctl plan --offline -i inventories/example.yaml; "
+    "hybridctl plan -i inventory.yaml --detailed-exitcode --diff"
+)
+def plan(
+    ctx: typer.Context,
+    *,
+    offline: Annotated[bool, typer.Option("--offline", help="List the steps without connecting.")] = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 5 when changes are pending.")
+    ] = False,
+    diff: DiffOpt = False,
+    state_dir: StateDirOpt = None,
+    break_lock: BreakLockOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    linux_parallel: LinuxParallelOpt = 20,
+    windows_parallel: WindowsParallelOpt = 5,
+    junit: JunitOpt = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Show what 'up' would do: offline, the ordered steps per host; online, what would change where."""
+    from hybridctl.verbs.lifecycle import Confirmation
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    if offline:
+        from hybridctl import actions
+        from hybridctl.verbs.common import load_cluster
+        from hybridctl.verbs.lifecycle import run_plan_offline
+
+        raise typer.Exit(run_plan_offline(env, actions.up, load_cluster(env)))
+    settings = _settings(
+        state_dir, break_lock, accept_new_host_keys, linux_parallel, windows_parallel, True, junit
+    )
+    confirm = Confirmation(yes=True, dry_run=True, detailed_exitcode=detailed_exitcode, diff=diff)
+    raise typer.Exit(_lifecycle(env, settings, "plan", [], confirm))
+
+
+@app.command(epilog="Example: hybridctl up -i inventories/example.yaml --accept-new-host-keys --yes")
+def up(
+    ctx: typer.Context,
+    *,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    diff: DiffOpt = False,
+    state_dir: StateDirOpt = None,
+    break_lock: BreakLockOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    linux_parallel: LinuxParallelOpt = 20,
+    windows_parallel: WindowsParallelOpt = 5,
+    continue_on_error: ContinueOpt = False,
+    junit: JunitOpt = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Build or converge the whole cluster: show the plan, confirm, apply; a second run changes nothing."""
+    from hybridctl.verbs.lifecycle import Confirmation
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    settings = _settings(
+        state_dir,
+        break_lock,
+        accept_new_host_keys,
+        linux_parallel,
+        windows_parallel,
+        continue_on_error,
+        junit,
+    )
+    confirm = Confirmation(yes=yes, dry_run=dry_run, diff=diff)
+    raise typer.Exit(_lifecycle(env, settings, "up", [], confirm))
+
+
+@app.command("add-node", epilog="Example: hybridctl add-node -i inventory.yaml win3 lin2 --yes")
+def add_node(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.")],
+    *,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    diff: DiffOpt = False,
+    state_dir: StateDirOpt = None,
+    break_lock: BreakLockOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    linux_parallel: LinuxParallelOpt = 20,
+    windows_parallel: WindowsParallelOpt = 5,
+    continue_on_error: ContinueOpt = False,
+    junit: JunitOpt = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Join the named hosts; existing nodes only gain routes to them (and lose nothing)."""
+    from hybridctl.verbs.lifecycle import Confirmation
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    settings = _settings(
+        state_dir,
+        break_lock,
+        accept_new_host_keys,
+        linux_parallel,
+        windows_parallel,
+        continue_on_error,
+        junit,
+    )
+    raise typer.Exit(
+        _lifecycle(env, settings, "add-node", names, Confirmation(yes=yes, dry_run=dry_run, diff=diff))
+    )
+
+
+@app.command(
+    epilog="Examples: hybridctl down -i inventory.yaml win2 --yes; hybridctl down -i inventory.yaml --yes"
+)
+def down(
+    ctx: typer.Context,
+    names: HostsArg = None,
+    *,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also remove packages, binaries and Windows features.")
+    ] = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    state_dir: StateDirOpt = None,
+    break_lock: BreakLockOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    linux_parallel: LinuxParallelOpt = 20,
+    windows_parallel: WindowsParallelOpt = 5,
+    continue_on_error: ContinueOpt = False,
+    junit: JunitOpt = None,
+    inventory: InventoryOpt = None,
+    output: OutputOpt = None,
+    verbose: VerboseOpt = None,
+    no_color: NoColorOpt = None,
+    debug: DebugOpt = None,
+) -> None:
+    """Remove the named nodes (their routes too, everywhere), or without names the whole cluster."""
+    from hybridctl.verbs.lifecycle import Confirmation
+
+    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    settings = _settings(
+        state_dir,
+        break_lock,
+        accept_new_host_keys,
+        linux_parallel,
+        windows_parallel,
+        continue_on_error,
+        junit,
+    )
+    confirm = Confirmation(yes=yes, dry_run=dry_run)
+    raise typer.Exit(_lifecycle(env, settings, "down", names or [], confirm, purge=purge))
+
+
 hosts_app = typer.Typer(help="Manage what hybridctl remembers about hosts.", no_args_is_help=True)
 app.add_typer(hosts_app, name="hosts")
 
