@@ -1,0 +1,169 @@
+"""Pods for the routes-mode data path: network namespaces attached with the real CNI plugins.
+
+On a Linux test host a pod is attached by running the plugins of the rendered
+/etc/cni/net.d/10-hybridctl-bridge.conflist (bridge + host-local + portmap from /opt/cni/bin, installed
+by hybridctl from the lab mirror) inside the host, exactly as containerd would. On a simulated Windows
+host, whose HNS L2Bridge network the simulator realised as the Linux bridge ``cbr0``, a pod is attached
+with the real bridge plugin, using the subnet and gateway of the rendered Windows CNI config.
+Every pod runs a tiny TCP server that answers with its own name; ``reach`` connects from one pod to another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.lab.e2e import WindowsNode
+from tests.support.linux_hosts import TestHost
+
+PORT = 8080
+LINUX_CONFLIST = "/etc/cni/net.d/10-hybridctl-bridge.conflist"
+WINDOWS_CNI = r"C:\etc\cni\net.d\10-cbr0.conf"
+SERVER = """
+import socket, sys
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", int(sys.argv[2]))); server.listen(16)
+while True:
+    connection, _ = server.accept()
+    connection.sendall(sys.argv[1].encode()); connection.close()
+"""
+CLIENT = """
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as c:
+        print(c.recv(100).decode())
+except OSError as error:
+    print(f"error: {error}")
+"""
+
+
+@dataclass
+class Pod:
+    """A pod: where it lives, its address, and how to run a command in it."""
+
+    name: str
+    node: str
+    address: str
+    prefix: list[str] = field(repr=False)
+
+    def run(self, *argv: str, host: TestHost | None = None) -> str:
+        """Run ``argv`` inside the pod's network namespace; returns stdout."""
+        command = [*self.prefix, *argv]
+        if host is not None:
+            return host.exec(*command, timeout=20).stdout
+        return subprocess.run(command, capture_output=True, text=True, timeout=20, check=True).stdout
+
+
+@dataclass
+class Pods:
+    """Every pod of a test, and the root-namespace resources to remove afterwards."""
+
+    pods: list[Pod] = field(default_factory=list)
+    linux_hosts: dict[str, TestHost] = field(default_factory=dict)
+    namespaces: list[str] = field(default_factory=list)
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-pods-")))
+
+    def reach(self, source: Pod, target: Pod) -> str:
+        """What ``target``'s server answers a TCP connection from ``source`` (or the error)."""
+        host = self.linux_hosts.get(source.node)
+        return source.run("/usr/bin/python3", "-c", CLIENT, target.address, str(PORT), host=host).strip()
+
+    def close(self) -> None:
+        """Stop Windows pods' servers (by pid), delete their namespaces; Linux pods go with their host."""
+        for server in self.servers:
+            server.kill()
+            server.wait()
+        for namespace in self.namespaces:
+            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+        self.servers, self.namespaces = [], []
+
+
+def _plugin_env(name: str, netns: str, command: str = "ADD") -> list[str]:
+    return [
+        f"CNI_COMMAND={command}",
+        f"CNI_CONTAINERID={name}",
+        f"CNI_NETNS={netns}",
+        "CNI_IFNAME=eth0",
+        "CNI_PATH=/opt/cni/bin",
+    ]
+
+
+def attach_linux(pods: Pods, host: TestHost, name: str) -> Pod:
+    """A pod on a Linux test host, attached through the rendered conflist's plugin chain."""
+    host.exec("ip", "netns", "add", name)
+    conflist = json.loads(host.exec("cat", LINUX_CONFLIST).stdout)
+    result: dict[str, Any] | None = None
+    for plugin in conflist["plugins"]:
+        config = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **plugin}
+        if result is not None:
+            config["prevResult"] = result
+        env = _plugin_env(name, f"/run/netns/{name}")
+        out = host.exec("env", *env, f"/opt/cni/bin/{plugin['type']}", input=json.dumps(config)).stdout
+        result = json.loads(out)
+    assert result is not None
+    address = result["ips"][0]["address"].split("/")[0]
+    pod = Pod(name, host.name, address, ["ip", "netns", "exec", name])
+    serve = f'ip netns exec "$1" /usr/bin/python3 -c "$2" "$1" {PORT} >/dev/null 2>&1 &'
+    host.exec("sh", "-c", serve, "serve", name, SERVER)
+    pods.linux_hosts[host.name] = host
+    pods.pods.append(pod)
+    return pod
+
+
+def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
+    """A pod on a simulated Windows host's L2Bridge network (the bridge ``cbr0`` in its namespace)."""
+    rendered = json.loads(node.simulated.machine.read_file(WINDOWS_CNI))
+    subnet, gateway = rendered["ipam"]["subnet"], rendered["ipam"]["routes"][0]["GW"]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    pods.namespaces.append(name)
+    config = {
+        "cniVersion": "1.0.0",
+        "name": "cbr0",
+        "type": "bridge",
+        "bridge": "cbr0",
+        "isGateway": False,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{"subnet": subnet, "gateway": gateway}]],
+            "routes": [{"dst": "0.0.0.0/0", "gw": gateway}],
+            "dataDir": str(pods.workdir / node.name),
+        },
+    }
+    env = [e.replace("/opt/cni/bin", "/usr/lib/cni") for e in _plugin_env(name, f"/var/run/netns/{name}")]
+    plugin = ["ip", "netns", "exec", node.namespace, "env", *env, "/usr/lib/cni/bridge"]
+    out = subprocess.run(plugin, input=json.dumps(config), capture_output=True, text=True, check=True).stdout
+    address = json.loads(out)["ips"][0]["address"].split("/")[0]
+    prefix = ["ip", "netns", "exec", name]
+    server = subprocess.Popen([*prefix, "/usr/bin/python3", "-c", SERVER, name, str(PORT)])
+    pods.servers.append(server)
+    pod = Pod(name, node.name, address, prefix)
+    pods.pods.append(pod)
+    return pod
+
+
+def reachability(pods: Pods) -> dict[tuple[str, str], str]:
+    """Every pair of pods that did not answer with the target's name: (source, target) -> what happened."""
+    failures = {}
+    for source in pods.pods:
+        for target in pods.pods:
+            if source is not target:
+                answer = pods.reach(source, target)
+                if answer != target.name:
+                    failures[(source.name, target.name)] = answer
+    return failures
+
+
+@contextlib.contextmanager
+def pod_set() -> Any:
+    """A Pods collection that is always cleaned up."""
+    pods = Pods()
+    try:
+        yield pods
+    finally:
+        pods.close()

@@ -1,0 +1,125 @@
+"""up interrupted at a random step (SIGINT, SIGTERM, kill -9), then up again, converges; the Windows
+reboot for the Containers feature happens inside one up; a second run waits for nobody but fails fast.
+
+Tier: lab (root). Real: the hybridctl CLI in a subprocess and the signals it receives, the lock and
+journal in its state directory, sshd test hosts, pypsrp over HTTPS to WinRM endpoints in the Windows
+hosts' namespaces (whose listener really goes down and comes back for the reboot).
+Simulated: Kubernetes binaries and systemd on the Linux host, the Windows OS, the control plane.
+The random step is drawn from a seed printed in every assertion message (HYBRIDCTL_LAB_SEED fixes it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from hybridctl.state import read_journal
+from tests.lab.e2e import HybridLab, changed_steps, events, interrupt_after
+from tests.lab.linux_sim.lab import SimLab
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
+
+pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
+SEED = int(os.environ.get("HYBRIDCTL_LAB_SEED", time.time_ns() % 100_000))
+
+
+@pytest.fixture(scope="module")
+def small(
+    sim_lab: SimLab,
+    tmp_path_factory: pytest.TempPathFactory,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[HybridLab]:
+    """One control plane, one Linux worker and one Windows worker, nothing installed yet."""
+    sim_lab.reset_model()
+    lab = HybridLab(sim_lab, tmp_path_factory.mktemp("small"), winrm_pki, winrm_account)
+    try:
+        cp, lin = lab.add_linux(2)
+        (win,) = lab.add_windows(1)
+        lab.write_inventory([(cp, "control-plane"), (lin, "worker"), (win, "worker")])
+        yield lab
+    finally:
+        lab.close()
+        sim_lab.reset_model()
+
+
+def _journal(lab: HybridLab) -> list[dict[str, object]]:
+    return read_journal(lab.state_dir / "journal.jsonl")
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_an_interrupted_up_leaves_readable_state(small: HybridLab, how: signal.Signals) -> None:
+    rng = random.Random(f"{SEED}-{how.name}")
+    steps = rng.randint(1, 12)
+    process = small.start("up", "--yes", "--accept-new-host-keys")
+    seen = interrupt_after(process, steps, how)
+    why = f"seed {SEED}: {how.name} after {steps} finished steps"
+    expected = {signal.SIGKILL: -signal.SIGKILL}.get(how, 130)
+    assert process.returncode == expected, why
+    assert any(e["event"] == "step-end" for e in seen), why
+    journal = _journal(small)
+    assert journal and all("event" in record for record in journal), why
+    if how is not signal.SIGKILL:
+        assert not (small.state_dir / "lock").exists(), f"{why}: the lock was not released"
+
+
+def test_up_after_the_interruptions_converges_with_a_reboot_inside(small: HybridLab) -> None:
+    result = small.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
+    assert result.returncode == 0, f"seed {SEED}\n{result.stderr}{result.stdout[-3000:]}"
+    assert "removed a stale lock" in result.stderr
+    nodes = small.sim.model.nodes()
+    assert len(nodes) == 3 and all(n["ready"] for n in nodes.values())
+    (win,) = small.windows
+    assert win.simulated.machine.reboots == 1, "the Containers feature restarts Windows exactly once"
+    reboots = [e for e in _all_events(small, result.stdout) if e["event"] == "reboot"]
+    assert [e["phase"] for e in reboots if e["host"] == win.name][-3:] == ["scheduled", "down", "up"]
+    again = small.hybridctl("up", "--yes", "--output", "json")
+    assert again.returncode == 0, again.stderr
+    assert changed_steps(again.stdout) == []
+
+
+def _all_events(lab: HybridLab, stdout: str) -> list[dict[str, object]]:
+    """The reboot may have happened in an interrupted run: look in the journal too."""
+    return [*_journal(lab), *events(stdout)]
+
+
+def test_a_second_run_fails_fast_naming_the_holder(small: HybridLab) -> None:
+    holder = small.start("plan")
+    try:
+        deadline = time.monotonic() + 30
+        while not (small.state_dir / "lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        second = small.hybridctl("plan")
+        assert time.monotonic() - started < 10
+        assert second.returncode == 1
+        assert f"pid {holder.pid}" in second.stderr and "--break-lock" in second.stderr
+    finally:
+        holder.communicate(timeout=300)
+
+
+def test_secrets_never_reach_output_logs_or_journal(small: HybridLab) -> None:
+    secrets = [small.account.password, *small.sim.model.read()["serviceAccountTokens"]]
+    secrets += [f"{k}.{v['secret']}" for k, v in small.sim.model.read()["tokens"].items()]
+    result = small.hybridctl("plan", "--output", "json", "--diff", "--junit", str(small.workdir / "plan.xml"))
+    assert result.returncode == 0, result.stderr
+    texts = [result.stdout, result.stderr, (small.workdir / "plan.xml").read_text()]
+    texts += [p.read_text(errors="replace") for p in Path(small.state_dir).rglob("*") if p.is_file()]
+    assert small.account.password in small.env().values()
+    cases = ElementTree.parse(small.workdir / "plan.xml").getroot().findall("testcase")
+    step_ends = [e for e in events(result.stdout) if e["event"] == "step-end"]
+    assert {(c.get("classname"), c.get("name")) for c in cases} == {(e["host"], e["step"]) for e in step_ends}
+    names = ["stdout", "stderr", "junit", *(str(p) for p in Path(small.state_dir).rglob("*") if p.is_file())]
+    leaks = [
+        (secret[:6], name)
+        for secret in secrets
+        for name, text in zip(names, texts, strict=True)
+        if secret in text
+    ]
+    assert leaks == [], "a secret reached the output, a log or the journal"

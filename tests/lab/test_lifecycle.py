@@ -1,0 +1,211 @@
+"""up, add-node and down end to end, through the real CLI, on a hybrid lab cluster.
+
+Tier: lab (root). Real: the hybridctl CLI in a subprocess, sshd test hosts in network namespaces,
+paramiko, pypsrp over HTTPS to WinRM endpoints inside the Windows hosts' namespaces, downloads with
+sha256 checks from the lab mirror, kernel routes, bridges, iptables and the CNI plugins.
+Simulated: Kubernetes binaries and systemd on the Linux hosts, the Windows OS, the control plane.
+The scenario is one cluster built up step by step: the tests of this module run in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
+from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, planned_changes
+from tests.lab.linux_sim.lab import SimLab
+from tests.support.linux_hosts import TestHost
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
+
+pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hybrid(
+    sim_lab: SimLab,
+    tmp_path_factory: pytest.TempPathFactory,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[HybridLab]:
+    """1 control plane, 2 Linux workers, 2 Windows workers (plus one more of each for add-node)."""
+    sim_lab.reset_model()
+    lab = HybridLab(sim_lab, tmp_path_factory.mktemp("hybrid"), winrm_pki, winrm_account)
+    try:
+        cp, lin1, lin2 = lab.add_linux(3)
+        win1, win2 = lab.add_windows(2)
+        lab.write_inventory(
+            [(cp, "control-plane"), (lin1, "worker"), (lin2, "worker"), (win1, "worker"), (win2, "worker")]
+        )
+        yield lab
+    finally:
+        lab.close()
+        sim_lab.reset_model()
+
+
+def test_up_builds_the_hybrid_cluster(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    nodes = hybrid.sim.model.nodes()
+    assert len(nodes) == 5
+    assert all(n["ready"] for n in nodes.values()), nodes
+    planned, changed = set(planned_changes(result.stdout)), set(changed_steps(result.stdout))
+    # Nothing changes that the plan did not show. A planned wait can find its work done when it re-checks
+    # (the nodes became Ready while other hosts were still being configured).
+    assert changed - planned == set()
+    assert planned - changed <= {(hybrid.linux[0].name, "nodes-ready")}
+
+
+def test_second_up_changes_nothing(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("up", "--yes", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    assert planned_changes(result.stdout) == []
+    assert changed_steps(result.stdout) == []
+
+
+def _pods(hybrid: HybridLab, pods: Pods, suffix: str) -> None:
+    for host in hybrid.linux:
+        if host.name in hybrid.sim.model.nodes():
+            attach_linux(pods, host, f"pod-{host.name}-{suffix}")
+    for node in hybrid.windows:
+        if node.name in hybrid.sim.model.nodes():
+            attach_windows(pods, node, f"pod-{node.name}-{suffix}")
+
+
+def test_pods_on_every_node_reach_each_other_over_the_routes(hybrid: HybridLab) -> None:
+    pods = Pods()
+    try:
+        _pods(hybrid, pods, "a")
+        assert len(pods.pods) == 5
+        assert reachability(pods) == {}
+    finally:
+        pods.close()
+
+
+LINUX_LEFTOVERS = (
+    "/etc/cni/net.d/10-hybridctl-bridge.conflist",
+    "/etc/hybridctl",
+    "/etc/systemd/system/hybridctl-pod-routes.service",
+    "/etc/systemd/system/hybridctl-pod-masquerade.service",
+    "/etc/kubernetes/kubelet.conf",
+)
+
+
+def _linux_routes(host: TestHost) -> set[str]:
+    return {
+        line.split()[0] for line in host.exec("ip", "-4", "route", "show", "proto", "233").stdout.splitlines()
+    }
+
+
+def _windows_routes(node: WindowsNode) -> set[str]:
+    return {destination for destination, _ in node.lab_host.realiser.kernel_routes()}
+
+
+def _expected_routes(hybrid: HybridLab, name: str) -> set[str]:
+    return {n["podCIDR"] for other, n in hybrid.sim.model.nodes().items() if other != name}
+
+
+def _assert_route_tables(hybrid: HybridLab) -> None:
+    nodes = hybrid.sim.model.nodes()
+    for host in hybrid.linux:
+        if host.name in nodes:
+            assert _linux_routes(host) == _expected_routes(hybrid, host.name), host.name
+    for node in hybrid.windows:
+        if node.name in nodes:
+            assert _windows_routes(node) == _expected_routes(hybrid, node.name), node.name
+
+
+def test_every_node_routes_to_every_other_pod_cidr_and_no_other(hybrid: HybridLab) -> None:
+    _assert_route_tables(hybrid)
+
+
+def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> None:
+    lin1, win1 = hybrid.linux[1], hybrid.windows[0]
+    win1_cidr = hybrid.sim.model.nodes()[win1.name]["podCIDR"]
+    lin1.exec("ip", "route", "del", win1_cidr)
+    pods = Pods()
+    try:
+        source, target = attach_linux(pods, lin1, "pod-drift-l"), attach_windows(pods, win1, "pod-drift-w")
+        assert pods.reach(source, target).startswith("error")
+        plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+        assert plan.returncode == 5, plan.stderr
+        assert planned_changes(plan.stdout) == [(lin1.name, "linux-pod-network")]
+        fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
+        assert fixed.returncode == 0, fixed.stderr
+        assert changed_steps(fixed.stdout) == [(lin1.name, "linux-pod-network")]
+        assert pods.reach(source, target) == target.name
+    finally:
+        pods.close()
+
+
+def test_add_node_joins_new_hosts_and_only_adds_routes_elsewhere(hybrid: HybridLab) -> None:
+    existing = {h.name for h in hybrid.linux} | {n.name for n in hybrid.windows}
+    (lin3,) = hybrid.add_linux(1)
+    (win3,) = hybrid.add_windows(1)
+    members = [(hybrid.linux[0], "control-plane"), *((h, "worker") for h in hybrid.linux[1:])]
+    hybrid.write_inventory([*members, *((n, "worker") for n in hybrid.windows)])
+    result = hybrid.hybridctl(
+        "add-node", lin3.name, win3.name, "--yes", "--accept-new-host-keys", "--output", "json"
+    )
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    cp = hybrid.linux[0].name
+    allowed = {"linux-pod-network", "windows-pod-network"}
+    cluster_steps = {"pod-cidrs", "cluster-objects", "nodes-ready", "join-cleanup"}
+    for host, step in changed_steps(result.stdout):
+        if host in existing:
+            assert step in allowed or (host == cp and step in cluster_steps), (host, step)
+    touched_existing = {h for h, s in changed_steps(result.stdout) if h in existing and s in allowed}
+    assert touched_existing == existing
+    nodes = hybrid.sim.model.nodes()
+    assert {lin3.name, win3.name} <= set(nodes) and all(n["ready"] for n in nodes.values())
+    assert not hybrid.sim.model.tokens() or all(
+        t["description"] != "hybridctl join token" for t in hybrid.sim.model.tokens().values()
+    )
+    _assert_route_tables(hybrid)
+    pods = Pods()
+    try:
+        _pods(hybrid, pods, "b")
+        assert len(pods.pods) == 7
+        assert reachability(pods) == {}
+    finally:
+        pods.close()
+
+
+def test_down_one_node_removes_it_and_its_routes_everywhere(hybrid: HybridLab) -> None:
+    win2 = hybrid.windows[1]
+    gone_cidr = hybrid.sim.model.nodes()[win2.name]["podCIDR"]
+    result = hybrid.hybridctl("down", win2.name, "--yes", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert win2.name not in hybrid.sim.model.nodes()
+    machine = win2.simulated.machine
+    assert set(machine.services) == set()
+    assert machine.hns_networks == {} and machine.routes == []
+    assert not [n for n in machine.firewall_rules if n.startswith("hybridctl-")]
+    assert machine.feature_states["Containers"] == "Installed", "features stay without --purge"
+    _assert_route_tables(hybrid)
+    assert all(gone_cidr not in _linux_routes(h) for h in hybrid.linux)
+    pods = Pods()
+    try:
+        _pods(hybrid, pods, "c")
+        assert len(pods.pods) == 6
+        assert reachability(pods) == {}
+    finally:
+        pods.close()
+
+
+def test_down_of_the_whole_cluster_leaves_every_host_clean(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("down", "--yes", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert not hybrid.sim.model.read()["initialized"]
+    for host in hybrid.linux:
+        assert _linux_routes(host) == set(), host.name
+        assert [p for p in LINUX_LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0] == []
+        assert "cni0" not in host.exec("ip", "link", "show").stdout
+    for node in hybrid.windows:
+        machine = node.simulated.machine
+        assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == []
+        assert _windows_routes(node) == set()
+    again = hybrid.hybridctl("down", "--yes", "--output", "json")
+    assert again.returncode == 0, again.stderr
+    assert changed_steps(again.stdout) == []
