@@ -1,7 +1,7 @@
 """The ``hybridctl`` command line: parse options, call the library, map errors to exit codes.
 
 Heavy modules (pydantic, jinja2, paramiko, pypsrp) are imported inside commands so that
-``hybridctl --help`` starts fast.
+``hybridctl --help`` starts fast. Options shared by several commands come from ``cli_options``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from hybridctl.appenv import AppEnv, OutputFormat
+from hybridctl.appenv import AppEnv
+from hybridctl.cli_options import DebugOpt, InventoryOpt, NoColorOpt, OutputOpt, VerboseOpt, merge, options
 from hybridctl.errors import ExitCode, HybridctlError, UsageError
 
 app = typer.Typer(
@@ -24,17 +25,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+hosts_app = typer.Typer(help="Manage what hybridctl remembers about hosts.", no_args_is_help=True)
+app.add_typer(hosts_app, name="hosts")
 
-InventoryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--inventory", "-i", help="Inventory file (default: $HYBRIDCTL_INVENTORY, else inventory.yaml)."
-    ),
-]
-OutputOpt = Annotated[OutputFormat | None, typer.Option("--output", help="Output format: human or json.")]
-VerboseOpt = Annotated[bool | None, typer.Option("--verbose", "-v", help="Show more detail.")]
-NoColorOpt = Annotated[bool | None, typer.Option("--no-color", help="Do not use colours.")]
-DebugOpt = Annotated[bool | None, typer.Option("--debug", help="Show tracebacks for errors.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
+DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
+HostsArg = Annotated[list[str] | None, typer.Argument(help="Host names from the inventory (default: all).")]
 
 
 @app.callback()
@@ -48,61 +45,27 @@ def _root(
     debug: DebugOpt = None,
 ) -> None:
     """Global options may come before the command or after it."""
-    ctx.obj = _merge(
-        AppEnv(), inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug
-    )
-
-
-def _merge(
-    env: AppEnv,
-    *,
-    inventory: Path | None,
-    output: OutputFormat | None,
-    verbose: bool | None,
-    no_color: bool | None,
-    debug: bool | None,
-) -> AppEnv:
-    """Overlay options given on a command onto the global ones."""
-    return AppEnv(
-        inventory=inventory if inventory is not None else env.inventory,
-        output=output if output is not None else env.output,
-        verbose=verbose if verbose is not None else env.verbose,
-        color=not no_color if no_color is not None else env.color,
-        debug=debug if debug is not None else env.debug,
-    )
-
-
-def _env(
-    ctx: typer.Context,
-    *,
-    inventory: Path | None = None,
-    output: OutputFormat | None = None,
-    verbose: bool | None = None,
-    no_color: bool | None = None,
-    debug: bool | None = None,
-) -> AppEnv:
-    base = ctx.obj if isinstance(ctx.obj, AppEnv) else AppEnv()
-    return _merge(base, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
+    given = {
+        "inventory": inventory,
+        "output": output,
+        "verbose": verbose,
+        "no_color": no_color,
+        "debug": debug,
+    }
+    ctx.obj = merge(AppEnv(), given)
 
 
 @app.command(epilog="Example: hybridctl validate -i inventories/example.yaml --output json")
-def validate(
-    ctx: typer.Context,
-    *,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
-) -> None:
+@options()
+def validate(ctx: typer.Context, *, env: AppEnv) -> None:
     """Check an inventory file and report every problem in one run (exit 3 when invalid)."""
     from hybridctl.verbs.validate import run_validate
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
     raise typer.Exit(run_validate(env))
 
 
 @app.command(epilog="Example: hybridctl render -i inventories/example.yaml -o out/example")
+@options()
 def render(
     ctx: typer.Context,
     *,
@@ -111,136 +74,61 @@ def render(
         Path | None,
         typer.Option("--assume", help="YAML file of run-time values (pod CIDRs, tokens); else placeholders."),
     ] = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
+    env: AppEnv,
 ) -> None:
     """Render every file hybridctl installs, per host and for the cluster, with a manifest.json."""
     from hybridctl.verbs.render import run_render
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
     raise typer.Exit(run_render(env, out_dir, assume))
 
 
 @app.command(epilog="Example: hybridctl schema > hybridctl.schema.json")
-def schema(ctx: typer.Context) -> None:
+@options()
+def schema(ctx: typer.Context, *, env: AppEnv) -> None:
     """Print the JSON Schema of the inventory format, for editors."""
     from hybridctl.verbs.validate import print_schema
 
-    print_schema(_env(ctx))
+    print_schema(env)
 
 
-@app.command(epilog="Example: hybridctl version")
-def version(ctx: typer.Context, output: OutputOpt = None) -> None:
+@app.command(epilog="Example: hybridctl version --output json")
+@options()
+def version(ctx: typer.Context, *, env: AppEnv) -> None:
     """Print hybridctl's version and the supported Kubernetes and Windows versions."""
     from hybridctl.verbs.validate import print_version
 
-    print_version(_env(ctx, output=output))
-
-
-StateDirOpt = Annotated[
-    Path | None, typer.Option("--state-dir", help="Run state directory (default: .hybridctl/<cluster>/).")
-]
-BreakLockOpt = Annotated[bool, typer.Option("--break-lock", help="Remove another run's lock first.")]
-AcceptKeysOpt = Annotated[
-    bool, typer.Option("--accept-new-host-keys", help="Record unknown SSH host keys (trust on first use).")
-]
-LinuxParallelOpt = Annotated[
-    int, typer.Option("--linux-parallel", min=1, help="Linux hosts worked on at once.")
-]
-WindowsParallelOpt = Annotated[
-    int, typer.Option("--windows-parallel", min=1, help="Windows hosts worked on at once.")
-]
-ContinueOpt = Annotated[
-    bool, typer.Option("--continue-on-error", help="Keep going with the healthy hosts after a failure.")
-]
-JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report (host x step).")]
-HostsArg = Annotated[list[str] | None, typer.Argument(help="Host names from the inventory (default: all).")]
-
-
-def _settings(  # noqa: PLR0917 - mirrors the shared run options one to one
-    state_dir: Path | None,
-    break_lock: bool,
-    accept_new_host_keys: bool,
-    linux_parallel: int,
-    windows_parallel: int,
-    continue_on_error: bool,
-    junit: Path | None,
-) -> Any:
-    from hybridctl.session import RunSettings
-
-    return RunSettings(
-        state_dir=state_dir,
-        break_lock=break_lock,
-        accept_new_host_keys=accept_new_host_keys,
-        linux_parallel=linux_parallel,
-        windows_parallel=windows_parallel,
-        continue_on_error=continue_on_error,
-        junit=junit,
-    )
+    print_version(env)
 
 
 @app.command(epilog="Example: hybridctl ping -i inventories/example.yaml --accept-new-host-keys")
-def ping(
-    ctx: typer.Context,
-    names: HostsArg = None,
-    *,
-    state_dir: StateDirOpt = None,
-    break_lock: BreakLockOpt = False,
-    accept_new_host_keys: AcceptKeysOpt = False,
-    linux_parallel: LinuxParallelOpt = 20,
-    windows_parallel: WindowsParallelOpt = 5,
-    junit: JunitOpt = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
-) -> None:
+@options(run=True)
+def ping(ctx: typer.Context, names: HostsArg = None, *, env: AppEnv, settings: Any) -> None:
     """Connect to every host and report OS, version or build, arch, hostname, clock skew and admin rights."""
     from hybridctl.verbs.ping import run_ping
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
-    settings = _settings(
-        state_dir, break_lock, accept_new_host_keys, linux_parallel, windows_parallel, False, junit
-    )
     raise typer.Exit(run_ping(env, settings, names or []))
 
 
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
-DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
+@hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
+@options()
+def hosts_forget(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Host names whose recorded SSH keys to forget.")],
+    *,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Run state directory.")] = None,
+    env: AppEnv,
+) -> None:
+    """Forget the recorded SSH host keys of hosts (after a host was reinstalled and re-keyed)."""
+    from hybridctl.verbs.hosts import run_forget
 
-
-def _lifecycle(
-    env: Any, settings: Any, verb: str, names: list[str], confirm: Any, *, purge: bool = False
-) -> int:
-    """Load the inventory, build the verb's action and run it (plan, confirm, apply)."""
-    from hybridctl import actions
-    from hybridctl.verbs.common import load_cluster, select_hosts
-    from hybridctl.verbs.lifecycle import run_plan, run_verb
-
-    cluster = load_cluster(env)
-    select_hosts(cluster, names)
-    if verb == "add-node" and not names:
-        raise UsageError("add-node needs the names of the hosts to add")
-    builders = {
-        "plan": lambda: actions.up(cluster),
-        "up": lambda: actions.up(cluster),
-        "add-node": lambda: actions.add_node(cluster, names),
-        "down": lambda: actions.down(cluster, names, purge=purge),
-    }
-    action = builders[verb]()
-    run = run_plan if verb == "plan" else run_verb
-    return run(env, settings, action, cluster, confirm)
+    raise typer.Exit(run_forget(env, names, state_dir))
 
 
 @app.command(
     epilog="Examples: hybridctl plan --offline -i inventories/example.yaml; "
     "hybridctl plan -i inventory.yaml --detailed-exitcode --diff"
 )
+@options(run=True)
 def plan(
     ctx: typer.Context,
     *,
@@ -249,73 +137,41 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 5 when changes are pending.")
     ] = False,
     diff: DiffOpt = False,
-    state_dir: StateDirOpt = None,
-    break_lock: BreakLockOpt = False,
-    accept_new_host_keys: AcceptKeysOpt = False,
-    linux_parallel: LinuxParallelOpt = 20,
-    windows_parallel: WindowsParallelOpt = 5,
-    junit: JunitOpt = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
+    env: AppEnv,
+    settings: Any,
 ) -> None:
     """Show what 'up' would do: offline, the ordered steps per host; online, what would change where."""
     from hybridctl.verbs.lifecycle import Confirmation
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
     if offline:
         from hybridctl import actions
         from hybridctl.verbs.common import load_cluster
         from hybridctl.verbs.lifecycle import run_plan_offline
 
         raise typer.Exit(run_plan_offline(env, actions.up, load_cluster(env)))
-    settings = _settings(
-        state_dir, break_lock, accept_new_host_keys, linux_parallel, windows_parallel, True, junit
-    )
     confirm = Confirmation(yes=True, dry_run=True, detailed_exitcode=detailed_exitcode, diff=diff)
     raise typer.Exit(_lifecycle(env, settings, "plan", [], confirm))
 
 
 @app.command(epilog="Example: hybridctl up -i inventories/example.yaml --accept-new-host-keys --yes")
+@options(run=True)
 def up(
     ctx: typer.Context,
     *,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     diff: DiffOpt = False,
-    state_dir: StateDirOpt = None,
-    break_lock: BreakLockOpt = False,
-    accept_new_host_keys: AcceptKeysOpt = False,
-    linux_parallel: LinuxParallelOpt = 20,
-    windows_parallel: WindowsParallelOpt = 5,
-    continue_on_error: ContinueOpt = False,
-    junit: JunitOpt = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
+    env: AppEnv,
+    settings: Any,
 ) -> None:
     """Build or converge the whole cluster: show the plan, confirm, apply; a second run changes nothing."""
     from hybridctl.verbs.lifecycle import Confirmation
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
-    settings = _settings(
-        state_dir,
-        break_lock,
-        accept_new_host_keys,
-        linux_parallel,
-        windows_parallel,
-        continue_on_error,
-        junit,
-    )
-    confirm = Confirmation(yes=yes, dry_run=dry_run, diff=diff)
-    raise typer.Exit(_lifecycle(env, settings, "up", [], confirm))
+    raise typer.Exit(_lifecycle(env, settings, "up", [], Confirmation(yes=yes, dry_run=dry_run, diff=diff)))
 
 
 @app.command("add-node", epilog="Example: hybridctl add-node -i inventory.yaml win3 lin2 --yes")
+@options(run=True)
 def add_node(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.")],
@@ -323,40 +179,20 @@ def add_node(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     diff: DiffOpt = False,
-    state_dir: StateDirOpt = None,
-    break_lock: BreakLockOpt = False,
-    accept_new_host_keys: AcceptKeysOpt = False,
-    linux_parallel: LinuxParallelOpt = 20,
-    windows_parallel: WindowsParallelOpt = 5,
-    continue_on_error: ContinueOpt = False,
-    junit: JunitOpt = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
+    env: AppEnv,
+    settings: Any,
 ) -> None:
     """Join the named hosts; existing nodes only gain routes to them (and lose nothing)."""
     from hybridctl.verbs.lifecycle import Confirmation
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
-    settings = _settings(
-        state_dir,
-        break_lock,
-        accept_new_host_keys,
-        linux_parallel,
-        windows_parallel,
-        continue_on_error,
-        junit,
-    )
-    raise typer.Exit(
-        _lifecycle(env, settings, "add-node", names, Confirmation(yes=yes, dry_run=dry_run, diff=diff))
-    )
+    confirm = Confirmation(yes=yes, dry_run=dry_run, diff=diff)
+    raise typer.Exit(_lifecycle(env, settings, "add-node", names, confirm))
 
 
 @app.command(
     epilog="Examples: hybridctl down -i inventory.yaml win2 --yes; hybridctl down -i inventory.yaml --yes"
 )
+@options(run=True)
 def down(
     ctx: typer.Context,
     names: HostsArg = None,
@@ -366,54 +202,35 @@ def down(
     ] = False,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
-    state_dir: StateDirOpt = None,
-    break_lock: BreakLockOpt = False,
-    accept_new_host_keys: AcceptKeysOpt = False,
-    linux_parallel: LinuxParallelOpt = 20,
-    windows_parallel: WindowsParallelOpt = 5,
-    continue_on_error: ContinueOpt = False,
-    junit: JunitOpt = None,
-    inventory: InventoryOpt = None,
-    output: OutputOpt = None,
-    verbose: VerboseOpt = None,
-    no_color: NoColorOpt = None,
-    debug: DebugOpt = None,
+    env: AppEnv,
+    settings: Any,
 ) -> None:
     """Remove the named nodes (their routes too, everywhere), or without names the whole cluster."""
     from hybridctl.verbs.lifecycle import Confirmation
 
-    env = _env(ctx, inventory=inventory, output=output, verbose=verbose, no_color=no_color, debug=debug)
-    settings = _settings(
-        state_dir,
-        break_lock,
-        accept_new_host_keys,
-        linux_parallel,
-        windows_parallel,
-        continue_on_error,
-        junit,
-    )
     confirm = Confirmation(yes=yes, dry_run=dry_run)
     raise typer.Exit(_lifecycle(env, settings, "down", names or [], confirm, purge=purge))
 
 
-hosts_app = typer.Typer(help="Manage what hybridctl remembers about hosts.", no_args_is_help=True)
-app.add_typer(hosts_app, name="hosts")
+def _lifecycle(
+    env: AppEnv, settings: Any, verb: str, names: list[str], confirm: Any, *, purge: bool = False
+) -> int:
+    """Load the inventory, build the verb's action and run it (plan, confirm, apply)."""
+    from hybridctl import actions
+    from hybridctl.verbs.common import load_cluster, select_hosts
+    from hybridctl.verbs.lifecycle import run_plan, run_verb
 
-
-@hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
-def hosts_forget(
-    ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Host names whose recorded SSH keys to forget.")],
-    *,
-    state_dir: StateDirOpt = None,
-    inventory: InventoryOpt = None,
-    debug: DebugOpt = None,
-) -> None:
-    """Forget the recorded SSH host keys of hosts (after a host was reinstalled and re-keyed)."""
-    from hybridctl.verbs.hosts import run_forget
-
-    env = _env(ctx, inventory=inventory, debug=debug)
-    raise typer.Exit(run_forget(env, names, state_dir))
+    cluster = load_cluster(env)
+    select_hosts(cluster, names)
+    builders = {
+        "plan": lambda: actions.up(cluster),
+        "up": lambda: actions.up(cluster),
+        "add-node": lambda: actions.add_node(cluster, names),
+        "down": lambda: actions.down(cluster, names, purge=purge),
+    }
+    action = builders[verb]()
+    run_action = run_plan if verb == "plan" else run_verb
+    return run_action(env, settings, action, cluster, confirm)
 
 
 def _report(error: HybridctlError, debug: bool) -> None:
