@@ -171,6 +171,7 @@ class HybridLab:
             self.command(*args),
             cwd=self.workdir,
             env=self.env(),
+            stdin=subprocess.DEVNULL,  # no terminal: a question would be refused, never hang
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT,
@@ -183,6 +184,7 @@ class HybridLab:
             self.command(*args, "--output", "json"),
             cwd=self.workdir,
             env=self.env(),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -131,6 +131,9 @@ def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> N
         plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
         assert plan.returncode == 5, plan.stderr
         assert planned_changes(plan.stdout) == [(lin1.name, "linux-pod-network")]
+        unconfirmed = hybrid.hybridctl("up")  # no terminal to answer and no --yes: refused, nothing changes
+        assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+        assert win1_cidr not in _linux_routes(lin1)
         fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
         assert fixed.returncode == 0, fixed.stderr
         assert changed_steps(fixed.stdout) == [(lin1.name, "linux-pod-network")]
