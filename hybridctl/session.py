@@ -158,7 +158,11 @@ class Session:
         """A step context over this session's connections."""
         assert self.pool is not None and self.journal is not None
         events = Fanout([self.journal, *sinks])
-        options = {"state_dir": self.state_dir.root, "run_id": self.run_id}
+        options = {
+            "state_dir": self.state_dir.root,
+            "run_id": self.run_id,
+            "inventory_dir": self.env.inventory_path().resolve().parent,
+        }
         return StepContext(self.cluster, self.pool, events, self.masker, self.run_state, read_only, options)
 
     def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from hybridctl.steps.host import HostHandle, HostView
@@ -17,7 +18,7 @@ class Platform(Protocol):
         """sha256 of each path (None when missing), read in one round trip."""
         ...
 
-    def install_file(self, host: HostHandle, path: str, data: bytes, mode: int) -> None:
+    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
         """Write ``data`` to ``path`` atomically (parents created), with ``mode`` where the OS has modes."""
         ...
 

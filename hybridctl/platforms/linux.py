@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from hybridctl.commands import posix, shell
 from hybridctl.errors import HybridctlError
@@ -142,7 +143,7 @@ class LinuxPlatform:
             raise PlatformError(f"{host.name}: expected {len(paths)} hashes, got {len(lines)} lines")
         return {p: (None if h == "-" else h) for p, h in zip(paths, lines, strict=True)}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes, mode: int) -> None:
+    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
         """Write ``data`` to ``path`` atomically with ``mode``, creating missing parent directories."""
         parent = path.rsplit("/", 1)[0] or "/"
         host.run(posix("mkdir", "-p", "--", parent))

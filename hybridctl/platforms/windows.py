@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from hybridctl.commands import PsCommand, PsValue, powershell
@@ -100,7 +101,7 @@ class WindowsPlatform:
         files: dict[str, str | None] = self.state(host, Paths=strings(paths))["files"]
         return {path: files.get(path) for path in paths}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes, mode: int) -> None:
+    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
         """Upload ``data`` to ``path`` (chunks, sha256 check, atomic move; parents created)."""
         host.put(data, path, mode)
 

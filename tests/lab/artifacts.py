@@ -60,7 +60,7 @@ class _Handler(SimpleHTTPRequestHandler):
         return str(target) if target.is_relative_to(self.server.root) else str(self.server.root / "-missing-")
 
     def do_GET(self) -> None:
-        self.server.record(self.path)
+        self.server.record(self.path, self.client_address[0])
         hook = self.server.hooks.get(unquote(urlsplit(self.path).path).lstrip("/"))
         if hook is not None:
             hook()
@@ -77,12 +77,14 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.root = root.resolve()
         self.requests: list[str] = []
+        self.sources: list[tuple[str, str]] = []
         self.hooks: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def record(self, path: str) -> None:
+    def record(self, path: str, client: str) -> None:
         with self._lock:
             self.requests.append(path)
+            self.sources.append((client, path))
 
 
 class ArtifactServer:
@@ -106,6 +108,11 @@ class ArtifactServer:
     def requests(self) -> list[str]:
         """Paths requested so far."""
         return list(self._server.requests) if self._server else []
+
+    @property
+    def sources(self) -> list[tuple[str, str]]:
+        """(client address, path) of every GET served so far."""
+        return list(self._server.sources) if self._server else []
 
     def start(self) -> ArtifactServer:
         """Bind and serve in a daemon thread."""

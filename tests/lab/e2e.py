@@ -74,6 +74,7 @@ class HybridLab:
         self.windows: list[WindowsNode] = []
         self.linux: list[TestHost] = []
         self._windows_count = 0
+        self._cache = False
         self.inventory_path = workdir / "inventory.yaml"
 
     @property
@@ -116,8 +117,12 @@ class HybridLab:
         self.windows.append(node)
         return node
 
-    def write_inventory(self, members: Sequence[Member]) -> Path:
-        """The inventory for ``members``; the mirror gets every artifact it names."""
+    def write_inventory(self, members: Sequence[Member], *, cache: bool = False) -> Path:
+        """The inventory for ``members``; the mirror gets every artifact it names.
+
+        ``cache``: hybridctl downloads artifacts once into ``<workdir>/cache`` and pushes them.
+        """
+        self._cache = cache
         document = self._document(members, {})
         self.inventory_path.write_text(yaml.safe_dump(document, sort_keys=False))
         cluster = load_inventory(self.inventory_path, env=self.env()).require()
@@ -129,6 +134,8 @@ class HybridLab:
 
     def _document(self, members: Sequence[Member], pins: dict[str, str]) -> dict[str, Any]:
         artifacts = {"source": "mirror", "mirrorUrl": self.sim.mirror.url, "checksums": pins}
+        if self._cache:
+            artifacts["cacheDir"] = "cache"
         return {
             "apiVersion": "hybridctl.io/v1alpha1",
             "kind": "Cluster",

@@ -1,5 +1,6 @@
 """up interrupted at a random step (SIGINT, SIGTERM, kill -9), then up again, converges; the Windows
 reboot for the Containers feature happens inside one up; a second run waits for nobody but fails fast.
+This cluster uses ``artifacts.cacheDir``: hybridctl downloads each artifact once and pushes it.
 
 Tier: lab (root). Real: the hybridctl CLI in a subprocess and the signals it receives, the lock and
 journal in its state directory, sshd test hosts, pypsrp over HTTPS to WinRM endpoints in the Windows
@@ -27,6 +28,7 @@ from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 SEED = int(os.environ.get("HYBRIDCTL_LAB_SEED", time.time_ns() % 100_000))
+MIRROR_MARK: list[int] = []
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,8 @@ def small(
     try:
         cp, lin = lab.add_linux(2)
         (win,) = lab.add_windows(1)
-        lab.write_inventory([(cp, "control-plane"), (lin, "worker"), (win, "worker")])
+        lab.write_inventory([(cp, "control-plane"), (lin, "worker"), (win, "worker")], cache=True)
+        MIRROR_MARK.append(len(sim_lab.mirror.sources))  # the mirror is shared by the session's labs
         yield lab
     finally:
         lab.close()
@@ -123,3 +126,23 @@ def test_secrets_never_reach_output_logs_or_journal(small: HybridLab) -> None:
         if secret in text
     ]
     assert leaks == [], "a secret reached the output, a log or the journal"
+
+
+def test_with_a_cache_the_admin_downloads_each_artifact_once_and_nodes_none(small: HybridLab) -> None:
+    gateway = small.sim.hosts.gateway
+    mine = small.sim.mirror.sources[MIRROR_MARK[-1] :]
+    archives = [(client, path) for client, path in mine if not _package_index(path)]
+    assert archives, "nothing was fetched from the mirror"
+    by_admin = [path for client, path in archives if client == gateway]
+    assert [path for client, path in archives if client != gateway] == [], "a node downloaded an artifact"
+    artifacts = [p for p in by_admin if not p.endswith((".sha256", ".sha256sum"))]
+    assert len(artifacts) == len(set(artifacts)), "an artifact was downloaded twice"
+    assert (small.workdir / "cache").is_dir()
+    (win,) = small.windows
+    assert win.simulated.machine.calls("node/download") == []
+    assert win.simulated.machine.calls("transport/put-chunk")
+
+
+def _package_index(path: str) -> bool:
+    """The Kubernetes package repository (apt) is always read by the nodes themselves."""
+    return "/pkgs.k8s.io/" in path

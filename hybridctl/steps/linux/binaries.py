@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hybridctl.artifacts import Artifact, parse_checksum
+from hybridctl.artifacts import Artifact
 from hybridctl.commands import shell
 from hybridctl.platforms.linux import LinuxPlatform
 from hybridctl.steps.context import StepContext
+from hybridctl.steps.delivery import deliver, sha256_of
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.linux.common import HYBRIDCTL_STATE
 
@@ -70,16 +71,8 @@ def read_record(host: HostView, name: str) -> Record | None:
 
 
 def wanted_sha256(ctx: StepContext, host: HostView, platform: LinuxPlatform, artifact: Artifact) -> str:
-    """The artifact's sha256: pinned, else read once per run from its published checksum file, on the node."""
-    artifact.require_checksum_source()
-    if artifact.sha256 is not None:
-        return artifact.sha256
-    assert artifact.checksum_url is not None
-    key = f"checksum/{artifact.checksum_url}/{artifact.filename}"
-    found: str = ctx.state.setdefault(
-        key, lambda: parse_checksum(platform.fetch_text(host, artifact.checksum_url or ""), artifact.filename)
-    )
-    return found
+    """The artifact's sha256 (pinned, or from its published checksum file), learned once per run."""
+    return sha256_of(ctx, host, platform, artifact)
 
 
 def install_problems(host: HostView, platform: LinuxPlatform, name: str, sha256: str) -> list[str]:
@@ -98,12 +91,12 @@ def install_problems(host: HostView, platform: LinuxPlatform, name: str, sha256:
 
 
 def install_archive(
-    host: HostHandle, platform: LinuxPlatform, artifact: Artifact, sha256: str, dest: str
+    ctx: StepContext, host: HostHandle, platform: LinuxPlatform, artifact: Artifact, *, sha256: str, dest: str
 ) -> Record:
     """Download, verify and unpack a .tar.gz into ``dest``; writes and returns the record."""
     previous = read_record(host, artifact.name)
     cached = f"{CACHE}/{artifact.filename}"
-    platform.download(host, artifact.url, sha256, cached)
+    deliver(ctx, host, platform, artifact, sha256=sha256, path=cached)
     names = platform.extract(host, cached, dest)
     paths = [f"{dest.rstrip('/')}/{name}" for name in names]
     if previous is not None:  # files an older release shipped and this one does not
@@ -112,11 +105,11 @@ def install_archive(
 
 
 def install_binary(
-    host: HostHandle, platform: LinuxPlatform, artifact: Artifact, sha256: str, dest: str
+    ctx: StepContext, host: HostHandle, platform: LinuxPlatform, artifact: Artifact, *, sha256: str, dest: str
 ) -> Record:
     """Download and verify a single binary, install it as ``dest`` (0755); writes and returns the record."""
     cached = f"{CACHE}/{artifact.filename}"
-    platform.download(host, artifact.url, sha256, cached)
+    deliver(ctx, host, platform, artifact, sha256=sha256, path=cached)
     host.run(shell(_INSTALL_BINARY, cached, dest))
     return _finish(host, platform, artifact, sha256, paths=[dest], cached=cached)
 

@@ -33,6 +33,5 @@ class CniPlugins(LinuxStep):
         """Download, verify and unpack."""
         artifact = Catalog(ctx.cluster).cni_plugins("linux")
         linux = platform(ctx, host)
-        binaries.install_archive(
-            host, linux, artifact, binaries.wanted_sha256(ctx, host, linux, artifact), CNI_BIN
-        )
+        sha256 = binaries.wanted_sha256(ctx, host, linux, artifact)
+        binaries.install_archive(ctx, host, linux, artifact, sha256=sha256, dest=CNI_BIN)

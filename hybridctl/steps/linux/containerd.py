@@ -64,7 +64,7 @@ class Containerd(LinuxStep):
             sha = binaries.wanted_sha256(ctx, host, linux, artifact)
             if binaries.install_problems(host, linux, artifact.name, sha):
                 install = binaries.install_binary if dest == RUNC_PATH else binaries.install_archive
-                install(host, linux, artifact, sha, dest)
+                install(ctx, host, linux, artifact, sha256=sha, dest=dest)
         if _unit_differs(ctx, host):
             linux.install_file(host, UNIT_PATH, UNIT_FILE, 0o644)
             linux.systemctl(host, "daemon-reload")

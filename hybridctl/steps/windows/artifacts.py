@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hybridctl.artifacts import Artifact, Catalog, parse_checksum
+from hybridctl.artifacts import Artifact, Catalog
 from hybridctl.commands import PsValue
 from hybridctl.inventory.models import Cluster
 from hybridctl.platforms.windows import apply_json, strings
 from hybridctl.steps.base import Change
 from hybridctl.steps.context import StepContext
+from hybridctl.steps.delivery import deliver, sha256_of
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.windows.common import DOWNLOADS, PLATFORM, RECORD, WindowsStep
 
@@ -75,24 +76,15 @@ def artifact_state(host: HostView, installs: list[ArtifactInstall]) -> dict[str,
 
 
 def expected_sha256(ctx: StepContext, host: HostView, artifact: Artifact) -> str:
-    """The pinned sha256, else the one the node reads from the published checksum file (once per run)."""
-    artifact.require_checksum_source()
-    if artifact.sha256:
-        return artifact.sha256
-    assert artifact.checksum_url is not None
-    url = artifact.checksum_url
-    return str(ctx.state.setdefault(CHECKSUM_KEY + url, lambda: _fetched(host, url, artifact.filename)))
-
-
-def _fetched(host: HostView, url: str, filename: str) -> str:
-    return parse_checksum(PLATFORM.fetch_text(host, url), filename)
+    """The pinned sha256, else the one from the published checksum file (read once per run)."""
+    return sha256_of(ctx, host, PLATFORM, artifact)
 
 
 def install_artifact(ctx: StepContext, host: HostHandle, install: ArtifactInstall) -> None:
     """Download (verified), extract and record one artifact on the node."""
     artifact = install.artifact
     sha256 = expected_sha256(ctx, host, artifact)
-    PLATFORM.download(host, artifact.url, sha256, install.download_path)
+    deliver(ctx, host, PLATFORM, artifact, sha256=sha256, path=install.download_path)
     params: dict[str, PsValue] = {
         "Name": artifact.name,
         "Source": install.download_path,
