@@ -21,31 +21,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import requests
-import urllib3.exceptions
-from pypsrp import exceptions as psrp_errors
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from hybridctl.commands import Command, PsCommand, PsValue, powershell
-from hybridctl.errors import ExitCode
 from hybridctl.inventory.models import Host, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.resources import powershell_script
 from hybridctl.transport.base import (
-    AuthenticationError,
     CommandLog,
     CommandTimeoutError,
-    ConnectionLostError,
     NullLog,
     PutResult,
     Result,
-    TLSValidationError,
     TransportError,
-    UnreachableError,
     loggable,
 )
+from hybridctl.transport.winrm_errors import map_error
+from hybridctl.transport.winrm_settings import check_settings, wsman_options
 
 # 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
 # so each chunk is exactly one Command + one Receive.
@@ -55,12 +49,6 @@ SHELL_NOT_FOUND = 0x8033805B
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 ENCRYPTING_AUTHS = frozenset({"ntlm", "negotiate", "kerberos", "credssp"})
 _RUNNING = PSInvocationState.RUNNING
-
-
-class InsecureConnectionError(TransportError):
-    """The connection settings would expose credentials or skip verification without consent."""
-
-    exit_code = ExitCode.INVALID_INVENTORY
 
 
 class UploadError(TransportError):
@@ -74,50 +62,6 @@ class UploadError(TransportError):
 @cache
 def _script(name: str) -> str:
     return powershell_script(name)
-
-
-def check_settings(host: str, settings: WinRMConnection) -> None:
-    """Refuse settings that leak the password or silently skip certificate checks."""
-    if settings.scheme == "http" and settings.auth in ("basic", "certificate"):
-        raise InsecureConnectionError(
-            host, f"auth {settings.auth} over http would expose credentials; use scheme https"
-        )
-    if settings.scheme == "https" and not settings.verify_certificate and not settings.insecure:
-        raise InsecureConnectionError(host, "verify_certificate: false also needs insecure: true")
-    if settings.read_timeout <= settings.operation_timeout:
-        raise InsecureConnectionError(host, "winrm read_timeout must exceed operation_timeout")
-
-
-def wsman_options(
-    address: str, settings: WinRMConnection, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-) -> dict[str, Any]:
-    """Keyword arguments for ``pypsrp.wsman.WSMan`` from the inventory's connection settings."""
-    options: dict[str, Any] = {
-        "server": address,
-        "port": settings.effective_port,
-        "ssl": settings.scheme == "https",
-        "auth": settings.auth,
-        "cert_validation": _cert_validation(settings),
-        "encryption": "always" if settings.scheme == "http" and settings.auth in ENCRYPTING_AUTHS else "auto",
-        "operation_timeout": settings.operation_timeout,
-        "read_timeout": settings.read_timeout,
-        "connection_timeout": connect_timeout,
-        "no_proxy": True,  # WinRM goes straight to the node; an environment proxy would see NTLM traffic
-        "reconnection_retries": 0,
-    }
-    if settings.auth == "certificate":
-        options["certificate_pem"] = settings.certificate_file
-        options["certificate_key_pem"] = settings.certificate_key_file
-    else:
-        options["username"] = settings.user
-        options["password"] = settings.password.get_secret_value() if settings.password else None
-    return options
-
-
-def _cert_validation(settings: WinRMConnection) -> bool | str:
-    if settings.scheme != "https" or (not settings.verify_certificate and settings.insecure):
-        return False
-    return settings.ca_bundle or True
 
 
 class WinRMTransport:
@@ -357,68 +301,6 @@ class WinRMTransport:
         if not reply.get("exists"):
             raise FileNotFoundError(remote_path)
         return reply
-
-
-def map_error(
-    host: str, url: str, settings: WinRMConnection, exc: Exception, *, running: bool
-) -> TransportError:
-    """The hybridctl error for a pypsrp/requests failure. ``running``: a command was in flight."""
-    if isinstance(exc, TransportError):
-        return exc
-    return _mapped_library_error(host, url, settings, exc, running)
-
-
-def _mapped_library_error(
-    host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
-) -> TransportError:
-    if isinstance(exc, psrp_errors.AuthenticationError):
-        return AuthenticationError(
-            host, f"{url} refused the credentials of {settings.user!r} (auth {settings.auth})"
-        )
-    if isinstance(exc, requests.exceptions.SSLError):
-        return _tls_error(host, url, exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc):
-        return UnreachableError(host, f"cannot connect to {url}: {_reason(exc)}")
-    if isinstance(exc, requests.exceptions.RequestException):
-        return _dropped(host, url, exc, running)
-    if isinstance(exc, psrp_errors.WSManFaultError):
-        return _fault(host, exc, running)
-    return TransportError(host, f"WinRM error from {url}: {exc}")
-
-
-def _tls_error(host: str, url: str, exc: Exception) -> TransportError:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "match" in text:
-        hint = "set winrm.caBundle to the CA that signed the host's WinRM certificate"
-        return TLSValidationError(
-            host, f"the TLS certificate of {url} did not validate: {_reason(exc)}", hint=hint
-        )
-    return UnreachableError(host, f"TLS handshake with {url} failed: {_reason(exc)}")
-
-
-def _dropped(host: str, url: str, exc: Exception, running: bool) -> TransportError:
-    if running:
-        return ConnectionLostError(host, f"connection to {url} lost while a command ran: {_reason(exc)}")
-    return UnreachableError(host, f"{url} did not answer: {_reason(exc)}")
-
-
-def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> TransportError:
-    if exc.code == SHELL_NOT_FOUND:
-        return ConnectionLostError(host, "the remote PowerShell shell is gone (did the host restart?)")
-    return TransportError(host, f"WinRM fault {exc.code}: {exc.reason}")
-
-
-def _refused(exc: Exception) -> bool:
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
-
-
-def _reason(exc: Exception) -> str:
-    """The innermost useful text of a requests error (they nest urllib3 errors three deep)."""
-    inner: object = exc
-    while isinstance(inner, Exception) and inner.args and isinstance(inner.args[0], Exception):
-        inner = getattr(inner.args[0], "reason", None) or inner.args[0]
-    return str(inner)
 
 
 def _checked_value(name: str, value: PsValue) -> PsValue:

@@ -16,7 +16,8 @@ from pypsrp.wsman import WSMan
 
 from hybridctl.errors import ExitCode
 from hybridctl.transport.base import AuthenticationError, TLSValidationError, UnreachableError
-from hybridctl.transport.winrm import InsecureConnectionError, WinRMTransport, wsman_options
+from hybridctl.transport.winrm import WinRMTransport
+from hybridctl.transport.winrm_settings import InsecureConnectionError, wsman_options
 from tests.support.winrm import CertificateAuthority, WinRMEndpoint, harness_command
 from tests.support.winrm_fixtures import (
     ConnectionFactory,

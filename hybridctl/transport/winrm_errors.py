@@ -1,0 +1,88 @@
+"""How pypsrp, requests and urllib3 failures become hybridctl's transport errors."""
+
+from __future__ import annotations
+
+import requests
+import urllib3.exceptions
+from pypsrp import exceptions as psrp_errors
+from pypsrp.complex_objects import PSInvocationState
+
+from hybridctl.inventory.models import WinRMConnection
+from hybridctl.transport.base import (
+    AuthenticationError,
+    ConnectionLostError,
+    TLSValidationError,
+    TransportError,
+    UnreachableError,
+)
+
+# 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
+# so each chunk is exactly one Command + one Receive.
+CHUNK_BYTES = 192 * 1024
+DEFAULT_CONNECT_TIMEOUT = 10.0
+SHELL_NOT_FOUND = 0x8033805B
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+ENCRYPTING_AUTHS = frozenset({"ntlm", "negotiate", "kerberos", "credssp"})
+_RUNNING = PSInvocationState.RUNNING
+
+
+def map_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception, *, running: bool
+) -> TransportError:
+    """The hybridctl error for a pypsrp/requests failure. ``running``: a command was in flight."""
+    if isinstance(exc, TransportError):
+        return exc
+    return _mapped_library_error(host, url, settings, exc, running)
+
+
+def _mapped_library_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
+) -> TransportError:
+    if isinstance(exc, psrp_errors.AuthenticationError):
+        return AuthenticationError(
+            host, f"{url} refused the credentials of {settings.user!r} (auth {settings.auth})"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _tls_error(host, url, exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc):
+        return UnreachableError(host, f"cannot connect to {url}: {_reason(exc)}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return _dropped(host, url, exc, running)
+    if isinstance(exc, psrp_errors.WSManFaultError):
+        return _fault(host, exc, running)
+    return TransportError(host, f"WinRM error from {url}: {exc}")
+
+
+def _tls_error(host: str, url: str, exc: Exception) -> TransportError:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "match" in text:
+        hint = "set winrm.caBundle to the CA that signed the host's WinRM certificate"
+        return TLSValidationError(
+            host, f"the TLS certificate of {url} did not validate: {_reason(exc)}", hint=hint
+        )
+    return UnreachableError(host, f"TLS handshake with {url} failed: {_reason(exc)}")
+
+
+def _dropped(host: str, url: str, exc: Exception, running: bool) -> TransportError:
+    if running:
+        return ConnectionLostError(host, f"connection to {url} lost while a command ran: {_reason(exc)}")
+    return UnreachableError(host, f"{url} did not answer: {_reason(exc)}")
+
+
+def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> TransportError:
+    if exc.code == SHELL_NOT_FOUND:
+        return ConnectionLostError(host, "the remote PowerShell shell is gone (did the host restart?)")
+    return TransportError(host, f"WinRM fault {exc.code}: {exc.reason}")
+
+
+def _refused(exc: Exception) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost useful text of a requests error (they nest urllib3 errors three deep)."""
+    inner: object = exc
+    while isinstance(inner, Exception) and inner.args and isinstance(inner.args[0], Exception):
+        inner = getattr(inner.args[0], "reason", None) or inner.args[0]
+    return str(inner)
