@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
-from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, planned_changes
+from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
 from tests.support.linux_hosts import TestHost
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
@@ -71,6 +71,17 @@ def _pods(hybrid: HybridLab, pods: Pods, suffix: str) -> None:
     for node in hybrid.windows:
         if node.name in hybrid.sim.model.nodes():
             attach_windows(pods, node, f"pod-{node.name}-{suffix}")
+
+
+def test_ping_reports_linux_and_windows_facts(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("ping", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    facts = {e["host"]: e for e in events(result.stdout) if e["event"] == "host-facts"}
+    assert set(facts) == {h.name for h in hybrid.linux} | {n.name for n in hybrid.windows}
+    win = facts[hybrid.windows[0].name]
+    assert (win["os"], win["version"], win["admin"], win["problems"]) == ("windows", "10.0.20348", True, [])
+    lin = facts[hybrid.linux[0].name]
+    assert (lin["os"], lin["admin"], lin["problems"]) == ("linux", True, [])
 
 
 def test_pods_on_every_node_reach_each_other_over_the_routes(hybrid: HybridLab) -> None:

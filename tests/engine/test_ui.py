@@ -1,0 +1,76 @@
+"""What people see: the live view (rows per host, reboots, progress), the summary with failure details,
+the plan table and the JUnit report.
+
+Tier: unit. Real: rich rendering to an in-memory terminal, ElementTree. Simulated: the run (hand-made
+events and results).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from xml.etree import ElementTree
+
+from rich.console import Console
+
+from hybridctl.events import Event, Outcome
+from hybridctl.runner import RunReport
+from hybridctl.steps.base import Change
+from hybridctl.steps.outcome import StepResult
+from hybridctl.transport.base import Result
+from hybridctl.ui import LiveView, print_plan, print_summary, write_junit
+
+
+def terminal() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, force_terminal=True, width=120, color_system=None), buffer
+
+
+def report() -> RunReport:
+    failed = StepResult(
+        "win1",
+        "windows-kubelet",
+        Outcome.FAILED,
+        error="kubelet did not register",
+        hint="check C:\\var\\log\\kubelet",
+        result=Result("win/nssm-service(Name='kubelet')", 1, "", "line 1\nservice failed to start\n"),
+    )
+    changed = StepResult("cp1", "kubeadm-init", Outcome.CHANGED, [Change("kubeadm init", "--- a\n+++ b\n")])
+    return RunReport("r1", [changed, failed])
+
+
+def test_live_view_shows_each_host_its_step_and_reboots() -> None:
+    console, buffer = terminal()
+    with LiveView(console, ["cp1", "win1"], total_steps=4) as view:
+        view.emit(Event("step-start", {"host": "cp1", "step": "kubeadm-init"}))
+        view.emit(Event("step-start", {"host": "win1", "step": "windows-features"}))
+        view.emit(Event("reboot", {"host": "win1", "phase": "down"}))
+    text = buffer.getvalue()
+    assert "kubeadm-init" in text and "windows-features" in text
+    assert "rebooting" in text
+
+
+def test_summary_shows_counts_and_failure_details_with_the_log(tmp_path: Path) -> None:
+    console, buffer = terminal()
+    print_summary(console, report(), tmp_path)
+    text = buffer.getvalue()
+    assert "win1" in text and "cp1" in text
+    assert "kubelet did not register" in text
+    assert "exit code: 1" in text and "service failed to start" in text
+    assert str(tmp_path / "win1.log") in text
+
+
+def test_plan_lists_changes_and_optional_diffs() -> None:
+    console, buffer = terminal()
+    print_plan(console, report(), diffs=True)
+    text = buffer.getvalue()
+    assert "kubeadm init" in text and "+++ b" in text
+    assert "1 step(s) would change something" in text
+
+
+def test_junit_has_one_case_per_host_and_step(tmp_path: Path) -> None:
+    write_junit(tmp_path / "r.xml", report(), "hybridctl up")
+    suite = ElementTree.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    failure = suite.find("testcase[@classname='win1']/failure")
+    assert failure is not None and "service failed to start" in (failure.text or "")
