@@ -39,15 +39,12 @@ from hybridctl.transport.base import (
     loggable,
 )
 from hybridctl.transport.winrm_errors import map_error
-from hybridctl.transport.winrm_settings import check_settings, wsman_options
+from hybridctl.transport.winrm_settings import DEFAULT_CONNECT_TIMEOUT, check_settings, wsman_options
 
 # 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
 # so each chunk is exactly one Command + one Receive.
 CHUNK_BYTES = 192 * 1024
-DEFAULT_CONNECT_TIMEOUT = 10.0
-SHELL_NOT_FOUND = 0x8033805B
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-ENCRYPTING_AUTHS = frozenset({"ntlm", "negotiate", "kerberos", "credssp"})
 _RUNNING = PSInvocationState.RUNNING
 
 

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pypsrp.complex_objects import PSInvocationState
-
 from hybridctl.errors import ExitCode
 from hybridctl.inventory.models import WinRMConnection
 from hybridctl.transport.base import (
     TransportError,
 )
 
-# 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
-# so each chunk is exactly one Command + one Receive.
-CHUNK_BYTES = 192 * 1024
 DEFAULT_CONNECT_TIMEOUT = 10.0
-SHELL_NOT_FOUND = 0x8033805B
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 ENCRYPTING_AUTHS = frozenset({"ntlm", "negotiate", "kerberos", "credssp"})
-_RUNNING = PSInvocationState.RUNNING
 
 
 class InsecureConnectionError(TransportError):
