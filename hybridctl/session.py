@@ -227,9 +227,4 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def log_path_hint(session: Session) -> Path:
-    """Where this run's per-host logs are."""
-    return session.state_dir.log_dir(session.run_id)
-
-
-__all__ = ["RunSettings", "Session", "exit_code_of", "log_path_hint"]
+__all__ = ["RunSettings", "Session", "exit_code_of"]

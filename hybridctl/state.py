@@ -14,7 +14,6 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,13 +254,3 @@ class HostLogs:
         with self.path(host).open("a", encoding="utf-8") as stream:
             os.fchmod(stream.fileno(), 0o600)
             stream.write(text)
-
-
-@contextlib.contextmanager
-def locked(state: StateDir, command: str, *, break_lock: bool = False) -> Iterator[RunLock]:
-    """Hold the cluster lock for the duration of a ``with`` block."""
-    lock = RunLock(state.ensure().lock_path, command).acquire(break_lock=break_lock)
-    try:
-        yield lock
-    finally:
-        lock.release()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -35,9 +34,3 @@ def run_render(env: AppEnv, out_dir: Path, assume: Path | None) -> int:
             "(pass --assume FILE to fill them); such files are never installed\n"
         )
     return ExitCode.OK
-
-
-def manifest_files(manifest: Path) -> list[dict[str, object]]:
-    """The entries of a manifest (for tests and tools)."""
-    document = json.loads(manifest.read_text(encoding="utf-8"))
-    return list(document["files"])
