@@ -27,6 +27,7 @@ from tests.lab.artifacts import build_linux_artifacts
 from tests.lab.linux_sim.lab import SimLab
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
 from tests.lab.windows_sim.netns import WindowsLabHost
+from tests.support.inventory import linux_entry
 from tests.support.linux_hosts import TestHost
 from tests.support.winrm import (
     Accounts,
@@ -150,8 +151,7 @@ class HybridLab:
 
     def _entry(self, member: TestHost | WindowsNode, role: str) -> dict[str, Any]:
         if isinstance(member, TestHost):
-            ssh = {"user": "root", "privateKeyFile": str(member.keys.key)}
-            return {"name": member.name, "address": member.address, "role": role, "os": "linux", "ssh": ssh}
+            return linux_entry(member, role)
         winrm = {
             "user": self.account.user,
             "password": f"${{env:{PASSWORD_VARIABLE}}}",

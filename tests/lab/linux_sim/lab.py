@@ -35,6 +35,7 @@ from tests.lab.cluster_model import ClusterModel
 from tests.lab.linux_sim.sim_common import PROGRAMS
 from tests.support.ci import in_ci, require_tool
 from tests.support.hosts_fixtures import require_linux_hosts
+from tests.support.inventory import linux_entry
 from tests.support.linux_hosts import LinuxTestHosts, TestHost
 
 SIM_SOURCE = Path(__file__).parent
@@ -158,7 +159,7 @@ class SimLab:
 
     def cluster(self, members: Sequence[tuple[Any, ...]], *, user: str = "root", **spec: Any) -> Cluster:
         """An inventory of ``(host, role[, user])`` using this lab's mirror; ``spec`` overrides spec keys."""
-        entries = [_entry(m[0], m[1], m[2] if len(m) > 2 else user) for m in members]
+        entries = [linux_entry(m[0], m[1], m[2] if len(m) > 2 else user) for m in members]
         kubernetes = {"version": "1.34.2", **spec.pop("kubernetes", {})}
         artifacts = {"source": "mirror", "mirrorUrl": self.mirror.url, **spec.pop("artifacts", {})}
         document = {
@@ -170,16 +171,6 @@ class SimLab:
         cluster = Cluster.model_validate(document)
         build_linux_artifacts(self.mirror, cluster)
         return cluster
-
-
-def _entry(host: TestHost, role: str, user: str) -> dict[str, Any]:
-    return {
-        "name": host.name,
-        "address": host.address,
-        "role": role,
-        "os": "linux",
-        "ssh": {"user": user, "privateKeyFile": str(host.keys.key)},
-    }
 
 
 @dataclass
