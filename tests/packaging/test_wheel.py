@@ -1,8 +1,10 @@
 """The wheel carries the templates: build it, install it into a fresh virtualenv, render the example there.
 
 Tier: unit (packaging). Real: the PEP 517 build (hatchling), pip, a virtualenv, the installed console
-script. Simulated: nothing. Dependencies come from this environment (``--system-site-packages``) so the
-test needs no network; the installed hybridctl itself must come from the wheel, not from this checkout.
+script. Simulated: nothing. The fresh virtualenv sees only the *running* environment's site-packages
+(appended to its path by a ``.pth`` line, so the wheel's own files come first and the checkout's editable
+install is not activated): the test needs no network and no package installed outside this environment,
+and the installed hybridctl itself must come from the wheel, not from this checkout.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -42,10 +45,26 @@ def test_wheel_contains_the_templates(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
 
 
+def _venv_seeing_this_environment(venv: Path) -> Path:
+    """A new virtualenv whose path ends with this environment's site-packages; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    # A plain path line, not site.addsitedir: the .pth files in those directories (the checkout's
+    # editable install among them) stay inactive, so hybridctl can only come from the wheel.
+    (Path(purelib) / "zz_test_environment.pth").write_text("".join(f"{d}\n" for d in sorted(ours)))
+    return python
+
+
 def test_installed_wheel_renders_the_example(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True, timeout=120)
-    python = venv / "bin" / "python"
+    python = _venv_seeing_this_environment(venv)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
         check=True,
