@@ -1,0 +1,187 @@
+"""Build and run the upstream validators: Kubernetes', containerd's, libcni's and flannel's own code.
+
+Tier: render + upstream validators. Real: the Go programs under ``tests/upstream/`` built from pinned
+Go modules (``go.mod``/``go.sum`` there) by the local Go toolchain; kubeadm itself for kubeadm documents.
+Emulated: nothing here; what each Go program replicates (build-tagged Windows code) is said in its source.
+
+Each module is built with ONE ``go build`` (``-trimpath -ldflags=-s -w``) into ``tests/upstream/.bin/``
+(gitignored), at most once per input set: a stamp holds the hash of the module's go.mod, go.sum, its
+``validate/*.go`` and ``go version``; a matching stamp reuses the binaries, otherwise Go's own caches
+(GOCACHE, GOMODCACHE) make the rebuild incremental. A file lock serialises concurrent builders.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.ci import in_ci
+
+UPSTREAM = Path(__file__).resolve().parents[1] / "upstream"
+BIN = UPSTREAM / ".bin"
+KUBEADM = "k8s.io/kubernetes/cmd/kubeadm"
+KUBE_KINDS = {"kubelet-config", "kubelet-args", "kube-proxy-config", "kube-proxy-args"}
+NET_KINDS = {"cni-conf", "cni-conflist", "flannel-net-conf"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing to judge: a file's text or a command line, with where it comes from."""
+
+    kind: str
+    host: str | None
+    path: str
+    os: str = "linux"
+    data: str = ""
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The upstream answer for one check."""
+
+    check: Check
+    ok: bool
+    error: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        """``<kind> of <path> (host <host>) refused by upstream code: <error>``."""
+        return (
+            f"{self.check.kind} of {self.check.path} (host {self.check.host}) refused upstream: {self.error}"
+        )
+
+
+def go_tool() -> str:
+    """The ``go`` executable; skip locally or fail in CI when Go is missing."""
+    found = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
+    if found:
+        return found
+    message = "Go is not installed: the upstream validators are built from Go modules (tests/upstream)"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _stamp(go: str, module: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout.encode())
+    sources = [module / "go.mod", module / "go.sum", *sorted((module / "validate").glob("*.go"))]
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_module(go: str, name: str, tools: Sequence[str] = ()) -> Path:
+    """Build ``tests/upstream/<name>``'s ``./validate`` (and ``tools``) once; the output directory."""
+    module = UPSTREAM / name
+    out = BIN / name
+    out.mkdir(parents=True, exist_ok=True)
+    with open(BIN / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = _stamp(go, module)
+        stamp_file = out / "stamp"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return out
+        command = [go, "build", "-trimpath", "-ldflags=-s -w", "-o", f"{out}/", "./validate", *tools]
+        result = subprocess.run(command, cwd=module, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"building the upstream validators of {name} failed:\n{result.stderr[-4000:]}")
+        stamp_file.write_text(stamp)
+    return out
+
+
+class Validators:
+    """The upstream validators, built on first use and cached for the session."""
+
+    def __init__(self, go: str) -> None:
+        self._go = go
+        self._built: dict[str, Path] = {}
+
+    def _module(self, name: str, tools: Sequence[str] = ()) -> Path:
+        if name not in self._built:
+            if not (UPSTREAM / name / "go.mod").exists():
+                pytest.fail(f"no upstream validator module tests/upstream/{name}")
+            self._built[name] = build_module(self._go, name, tools)
+        return self._built[name]
+
+    def kube(self, minor: str) -> Path:
+        """The binaries (``validate``, ``kubeadm``) built from Kubernetes ``minor`` (``"1.37"``)."""
+        return self._module(f"k8s-{minor}", (KUBEADM,))
+
+    def judge(self, checks: Iterable[Check], kube_minor: str, containerd_major: int) -> list[Verdict]:
+        """Every check judged by the upstream code of the given Kubernetes minor and containerd line."""
+        groups: dict[Path, list[Check]] = {}
+        kubeadm: list[Check] = []
+        for check in checks:
+            if check.kind == "kubeadm":
+                kubeadm.append(check)
+            else:
+                groups.setdefault(self._binary(check.kind, kube_minor, containerd_major), []).append(check)
+        verdicts = [v for binary, group in groups.items() for v in _run_batch(binary, group)]
+        if kubeadm:
+            binary = self.kube(kube_minor) / "kubeadm"
+            verdicts += [_kubeadm_validate(binary, check) for check in kubeadm]
+        return verdicts
+
+    def _binary(self, kind: str, kube_minor: str, containerd_major: int) -> Path:
+        if kind in KUBE_KINDS:
+            return self.kube(kube_minor) / "validate"
+        if kind in NET_KINDS:
+            return self._module("net") / "validate"
+        if kind == "containerd-config":
+            return self._module("containerd-2" if containerd_major >= 2 else "containerd-1.7") / "validate"
+        raise ValueError(f"no upstream validator for {kind!r}")
+
+
+def _run_batch(binary: Path, checks: list[Check]) -> list[Verdict]:
+    payload = [{"kind": c.kind, "os": c.os, "data": c.data, "args": list(c.args)} for c in checks]
+    result = subprocess.run(
+        [str(binary)], input=json.dumps(payload), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{binary} crashed: {result.stderr[-4000:]}")
+    answers = json.loads(result.stdout)
+    return [
+        Verdict(c, a["ok"], a.get("error", ""), tuple(a.get("warnings") or ()))
+        for c, a in zip(checks, answers, strict=True)
+    ]
+
+
+def _kubeadm_validate(binary: Path, check: Check) -> Verdict:
+    """``kubeadm config validate --config FILE``: kubeadm's own decoding, defaulting and validation."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        handle.write(check.data)
+    try:
+        result = subprocess.run(
+            [str(binary), "config", "validate", "--config", handle.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.unlink(handle.name)
+    if result.returncode == 0:
+        return Verdict(check, True)
+    return Verdict(check, False, (result.stderr or result.stdout).strip().replace(handle.name, check.path))
+
+
+def refused(verdicts: Iterable[Verdict]) -> list[str]:
+    """The message of every refused check (empty when upstream accepts everything)."""
+    return [v.describe() for v in verdicts if not v.ok]
+
+
+@pytest.fixture(scope="session")
+def upstream_validators() -> Validators:
+    """The session's upstream validators (Go required: skip locally, fail in CI)."""
+    return Validators(go_tool())
