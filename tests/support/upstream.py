@@ -19,12 +19,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from hybridctl.versions import DEFAULT_VERSION, RELEASES, KubeVersion
 from tests.support.ci import in_ci
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "upstream"
@@ -32,6 +34,14 @@ BIN = UPSTREAM / ".bin"
 KUBEADM = "k8s.io/kubernetes/cmd/kubeadm"
 KUBE_KINDS = {"kubelet-config", "kubelet-args", "kube-proxy-config", "kube-proxy-args"}
 NET_KINDS = {"cni-conf", "cni-conflist", "flannel-net-conf"}
+# Every module with a validator build, and the upstream commands built beside ./validate.
+MODULES: dict[str, tuple[str, ...]] = {
+    "net": (),
+    "containerd-2": (),
+    "containerd-1.7": (),
+    "k8s-1.37": (KUBEADM,),
+    "k8s-1.35": (KUBEADM,),
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,12 @@ class Validators:
 
     def kube(self, minor: str) -> Path:
         """The binaries (``validate``, ``kubeadm``) built from Kubernetes ``minor`` (``"1.37"``)."""
-        return self._module(f"k8s-{minor}", (KUBEADM,))
+        name = f"k8s-{minor}"
+        if name not in MODULES:
+            pytest.fail(
+                f"no upstream validator is built for Kubernetes {minor} (tests/support/upstream.py MODULES)"
+            )
+        return self._module(name, MODULES[name])
 
     def judge(self, checks: Iterable[Check], kube_minor: str, containerd_major: int) -> list[Verdict]:
         """Every check judged by the upstream code of the given Kubernetes minor and containerd line."""
@@ -181,7 +196,52 @@ def refused(verdicts: Iterable[Verdict]) -> list[str]:
     return [v.describe() for v in verdicts if not v.ok]
 
 
+_SHARED: list[Validators] = []
+
+
+def shared_validators() -> Validators:
+    """The process's one ``Validators`` (Go required: skip locally, fail in CI)."""
+    if not _SHARED:
+        _SHARED.append(Validators(go_tool()))
+    return _SHARED[0]
+
+
 @pytest.fixture(scope="session")
 def upstream_validators() -> Validators:
     """The session's upstream validators (Go required: skip locally, fail in CI)."""
-    return Validators(go_tool())
+    return shared_validators()
+
+
+@dataclass(frozen=True)
+class UpstreamJudge:
+    """Judges what a simulated agent is about to start with, as the real agent's own code would."""
+
+    validators: Validators
+    kube_minor: str
+    containerd_major: int
+
+    def refusal(self, check: Check) -> str | None:
+        """The upstream error for ``check``, or None when upstream accepts it."""
+        (verdict,) = self.validators.judge([check], self.kube_minor, self.containerd_major)
+        return None if verdict.ok else verdict.describe()
+
+
+def default_judge() -> UpstreamJudge:
+    """A judge for hybridctl's default Kubernetes release and its default containerd line."""
+    version = KubeVersion.parse(DEFAULT_VERSION)
+    release = next(r for r in RELEASES if r.minor == version.minor)
+    containerd_major = int(release.containerd_default.split(".")[0])
+    return UpstreamJudge(shared_validators(), f"{version.major}.{version.minor}", containerd_major)
+
+
+def main() -> None:
+    """Build every validator module, printing the time each ``go build`` took (used by .ci/run)."""
+    go = go_tool()
+    for name, tools in MODULES.items():
+        start = time.monotonic()
+        out = build_module(go, name, tools)
+        print(f"upstream validators: {name} -> {out} in {time.monotonic() - start:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
