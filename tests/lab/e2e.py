@@ -29,6 +29,7 @@ from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_chec
 from tests.lab.windows_sim.netns import WindowsLabHost
 from tests.support.inventory import kubernetes_spec, linux_entry
 from tests.support.linux_hosts import TestHost
+from tests.support.upstream import default_judge
 from tests.support.winrm import (
     Accounts,
     EndpointConfig,
@@ -108,7 +109,9 @@ class HybridLab:
         lab_host.create()
         simulated = SimulatedWindowsHost(WindowsMachine(hostname=name))
         register_builtin(simulated.scripts)
-        scripts = WindowsScripts(KubeSide(self.sim.model), lab_host.realiser, api_probe=lab_host.connect_tcp)
+        scripts = WindowsScripts(
+            KubeSide(self.sim.model, default_judge()), lab_host.realiser, api_probe=lab_host.connect_tcp
+        )
         register_windows(simulated.scripts, scripts)
         cert, key = self.pki.ca.issue_server(address).write(self.workdir, f"lab-{name}")
         accounts = Accounts({self.account.user: self.account.password})

@@ -30,6 +30,7 @@ from tests.support.winrm import (
     register_builtin,
 )
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
+from tests.support.upstream import default_judge
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
 
@@ -51,7 +52,7 @@ class WindowsLab:
         self.hosts: dict[str, WindowsLabHost] = {}
         self.api: socket.socket | None = None
         self.bed: Testbed | None = None
-        kube = KubeSide(None)
+        kube = KubeSide(None, default_judge())
         self.scripts: list[WindowsScripts] = []
         nodes = [
             self._node(lab, index=i, workdir=workdir, pki=pki, account=account, kube=kube) for i in (1, 2)

@@ -1,7 +1,8 @@
 """Fixtures of the Windows step tests: two simulated Windows hosts on loopback addresses, a testbed.
 
 Tier: winrm contract. Real: pypsrp, HTTPS with a test CA, Basic auth, the WinRM protocol, the Runner,
-HTTP downloads from a loopback mirror. Simulated: the Windows hosts, the control plane.
+HTTP downloads from a loopback mirror, the upstream validators that the simulated agents must satisfy
+before they start. Simulated: the Windows hosts, the control plane.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.lab.windows_sim.testbed import Testbed, WindowsNode
+from tests.support.upstream import default_judge
 from tests.support.winrm import (
     Accounts,
     EndpointConfig,
@@ -87,7 +89,7 @@ def testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) ->
             "readTimeout": TEST_READ_TIMEOUT,
         }
         bed = Testbed(tmp_path, nodes, winrm)
-        scripts.kube = KubeSide(bed.model)
+        scripts.kube = KubeSide(bed.model, default_judge())
         yield bed
     finally:
         if bed is not None:

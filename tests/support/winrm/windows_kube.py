@@ -6,6 +6,10 @@ otherwise: containerd's config.toml (TOML, CNI directories); the kubelet's flags
 (a bootstrap token valid in the shared ``ClusterModel``, which then registers the Node with the Windows
 labels and taints); kube-proxy's KubeProxyConfiguration (an existing HNS network) and its kube-proxy
 ServiceAccount token. A node is Ready while its kubelet runs and its HNS network exists.
+
+With an ``UpstreamJudge`` (the lab's), an agent also refuses to start when the upstream validators
+(Kubernetes', containerd's own decoding, validation and flag-set code; tests/support/upstream.py)
+refuse its command line or config file, with the upstream error: the real agent would not start either.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import yaml
 
 from tests.lab.cluster_model import ClusterModel, ModelError
+from tests.support.upstream import Check, UpstreamJudge
 from tests.support.winrm.host import ScriptContext, ScriptError
 from tests.support.winrm.machine import WindowsMachine
 
@@ -63,8 +68,20 @@ def flags(argv: list[str]) -> dict[str, str]:
 class KubeSide:
     """Validates agent starts against the machine's files and the shared cluster model."""
 
-    def __init__(self, cluster: ClusterModel | None) -> None:
+    def __init__(self, cluster: ClusterModel | None, upstream: UpstreamJudge | None = None) -> None:
         self.cluster = cluster
+        self.upstream = upstream
+
+    def _judge(
+        self, machine: WindowsMachine, kind: str, path: str, data: str = "", argv: list[str] | None = None
+    ) -> None:
+        """ScriptError with the upstream error when the upstream validator refuses (no judge: no-op)."""
+        if self.upstream is None:
+            return
+        check = Check(kind, machine.hostname.lower(), path, "windows", data, tuple(argv or ()))
+        refusal = self.upstream.refusal(check)
+        if refusal is not None:
+            raise ScriptError(refusal)
 
     def start(self, machine: WindowsMachine, name: str) -> None:
         """Validate and mark the service running; ScriptError when the agent would not start."""
@@ -102,6 +119,7 @@ class KubeSide:
 
     def _containerd(self, machine: WindowsMachine, _parameters: dict[str, Any]) -> None:
         text = _read(machine, "C:\\Program Files\\containerd\\config.toml")
+        self._judge(machine, "containerd-config", "C:\\Program Files\\containerd\\config.toml", text)
         try:
             config = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -112,11 +130,14 @@ class KubeSide:
             raise ScriptError(f"containerd (simulated): CNI directories are {dirs}, {cni.get('conf_dir')}")
 
     def _kubelet(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
-        args = flags(split_command_line(str(parameters.get("AppParameters", ""))))
+        argv = split_command_line(str(parameters.get("AppParameters", "")))
+        self._judge(machine, "kubelet-args", "kubelet service AppParameters", argv=argv)
+        args = flags(argv)
         for required in ("config", "kubeconfig", "bootstrap-kubeconfig", "cert-dir", "hostname-override"):
             if required not in args:
                 raise ScriptError(f"kubelet: --{required} is required by hybridctl's service definition")
         config = _yaml(machine, args["config"])
+        self._judge(machine, "kubelet-config", args["config"], _read(machine, args["config"]))
         _check_kubelet_config(config)
         node = args["hostname-override"]
         if node != machine.hostname.lower():
@@ -168,8 +189,11 @@ class KubeSide:
             raise ScriptError(f"kubelet: registering Node {node} failed: {exc}") from None
 
     def _kube_proxy(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
-        args = flags(split_command_line(str(parameters.get("AppParameters", ""))))
+        argv = split_command_line(str(parameters.get("AppParameters", "")))
+        self._judge(machine, "kube-proxy-args", "kube-proxy service AppParameters", argv=argv)
+        args = flags(argv)
         config = _yaml(machine, args.get("config", ""))
+        self._judge(machine, "kube-proxy-config", args["config"], _read(machine, args["config"]))
         if config.get("kind") != "KubeProxyConfiguration" or config.get("mode") != "kernelspace":
             raise ScriptError("kube-proxy: expected a KubeProxyConfiguration with mode kernelspace")
         network = (config.get("winkernel") or {}).get("networkName")
