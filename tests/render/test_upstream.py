@@ -17,10 +17,11 @@ here, and hypothesis-generated valid inventories.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -81,6 +82,17 @@ def test_examples_at_each_built_minor(name: str, minor: int, upstream_validators
     _accepted(upstream_validators, helpers.build(data), helpers.assume(name))
 
 
+@pytest.mark.parametrize("name", helpers.INVENTORIES)
+def test_examples_with_containerd_1_7(name: str, upstream_validators: Validators) -> None:
+    """The 1.7 layout (config version 2), on the one minor that still recommends 1.7, is accepted by 1.7."""
+    release = next(r for r in RELEASES if any(line.startswith("1.7.") for line in r.containerd))
+    data = helpers.cluster_data(name)
+    data["spec"]["kubernetes"]["version"] = release.newest
+    data["spec"]["containerd"]["version"] = "1.7.35"
+    kinds = _accepted(upstream_validators, helpers.build(data), helpers.assume(name))
+    assert "containerd-config" in kinds
+
+
 LABEL = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
 
 
@@ -91,27 +103,49 @@ def _yaml(data: dict[str, Any]) -> str:
 
 
 @st.composite
-def inventories(draw: st.DrawFn) -> str:
-    """An example inventory with drawn network mode, names, labels, taints and address plan."""
-    data = helpers.cluster_data(draw(st.sampled_from(helpers.INVENTORIES)))
+def inventories(draw: st.DrawFn) -> tuple[str, str, dict[str, str]]:
+    """An example inventory with drawn network mode, names, labels, taints and pod subnet: the example's
+    name, the inventory text, and the host renames (old name -> new name)."""
+    name = draw(st.sampled_from(helpers.INVENTORIES))
+    data = helpers.cluster_data(name)
     spec = data["spec"]
     spec["network"]["mode"] = draw(st.sampled_from(["routes", "vxlan"]))
     spec["kubernetes"]["dnsDomain"] = f"{draw(LABEL)}.{draw(LABEL)}"
     spec["kubernetes"]["podSubnet"] = f"10.{draw(st.integers(100, 200))}.0.0/16"
+    renames = {}
     for host in spec["hosts"]:
-        host["name"] = (host["name"] + draw(LABEL))[:15]
+        renames[host["name"]] = host["name"] = (host["name"] + draw(LABEL))[:15]
         host["labels"] = {f"example.com/{draw(LABEL)}": draw(LABEL)}
         if host["role"] == "worker":
             host["taints"] = [{"key": draw(LABEL), "value": draw(LABEL), "effect": "NoSchedule"}]
-    return _yaml(data)
+    return name, _yaml(data), renames
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=inventories())
-def test_generated_inventories_are_accepted_upstream(text: str, upstream_validators: Validators) -> None:
+def _values(name: str, cluster: Cluster, renames: dict[str, str]) -> RuntimeValues:
+    """The example's sample runtime values (tokens, CA, builds, VIPs) for the renamed hosts, with pod
+    CIDRs inside the drawn pod subnet."""
+    sample = helpers.assume(name)
+    first, second = cluster.spec.kubernetes.pod_subnet.split(".")[:2]
+    hosts = list(enumerate(cluster.spec.hosts))
+    pod_cidrs = {h.name: f"{first}.{second}.{i}.0/24" for i, h in hosts}
+    vxlan = cluster.spec.network.mode == "vxlan"
+    source_vips = {h.name: f"{first}.{second}.{i}.2" for i, h in hosts if h.is_windows and vxlan}
+    builds = {renames[k]: v for k, v in sample.windows_builds.items()}
+    return replace(sample, pod_cidrs=pod_cidrs, windows_builds=builds, source_vips=source_vips)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example runs the validators
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(drawn=inventories())
+def test_generated_inventories_are_accepted_upstream(
+    drawn: tuple[str, str, dict[str, str]], upstream_validators: Validators
+) -> None:
+    name, text, renames = drawn
     result = load_text(text, "generated.yaml", helpers.ROOT / "inventories" / "generated.yaml", helpers.ENV)
     assume(result.cluster is not None and not result.errors)
     cluster = result.require()
-    first, second = cluster.spec.kubernetes.pod_subnet.split(".")[:2]
-    pod_cidrs = {h.name: f"{first}.{second}.{i}.0/24" for i, h in enumerate(cluster.spec.hosts)}
-    _accepted(upstream_validators, cluster, RuntimeValues(pod_cidrs=pod_cidrs))
+    _accepted(upstream_validators, cluster, _values(name, cluster, renames))
