@@ -6,10 +6,12 @@ Usage::
 
 The two arguments are git directories of ``MicrosoftDocs/windows-powershell-docs`` and
 ``MicrosoftDocs/PowerShell-Docs``; the files are read from their ``HEAD`` commit with ``git show`` and never
-copied. From each cmdlet page it reads the SYNTAX block of every parameter set (names, which are switches,
-which are positional, in order) and the PARAMETERS section (aliases, ``SwitchParameter`` types). A Windows
-Server cmdlet is read from the 2019, 2022 and 2025 docsets and only what all three document is kept, so a
-call the table accepts is documented on every supported Windows Server.
+copied. From each cmdlet page it reads the SYNTAX block of every parameter set (names, which are
+switches, which are positional in order, which are mandatory: not in brackets) and the PARAMETERS section
+(aliases, ``SwitchParameter`` types, "Accepted values", and the sets each parameter belongs to, which
+completes SYNTAX where it omits provider parameters). A Windows Server cmdlet is read from the 2019, 2022
+and 2025 docsets and only what all three document is kept (a parameter mandatory in any of them stays
+mandatory), so a call the table accepts is documented on every supported Windows Server.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ def _parse_set(line: str) -> dict[str, Any]:
     parameters: list[str] = []
     switches: list[str] = []
     positional: list[str] = []
+    mandatory: list[str] = []
     common = False
     for match in _ELEMENT.finditer(line):
         kind = match.lastgroup
@@ -180,7 +183,15 @@ def _parse_set(line: str) -> dict[str, Any]:
             switches.append(name)
         if kind.endswith("pos"):
             positional.append(name)
-    return {"parameters": parameters, "switches": switches, "positional": positional, "common": common}
+        if kind.startswith("req"):
+            mandatory.append(name)
+    return {
+        "parameters": parameters,
+        "switches": switches,
+        "positional": positional,
+        "mandatory": mandatory,
+        "common": common,
+    }
 
 
 def parse_parameters(text: str) -> dict[str, dict[str, Any]]:
@@ -200,7 +211,15 @@ def parse_parameters(text: str) -> dict[str, dict[str, Any]]:
         sets: list[str] = []
         for value in re.findall(r"^Parameter Sets:[ \t]*(.*)$", chunk, re.M):
             sets += [s.strip() for s in value.split(",") if s.strip()]
-        found[name] = {"aliases": sorted(set(aliases), key=str.lower), "switch": switch, "sets": sets}
+        values: list[str] = []
+        for value in re.findall(r"^Accepted values:[ \t]*(.*)$", chunk, re.M):
+            values += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in values]
+        found[name] = {
+            "aliases": sorted(set(aliases), key=str.lower),
+            "switch": switch,
+            "sets": sets,
+            "values": values,
+        }
     return found
 
 
@@ -227,6 +246,9 @@ def _entry(texts: list[str], module: str, sources: list[str]) -> dict[str, Any]:
         info = documented.get(name, {"aliases": [], "switch": False})
         switch = info["switch"] or any(name in s["switches"] for s in sets.values())
         parameters[name] = {"aliases": info["aliases"], "switch": switch}
+        values = _common_values([p[1].get(name, {}).get("values", []) for p in parsed])
+        if values:
+            parameters[name]["values"] = values
     online = re.search(r"^online version:\s*(\S+)", texts[0], re.M)
     return {
         "module": module,
@@ -235,7 +257,12 @@ def _entry(texts: list[str], module: str, sources: list[str]) -> dict[str, Any]:
         "common_parameters": all(s["common"] for s in sets.values()),
         "parameters": parameters,
         "parameter_sets": {
-            name: {"default": s["default"], "parameters": s["parameters"], "positional": s["positional"]}
+            name: {
+                "default": s["default"],
+                "parameters": s["parameters"],
+                "positional": s["positional"],
+                "mandatory": s["mandatory"],
+            }
             for name, s in sets.items()
         },
     }
@@ -252,8 +279,16 @@ def _intersect_sets(versions: list[dict[str, dict[str, Any]]]) -> dict[str, dict
             p for p in info["parameters"] if all(p in o[name]["parameters"] for o in versions[1:])
         ]
         positional = [p for p in info["positional"] if all(p in o[name]["positional"] for o in versions[1:])]
-        kept[name] = {**info, "parameters": common_names, "positional": positional}
+        mandatory = [p for p in common_names if any(p in o[name]["mandatory"] for o in versions)]
+        kept[name] = {**info, "parameters": common_names, "positional": positional, "mandatory": mandatory}
     return kept
+
+
+def _common_values(per_version: list[list[str]]) -> list[str]:
+    """Accepted values every version documents; empty when any version lists none (not restricted)."""
+    if not all(per_version):
+        return []
+    return [v for v in per_version[0] if all(v.lower() in {x.lower() for x in o} for o in per_version[1:])]
 
 
 def build(windows_dir: str, powershell_dir: str) -> dict[str, Any]:

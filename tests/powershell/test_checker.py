@@ -171,3 +171,40 @@ def test_own_function_aliases_and_explicit_positions() -> None:
     assert "2 positional" in _one(script + "Get-Thing 'k' 'n' -Who 'x'\n").message
     assert _check(script + "Get-Thing 'k' -Who 'n' -Other 'o'\n") == []
     assert "positional" in _one(script + "Get-Thing 'k' 'n' 'o'\n").message
+
+
+def test_a_value_outside_the_documented_accepted_values() -> None:
+    finding = _one("Set-NetIPInterface -InterfaceAlias 'Ethernet' -Forwarding Enabeld")
+    assert finding.parameter == "Forwarding" and "(Disabled, Enabled)" in finding.message
+    assert _check("Set-NetIPInterface -InterfaceAlias 'Ethernet' -Forwarding 'enabled'") == []
+    assert _check("Set-NetIPInterface -InterfaceAlias 'Ethernet' -Forwarding $wanted") == []
+
+
+def test_an_encoding_windows_powershell_5_1_does_not_have() -> None:
+    finding = _one("Add-Content -LiteralPath 'x' -Value 'y' -Encoding utf8NoBOM")
+    assert finding.parameter == "Encoding" and "not an accepted value" in finding.message
+
+
+def test_a_missing_mandatory_parameter() -> None:
+    finding = _one("New-NetRoute -InterfaceAlias 'Ethernet' -NextHop '10.0.0.1'")
+    assert "mandatory" in finding.message and "-DestinationPrefix" in finding.message
+    assert _check("New-NetRoute '10.244.1.0/24' -InterfaceAlias 'Ethernet'") == []  # given by position
+
+
+def test_mandatory_parameters_may_come_from_the_pipeline() -> None:
+    assert "mandatory" in _one("ConvertFrom-Json").message
+    assert _check("$text | ConvertFrom-Json") == []
+
+
+def test_own_function_mandatory_and_validate_set() -> None:
+    script = """function Set-Mode {
+    param(
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('start', 'stop')]
+        [string]$Mode
+    )
+}
+"""
+    assert _check(script + "Set-Mode -Mode 'stop'\nSet-Mode start\n") == []
+    assert "mandatory" in _one(script + "Set-Mode\n").message
+    assert _one(script + "Set-Mode -Mode restart\n").parameter == "Mode"

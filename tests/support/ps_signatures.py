@@ -4,11 +4,16 @@ Real: the tree-sitter PowerShell grammar, and Microsoft's documented cmdlet synt
 (``tests/powershell/cmdlets.json``, read from the SYNTAX and PARAMETERS sections of the cmdlet reference
 pages it cites). Emulated: PowerShell's parameter binder, reduced to the rules that decide whether a call
 binds at all: a parameter name is matched case-insensitively, exactly or by an unambiguous prefix of a name
-or alias; the named parameters must all belong to one parameter set; a switch takes a value only as
-``-Switch:$value``; positional arguments must find a positional parameter the call left free. Calls to
-functions the script defines are checked the same way against their own ``param()`` block. Not covered:
-mandatory parameters, argument types and values, pipeline binding, dynamic parameters beyond those the docs
-list, commands invoked by alias (``%``, ``?``) or through ``&``, and native programs.
+or alias; a parameter is given once; the named parameters must all belong to one parameter set; a switch
+takes a value only as ``-Switch:$value``; positional arguments must find a positional parameter the call
+left free; a command nothing is piped into must get its set's mandatory parameters by name or position; a
+constant argument of a parameter whose docs list "Accepted values" must be one of them. Calls to functions
+the script defines are checked the same way against their own ``param()`` block (``[Alias]``,
+``[ValidateSet]``, ``Position``, ``Mandatory``, ``[switch]``; common parameters only for advanced
+functions). A splat of a literal hashtable is checked by its keys; any other splat is reported as
+unchecked. Not covered: argument types, computed values, which set PowerShell picks when several fit,
+``ValueFromRemainingArguments``, dynamic parameters beyond those the docs list, commands invoked by alias
+(``%``, ``?``) or through ``&``, and native programs.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Parameter:
     name: str
     aliases: tuple[str, ...] = ()
     switch: bool = False
+    values: tuple[str, ...] = ()  # the accepted values, when the docs restrict them
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class ParameterSet:
     name: str
     parameters: frozenset[str]
     positional: tuple[str, ...] = ()
+    mandatory: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -107,14 +114,22 @@ def common_parameters(should_process: bool = False) -> dict[str, Parameter]:
 
 
 def _parameters(entries: dict[str, Any]) -> dict[str, Parameter]:
-    return {n: Parameter(n, tuple(e["aliases"]), bool(e["switch"])) for n, e in entries.items()}
+    return {
+        n: Parameter(n, tuple(e["aliases"]), bool(e["switch"]), tuple(e.get("values", ())))
+        for n, e in entries.items()
+    }
 
 
 def _signature(name: str, entry: dict[str, Any], common: dict[str, Parameter]) -> Signature:
     own = _parameters(entry["parameters"])
     extra = common if entry["common_parameters"] else {}
     sets = tuple(
-        ParameterSet(set_name, frozenset(info["parameters"]) | frozenset(extra), tuple(info["positional"]))
+        ParameterSet(
+            set_name,
+            frozenset(info["parameters"]) | frozenset(extra),
+            tuple(info["positional"]),
+            frozenset(info["mandatory"]),
+        )
         for set_name, info in entry["parameter_sets"].items()
     )
     return Signature(name, {**extra, **own}, sets, entry["reference"] or entry["sources"][0])
@@ -149,23 +164,31 @@ def defined_functions(root: tree_sitter.Node) -> dict[str, Signature]:
     return found
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """A parameter as a ``param()`` block declares it."""
+
+    parameter: Parameter
+    position: int | None = None
+    mandatory: bool = False
+
+
 def _function_signature(name: str, node: tree_sitter.Node) -> Signature:
-    params = _param_list(node)
+    declared = _param_list(node)
     advanced = any(_attribute_names(a) & {"cmdletbinding", "parameter"} for a in _param_owners(node))
-    parameters = {p.name: p for p, _ in params}
-    explicit = [(pos, p.name) for p, pos in params if pos is not None]
+    parameters = {d.parameter.name: d.parameter for d in declared}
+    explicit = sorted((d.position, d.parameter.name) for d in declared if d.position is not None)
     if explicit:
-        positional = tuple(n for _, n in sorted(explicit))
+        positional = tuple(n for _, n in explicit)
     else:
-        positional = tuple(p.name for p, _ in params if not p.switch)
-    names = frozenset(parameters)
+        positional = tuple(d.parameter.name for d in declared if not d.parameter.switch)
     if advanced:
         block = _own_param_block(node)
         should_process = block is not None and "supportsshouldprocess" in _text(block).lower()
         parameters = {**common_parameters(should_process), **parameters}
-        names = frozenset(parameters)
-    where = f"function {name} (param block, line {node.start_point[0] + 1})"
-    return Signature(name, parameters, (ParameterSet("__AllParameterSets", names, positional),), where)
+    mandatory = frozenset(d.parameter.name for d in declared if d.mandatory)
+    only = ParameterSet("__AllParameterSets", frozenset(parameters), positional, mandatory)
+    return Signature(name, parameters, (only,), f"function {name} (line {node.start_point[0] + 1})")
 
 
 def _param_owners(node: tree_sitter.Node) -> list[tree_sitter.Node]:
@@ -187,31 +210,35 @@ def _own_param_block(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return None
 
 
-def _param_list(node: tree_sitter.Node) -> list[tuple[Parameter, int | None]]:
+def _param_list(node: tree_sitter.Node) -> list[_Declared]:
     block = _own_param_block(node)
     if block is None:
         return []
-    params = []
-    for item in _walk(block):
-        if item.type == "script_parameter":
-            params.append(_script_parameter(item))
-    return params
+    return [_script_parameter(item) for item in _walk(block) if item.type == "script_parameter"]
 
 
-def _script_parameter(node: tree_sitter.Node) -> tuple[Parameter, int | None]:
+def _script_parameter(node: tree_sitter.Node) -> _Declared:
     variable = next(c for c in node.children if c.type == "variable")
     types = {_text(t).lower() for t in _walk(node) if t.type == "type_literal"}
     switch = any(t.strip("[]").strip() in SWITCH_TYPES for t in types)
     aliases: list[str] = []
+    values: list[str] = []
     position: int | None = None
+    mandatory = False
     for attribute in (a for a in _walk(node) if a.type == "attribute"):
         name, text = _attribute_name(attribute), _text(attribute)
+        quoted = re.findall(r"'([^']*)'|\"([^\"]*)\"", text)
         if name == "alias":
-            aliases += re.findall(r"['\"]([^'\"]+)['\"]", text)
-        match = re.search(r"\bPosition\s*=\s*(\d+)", text, re.I)
-        if name == "parameter" and match:
-            position = int(match.group(1))
-    return Parameter(_text(variable).lstrip("$"), tuple(aliases), switch), position
+            aliases += [a or b for a, b in quoted]
+        elif name == "validateset":
+            values += [a or b for a, b in quoted]
+        elif name == "parameter":
+            match = re.search(r"\bPosition\s*=\s*(\d+)", text, re.I)
+            position = int(match.group(1)) if match else position
+            flag = re.search(r"\bMandatory\b(\s*=\s*\$(\w+))?", text, re.I)
+            mandatory = flag is not None and (flag.group(2) or "true").lower() == "true"
+    parameter = Parameter(_text(variable).lstrip("$"), tuple(aliases), switch, tuple(values))
+    return _Declared(parameter, position, mandatory)
 
 
 def _attribute_name(attribute: tree_sitter.Node) -> str:
@@ -314,6 +341,8 @@ def _takes_value(call: _Call, token: _Token, following: _Token | None) -> bool:
     if not parameter.switch:
         if following is None:
             call.fail(token.text, f"-{parameter.name} needs a value")
+        else:
+            _check_value(call, token.text, parameter, following.text)
         return following is not None
     if token.colon:
         return following is not None
@@ -325,6 +354,23 @@ def _takes_value(call: _Call, token: _Token, following: _Token | None) -> bool:
         )
         return True
     return False  # a switch: what follows is positional
+
+
+def literal_word(argument: str) -> str | None:
+    """The value of a bare word or a constant quoted string argument; None for anything computed."""
+    if re.fullmatch(r"[A-Za-z][\w.-]*", argument):
+        return argument
+    match = re.fullmatch(r"'([^']*)'|\"([^\"$`]*)\"", argument)
+    return (match.group(1) if match.group(1) is not None else match.group(2)) if match else None
+
+
+def _check_value(call: _Call, written: str, parameter: Parameter, argument: str) -> None:
+    value = literal_word(argument)
+    if not parameter.values or value is None:
+        return
+    if value.lower() not in {v.lower() for v in parameter.values}:
+        allowed = ", ".join(parameter.values)
+        call.fail(written, f"{argument} is not an accepted value of -{parameter.name} ({allowed})")
 
 
 def _named(call: _Call, written: str) -> Parameter | None:
@@ -352,7 +398,8 @@ def _splat(call: _Call, variable: str, splats: dict[str, list[list[str] | None]]
         _named(call, key)
 
 
-def _fit(call: _Call) -> None:
+def _fit(call: _Call, piped: bool) -> None:
+    """One set takes the named parameters, the positionals and (unless piped) its mandatory ones."""
     named = set(call.named)
     candidates = [s for s in call.signature.sets if named <= s.parameters]
     if not candidates:
@@ -371,6 +418,21 @@ def _fit(call: _Call) -> None:
             f"{len(call.positional)} positional argument(s) ({args}) but only {room} positional"
             " parameter(s) left in any matching parameter set",
         )
+    elif not piped:
+        _mandatory(call, candidates, named)
+
+
+def _mandatory(call: _Call, candidates: list[ParameterSet], named: set[str]) -> None:
+    """Some candidate set gets all its mandatory parameters by name or position (nothing is piped in)."""
+    missing_by_set = []
+    for candidate in candidates:
+        free = [p for p in candidate.positional if p not in named]
+        bound = named | set(free[: len(call.positional)])
+        missing = sorted(candidate.mandatory - bound)
+        if not missing:
+            return
+        missing_by_set.append(f"{candidate.name}: -{', -'.join(missing)}")
+    call.fail(None, f"mandatory parameter(s) missing, nothing is piped in ({'; '.join(missing_by_set)})")
 
 
 def check_script(text: str, script: str, table: dict[str, Signature] | None = None) -> list[Finding]:
@@ -411,6 +473,16 @@ def _check_command(
         return []  # a native program or an alias: not checked
     call = _Call(script, line, name, signature)
     _bind(call, _tokens(node), splats)
-    if not any(not f.unchecked for f in call.findings):
-        _fit(call)
+    if not call.findings:
+        _fit(call, piped=_piped(node))
     return call.findings
+
+
+def _piped(node: tree_sitter.Node) -> bool:
+    """Whether the command gets pipeline input (a ``|`` before it in its pipeline)."""
+    sibling = node.prev_sibling
+    while sibling is not None:
+        if sibling.type == "|":
+            return True
+        sibling = sibling.prev_sibling
+    return False
