@@ -7,11 +7,12 @@ Usage::
 The two arguments are git directories of ``MicrosoftDocs/windows-powershell-docs`` and
 ``MicrosoftDocs/PowerShell-Docs``; the files are read from their ``HEAD`` commit with ``git show`` and never
 copied. From each cmdlet page it reads the SYNTAX block of every parameter set (names, which are
-switches, which are positional in order, which are mandatory: not in brackets) and the PARAMETERS section
-(aliases, ``SwitchParameter`` types, "Accepted values", and the sets each parameter belongs to, which
-completes SYNTAX where it omits provider parameters). A Windows Server cmdlet is read from the 2019, 2022
-and 2025 docsets and only what all three document is kept (a parameter mandatory in any of them stays
-mandatory), so a call the table accepts is documented on every supported Windows Server.
+switches, which are positional, which are mandatory: not in brackets) and the PARAMETERS section
+(aliases, ``SwitchParameter`` types, "Accepted values", the Position that orders the positional ones, and
+the sets each parameter belongs to, which completes SYNTAX where it omits provider parameters). A Windows
+Server cmdlet is read from the 2019, 2022 and 2025 docsets and only what all three document is kept (a
+parameter mandatory in any of them stays mandatory), so a call the table accepts is documented on every
+supported Windows Server.
 """
 
 from __future__ import annotations
@@ -219,7 +220,20 @@ def parse_parameters(text: str) -> dict[str, dict[str, Any]]:
             "switch": switch,
             "sets": sets,
             "values": values,
+            "positions": _positions(chunk),
         }
+    return found
+
+
+def _positions(chunk: str) -> dict[str, int]:
+    """Set name (or "(All)") -> the documented Position, from each yaml block of a parameter."""
+    found = {}
+    for block in re.findall(r"```yaml\n(.*?)```", chunk, re.S):
+        sets = re.search(r"^Parameter Sets:[ \t]*(.*)$", block, re.M)
+        position = re.search(r"^Position:[ \t]*(\d+)", block, re.M)
+        if sets and position:
+            for name in (s.strip() for s in sets.group(1).split(",") if s.strip()):
+                found[name] = int(position.group(1))
     return found
 
 
@@ -233,7 +247,23 @@ def _merged_sets(text: str) -> dict[str, dict[str, Any]]:
                 sets[target]["parameters"].append(name)
             if info["switch"] and name not in sets[target]["switches"]:
                 sets[target]["switches"].append(name)
+    _order_positionals(sets, parse_parameters(text))
     return sets
+
+
+def _order_positionals(sets: dict[str, dict[str, Any]], documented: dict[str, dict[str, Any]]) -> None:
+    """Sort each set's positional parameters by their documented Position (SYNTAX order breaks ties)."""
+    for set_name, info in sets.items():
+
+        def position(name: str, set_name: str = set_name) -> int:
+            positions = documented.get(name, {}).get("positions", {})
+            for key in (set_name, "(All)"):
+                if key in positions:
+                    return int(positions[key])
+            # Provider sets ("Path  - FileSystem provider") are named differently in PARAMETERS.
+            return min(positions.values(), default=1000)
+
+        info["positional"] = sorted(info["positional"], key=position)
 
 
 def _entry(texts: list[str], module: str, sources: list[str]) -> dict[str, Any]:

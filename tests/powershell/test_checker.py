@@ -32,6 +32,7 @@ def _one(script: str) -> Finding:
         "Stop-Service -Name 'kubelet' -Force -ea SilentlyContinue -WhatIf",
         "$route | Remove-NetRoute -Confirm:$false",
         "Join-Path 'C:\\k' 'bin'",
+        "Register-ScheduledTask 'hybridctl-boot' -Action $action -Force",  # TaskName is Position 0
         "Get-ChildItem -LiteralPath 'C:\\k' -Recurse -File",  # -File: FileSystem provider, documented (All)
         "Microsoft.PowerShell.Management\\Get-Service -Name 'x'",
         "& 'C:\\k\\nssm.exe' install kubelet",
