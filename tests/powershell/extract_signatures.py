@@ -282,7 +282,7 @@ def _entry(texts: list[str], module: str, sources: list[str]) -> dict[str, Any]:
     online = re.search(r"^online version:\s*(\S+)", texts[0], re.M)
     return {
         "module": module,
-        "reference": online.group(1).split("?")[0] if online else None,
+        "reference": re.sub(r"[&?]wt\.mc_id=[^&]*", "", online.group(1), flags=re.I) if online else None,
         "sources": sources,
         "common_parameters": all(s["common"] for s in sets.values()),
         "parameters": parameters,

@@ -296,7 +296,9 @@ class _Call:
     findings: list[Finding] = field(default_factory=list)
 
     def fail(self, parameter: str | None, message: str, unchecked: bool = False) -> None:
-        self.findings.append(Finding(self.script, self.line, self.command, parameter, message, unchecked))
+        """Record a finding; an error cites the signature it was judged by."""
+        cited = message if unchecked else f"{message} [signature: {self.signature.source}]"
+        self.findings.append(Finding(self.script, self.line, self.command, parameter, cited, unchecked))
 
 
 def _tokens(node: tree_sitter.Node) -> list[_Token]:
@@ -376,7 +378,7 @@ def _check_value(call: _Call, written: str, parameter: Parameter, argument: str)
 def _named(call: _Call, written: str) -> Parameter | None:
     matches = call.signature.resolve(written)
     if not matches:
-        call.fail(written, f"no such parameter (documented: {call.signature.source})")
+        call.fail(written, "no such parameter")
         return None
     if len(matches) > 1:
         options = ", ".join(sorted(f"-{p.name}" for p in matches))
