@@ -12,16 +12,12 @@ templates, plant a mistake, render from the copy and expect the check to name sc
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hybridctl.render import RuntimeValues, render_all
-from hybridctl.render import api as render_api
-from hybridctl.render import engine as render_engine
-from hybridctl.resources import templates_dir
+from tests.powershell.conftest import plant
 from tests.render import helpers
 from tests.support.powershell import invocations
 from tests.support.ps_signatures import TABLE, Finding, check_script, load_table
@@ -76,24 +72,6 @@ def test_every_table_entry_cites_microsoft_docs() -> None:
 # --- mutation tests --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def templates_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the shipped templates that rendering reads instead of the originals."""
-    copy = tmp_path / "templates"
-    shutil.copytree(templates_dir(), copy)
-    monkeypatch.setattr(render_engine, "templates_dir", lambda: copy)
-    monkeypatch.setattr(render_api, "templates_dir", lambda: copy)
-    render_engine.environment.cache_clear()
-    yield copy
-    render_engine.environment.cache_clear()
-
-
-def _plant(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} is no longer in {path.name}: update the mutation"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def _only(found: list[Finding], script_suffix: str, command: str, parameter: str) -> None:
     assert found, "the planted mistake passed the check"
     for finding in found:
@@ -104,7 +82,7 @@ def _only(found: list[Finding], script_suffix: str, command: str, parameter: str
 
 def test_mutation_misspelt_new_netroute_parameter_fails(templates_copy: Path) -> None:
     routes = templates_copy / "windows" / "hybridctl" / "routes.ps1.j2"
-    _plant(routes, "New-NetRoute -DestinationPrefix ", "New-NetRoute -DestinationPrefx ")
+    plant(routes, "New-NetRoute -DestinationPrefix ", "New-NetRoute -DestinationPrefx ")
     found = findings(scripts("example"))
     _only(found, "/routes.ps1", "New-NetRoute", "DestinationPrefx")
     assert "no such parameter" in found[0].message
@@ -112,7 +90,7 @@ def test_mutation_misspelt_new_netroute_parameter_fails(templates_copy: Path) ->
 
 def test_mutation_switch_given_a_value_fails(templates_copy: Path) -> None:
     script = templates_copy / "windows" / "scripts" / "win" / "service-control.ps1"
-    _plant(script, "Stop-Service -Name $Name -Force\n", "Stop-Service -Name $Name -Force $true\n")
+    plant(script, "Stop-Service -Name $Name -Force\n", "Stop-Service -Name $Name -Force $true\n")
     found = findings(scripts("example"))
     _only(found, "scripts/windows/win/service-control.ps1", "Stop-Service", "Force")
     assert "switch given a separate value $true" in found[0].message
