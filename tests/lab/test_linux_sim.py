@@ -1,7 +1,8 @@
 """The simulated toolchain refuses what real tools would refuse, with a clear message.
 
-Tier: lab. Real: a test host (OpenSSH, network namespace) where the simulator runs. Simulated: kubeadm,
-kubectl, apt-get, modprobe (that is what is under test: tests/lab/linux_sim).
+Tier: lab. Real: a test host (OpenSSH, network namespace) where the simulator runs; kubeadm's own
+`kubeadm config validate` and the kubelet's flag set, which the simulated kubeadm consults first.
+Simulated: kubeadm's actions, kubectl, apt-get, modprobe (under test: tests/lab/linux_sim).
 """
 
 from __future__ import annotations
@@ -37,14 +38,19 @@ def test_kubeadm_refuses_broken_configs_and_unknown_flags(lab: SimLab) -> None:
     (host,) = lab.add(1)
     cluster = lab.cluster([(host, "control-plane")])
     run_steps(lab, cluster, PREPARE).assert_ok()
+    # The simulated kubeadm hands the file to the real `kubeadm config validate` first: upstream messages.
     code, err = _init(host, api="kubeadm.k8s.io/v1beta3")
-    assert code and 'no kind "InitConfiguration" is registered for version "kubeadm.k8s.io/v1beta3"' in err
+    assert code and 'your configuration file uses an old API spec: "kubeadm.k8s.io/v1beta3"' in err
     code, err = _init(host, extra=", nodeLabels: {a: b}")
-    assert (
-        code and 'strict decoding error: unknown field "InitConfiguration.nodeRegistration.nodeLabels"' in err
-    )
+    assert code and 'strict decoding error: unknown field "nodeRegistration.nodeLabels"' in err
     code, err = _init(host, extra=", kubeletExtraArgs: {node-ip: 10.0.0.1}")
-    assert code and "v1beta4 wants a list of {name, value}" in err
+    assert code and "nodeRegistration.kubeletExtraArgs of type []v1beta4.Arg" in err
+    code, err = _init(host, extra=", kubeletExtraArgs: [{name: nodeip, value: 10.0.0.1}]")
+    assert (
+        code
+        and "the kubelet would not start: kubelet: failed to parse kubelet flag: unknown flag: --nodeip"
+        in err
+    )
     code, err = _init(host, "kubeadm.k8s.io/v1beta4", "", "--pod-network-cidr=10.0.0.0/8")
     assert code and "unknown flag: --pod-network-cidr" in err
     assert not lab.model.read()["initialized"], "a refused init must not create a cluster"

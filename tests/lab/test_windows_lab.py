@@ -22,6 +22,7 @@ from hybridctl.steps.windows import FINISH, JOIN, NETWORK, PREPARE, WindowsPodNe
 from tests.lab.windows_sim.netns import WindowsLabHost, in_namespace, ip
 from tests.lab.windows_sim.testbed import Testbed, WindowsNode
 from tests.support.linux_hosts import LinuxTestHosts
+from tests.support.upstream import default_judge
 from tests.support.winrm import (
     Accounts,
     EndpointConfig,
@@ -30,7 +31,6 @@ from tests.support.winrm import (
     register_builtin,
 )
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
-from tests.support.upstream import default_judge
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
 

@@ -37,6 +37,7 @@ from tests.support.ci import in_ci, require_tool
 from tests.support.hosts_fixtures import require_linux_hosts
 from tests.support.inventory import kubernetes_spec, linux_entry
 from tests.support.linux_hosts import LinuxTestHosts, TestHost
+from tests.support.upstream import MODULES, shared_validators
 
 SIM_SOURCE = Path(__file__).parent
 MODEL_SOURCE = Path(__file__).parent.parent / "cluster_model.py"
@@ -84,6 +85,10 @@ printf '{"active": ["%s"]}\\n' "$SWAP" > /var/lib/hybridctl-sim/swap.json
 """
 
 
+# Kubernetes minors whose real kubeadm the lab's simulated kubeadm delegates to.
+UPSTREAM_MINORS = tuple(name.removeprefix("k8s-") for name in MODULES if name.startswith("k8s-"))
+
+
 class SimLab:
     """Linux test hosts + simulated Kubernetes toolchain + artifact mirror; a context manager."""
 
@@ -112,8 +117,23 @@ class SimLab:
         for source in [*SIM_SOURCE.glob("sim_*.py"), SIM_SOURCE / "main.py", MODEL_SOURCE]:
             shutil.copy2(source, sim / source.name)
         (self.shared / "cluster").mkdir(exist_ok=True)
+        upstream = self._upstream_tools()
         self.server = ArtifactServer(self.shared / "mirror", self.hosts.gateway).start()
-        (self.shared / "lab.json").write_text(json.dumps({"mirror": self.server.url}) + "\n")
+        config = {"mirror": self.server.url, "upstream": upstream}
+        (self.shared / "lab.json").write_text(json.dumps(config) + "\n")
+
+    def _upstream_tools(self) -> dict[str, str]:
+        """Real kubeadm and the kubelet-flag validator of each built Kubernetes minor, copied into the shared
+        directory the hosts see; the simulated kubeadm delegates to them (``upstream/<minor>``)."""
+        found = {}
+        for minor in UPSTREAM_MINORS:
+            built = shared_validators().kube(minor)
+            target = self.shared / "upstream" / minor
+            target.mkdir(parents=True, exist_ok=True)
+            for binary in ("kubeadm", "validate"):
+                shutil.copy2(built / binary, target / binary)
+            found[minor] = f"upstream/{minor}"
+        return found
 
     def close(self) -> None:
         """Stop the mirror, remove every host and the bridge (idempotent)."""

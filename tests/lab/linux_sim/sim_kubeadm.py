@@ -12,6 +12,12 @@ It validates what it is given and refuses anything it does not understand:
   the uploaded certificates;
 * flags: only those hybridctl uses; anything else is "unknown flag".
 The cluster itself is ``cluster_model.ClusterModel`` in the lab's shared directory.
+
+Upstream first: every config file is handed to the real ``kubeadm config validate`` of the installed
+minor, the kubelet flags of nodeRegistration.kubeletExtraArgs to the kubelet's own flag set and the
+KubeletConfiguration/KubeProxyConfiguration documents to those components' own decoding and validation (the
+upstream validator), both copied into the lab's shared directory by lab.py (``upstream/<minor>``). Their
+refusal is this kubeadm's refusal. A minor without a built validator (1.36) gets only the checks below.
 """
 
 import base64
@@ -28,9 +34,11 @@ import sim_system
 import yaml
 from cluster_model import TOKEN_RE, ModelError
 from sim_common import (
+    LAB,
     SimError,
     duration,
     installed,
+    lab_config,
     model,
     read_state,
     state,
@@ -137,6 +145,52 @@ def expected_api(release):
     return "kubeadm.k8s.io/v1beta4" if minor >= 31 else "kubeadm.k8s.io/v1beta3"
 
 
+def upstream_tools(release):
+    """The directory holding real kubeadm and the validator for ``release``'s minor, or None."""
+    minor = ".".join(release.split(".")[:2])
+    entry = lab_config().get("upstream", {}).get(minor)
+    return LAB / entry if entry else None
+
+
+def upstream_validate(path, documents, release):
+    """Real ``kubeadm config validate``, then the kubelet's flag set on kubeletExtraArgs and the kubelet's
+    and kube-proxy's own decoding and validation on their documents (what the kubelet started by kubeadm
+    with these files would refuse)."""
+    tools = upstream_tools(release)
+    if tools is None:
+        return
+    result = subprocess.run(
+        [str(tools / "kubeadm"), "config", "validate", "--config", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SimError((result.stderr or result.stdout).strip())
+    checks = []
+    for document in documents:
+        kind = document.get("kind")
+        if kind in ("InitConfiguration", "JoinConfiguration"):
+            pairs = (document.get("nodeRegistration") or {}).get("kubeletExtraArgs") or []
+            items = (
+                [(p["name"], p["value"]) for p in pairs] if isinstance(pairs, list) else list(pairs.items())
+            )
+            checks.append({"kind": "kubelet-args", "os": "linux", "args": [f"--{n}={v}" for n, v in items]})
+        elif kind == "KubeletConfiguration":
+            checks.append({"kind": "kubelet-config", "os": "linux", "data": json.dumps(document)})
+        elif kind == "KubeProxyConfiguration":
+            checks.append({"kind": "kube-proxy-config", "os": "linux", "data": json.dumps(document)})
+    if not checks:
+        return
+    result = subprocess.run(
+        [str(tools / "validate")], input=json.dumps(checks), capture_output=True, text=True, check=False
+    )
+    for check, verdict in zip(checks, json.loads(result.stdout), strict=True):
+        if not verdict["ok"]:
+            agent = "kube-proxy" if check["kind"].startswith("kube-proxy") else "the kubelet"
+            raise SimError(f"{agent} would not start: {verdict['error']}")
+
+
 def load_config(path, release, allowed):
     try:
         documents = [d for d in yaml.safe_load_all(Path(path).read_text()) if d is not None]
@@ -144,6 +198,7 @@ def load_config(path, release, allowed):
         raise SimError(f"unable to read config from {path!r}: no such file or directory") from None
     except yaml.YAMLError as error:
         raise SimError(f"unable to decode config from {path!r}: {error}") from None
+    upstream_validate(path, documents, release)
     found = {}
     for document in documents:
         kind, api = document.get("kind"), document.get("apiVersion")
