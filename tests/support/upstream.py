@@ -86,10 +86,28 @@ def go_tool() -> str:
 def _stamp(go: str, module: Path) -> str:
     digest = hashlib.sha256()
     digest.update(subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout.encode())
+    digest.update(" ".join(_version_ldflags(module)).encode())
     sources = [module / "go.mod", module / "go.sum", *sorted((module / "validate").glob("*.go"))]
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def _version_ldflags(module: Path) -> list[str]:
+    """``-X`` flags that give kubeadm its release version, as Kubernetes' build does (hack/lib/version.sh);
+    without them kubeadm calls itself v0.0.0-master and skips its version-skew checks."""
+    for line in (module / "go.mod").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["k8s.io/kubernetes"] and len(parts) >= 2 and parts[1].startswith("v1."):
+            version = parts[1]
+            major, minor = version[1:].split(".")[:2]
+            base = "k8s.io/component-base/version"
+            return [
+                f"-X {base}.gitVersion={version}",
+                f"-X {base}.gitMajor={major}",
+                f"-X {base}.gitMinor={minor}",
+            ]
+    return []
 
 
 def build_module(go: str, name: str, tools: Sequence[str] = ()) -> Path:
@@ -103,7 +121,8 @@ def build_module(go: str, name: str, tools: Sequence[str] = ()) -> Path:
         stamp_file = out / "stamp"
         if stamp_file.exists() and stamp_file.read_text() == stamp:
             return out
-        command = [go, "build", "-trimpath", "-ldflags=-s -w", "-o", f"{out}/", "./validate", *tools]
+        ldflags = " ".join(["-s", "-w", *_version_ldflags(module)])
+        command = [go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", f"{out}/", "./validate", *tools]
         result = subprocess.run(command, cwd=module, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             pytest.fail(f"building the upstream validators of {name} failed:\n{result.stderr[-4000:]}")
