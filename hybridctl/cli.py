@@ -55,6 +55,26 @@ def _root(
     ctx.obj = merge(AppEnv(), given)
 
 
+@app.command(epilog="Example: hybridctl init --linux-workers 1 --windows-workers 2 -o inventory.yaml")
+@options()
+def init(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to create (default: the -i path); never overwritten."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Cluster name.")] = "hybrid",
+    linux_workers: Annotated[int, typer.Option("--linux-workers", help="Linux workers besides cp1.")] = 1,
+    windows_workers: Annotated[int, typer.Option("--windows-workers", help="Windows Server workers.")] = 1,
+    env: AppEnv,
+) -> None:
+    """Write a commented starter inventory (secrets as ${env:NAME}) and say what to run next."""
+    from hybridctl.verbs.init import run_init
+
+    raise typer.Exit(run_init(env, out, name, linux_workers, windows_workers))
+
+
 @app.command(epilog="Example: hybridctl validate -i inventories/example.yaml --output json")
 @options()
 def validate(ctx: typer.Context, *, env: AppEnv) -> None:
