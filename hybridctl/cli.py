@@ -129,6 +129,26 @@ def ping(ctx: typer.Context, names: HostsArg = None, *, env: AppEnv, settings: A
     raise typer.Exit(run_ping(env, settings, names or []))
 
 
+@app.command(epilog="Example: hybridctl kubeconfig -i inventory.yaml -o ~/.kube/hybrid.conf")
+@options(run=True)
+def kubeconfig(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Also write it here (default: only .hybridctl/<cluster>/admin.conf)."
+        ),
+    ] = None,
+    env: AppEnv,
+    settings: Any,
+) -> None:
+    """Fetch (or refresh) the admin kubeconfig of the existing cluster from its first control plane (0600)."""
+    from hybridctl.verbs.kubeconfig import run_kubeconfig
+
+    raise typer.Exit(run_kubeconfig(env, settings, out))
+
+
 @hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
 @options()
 def hosts_forget(

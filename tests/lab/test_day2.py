@@ -1,0 +1,88 @@
+"""The day-2 verbs end to end, through the real CLI, on a hybrid lab cluster: kubeconfig, status.
+
+Tier: lab (root). Real: the hybridctl CLI in a subprocess, sshd test hosts in network namespaces,
+paramiko, pypsrp over HTTPS to WinRM endpoints inside the Windows hosts' namespaces, file modes.
+Simulated: Kubernetes binaries, kubectl and systemd on the Linux hosts (tests/lab/linux_sim), the
+Windows OS behind the endpoint (tests/support/winrm), the control plane (tests/lab/cluster_model.py).
+The tests of this module run in order on one cluster: the first runs before ``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab.e2e import HybridLab, events
+from tests.lab.linux_sim.lab import SimLab
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
+
+pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hybrid(
+    sim_lab: SimLab,
+    tmp_path_factory: pytest.TempPathFactory,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[HybridLab]:
+    """1 control plane, 1 Linux worker, 1 Windows worker; no cluster yet."""
+    sim_lab.reset_model()
+    lab = HybridLab(sim_lab, tmp_path_factory.mktemp("day2"), winrm_pki, winrm_account)
+    try:
+        cp, lin1 = lab.add_linux(2)
+        (win1,) = lab.add_windows(1)
+        lab.write_inventory([(cp, "control-plane"), (lin1, "worker"), (win1, "worker")])
+        yield lab
+    finally:
+        lab.close()
+        sim_lab.reset_model()
+
+
+def test_kubeconfig_without_a_cluster_says_so(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("kubeconfig", "--accept-new-host-keys")
+    assert result.returncode == 1, result.stderr
+    assert "no cluster runs on this control plane" in result.stderr
+    assert "hybridctl up" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (hybrid.state_dir / "admin.conf").exists()
+
+
+def test_up_builds_the_cluster(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert all(n["ready"] for n in hybrid.sim.model.nodes().values())
+
+
+def test_kubeconfig_fetches_the_admin_kubeconfig_with_mode_0600(hybrid: HybridLab) -> None:
+    cp = hybrid.linux[0]
+    remote = cp.exec("cat", "/etc/kubernetes/admin.conf").stdout
+    local = hybrid.state_dir / "admin.conf"
+    local.unlink()
+    target = hybrid.workdir / "kube" / "hybrid.conf"
+    result = hybrid.hybridctl("kubeconfig", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert f"export KUBECONFIG={target}" in result.stdout
+    for path in (local, target):
+        assert path.read_text() == remote
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "client-key-data" not in result.stdout + result.stderr
+
+
+def test_kubeconfig_refreshes_a_stale_copy_and_reports_json(hybrid: HybridLab) -> None:
+    target = hybrid.workdir / "stale.conf"
+    target.write_text("stale\n")
+    target.chmod(0o644)
+    (hybrid.state_dir / "admin.conf").write_text("stale\n")
+    result = hybrid.hybridctl("kubeconfig", "-o", str(target), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    final = [e for e in events(result.stdout) if e["event"] == "kubeconfig"]
+    assert final and final[0]["path"] == str(target) and final[0]["refreshed"] is True
+    assert target.read_text() == hybrid.linux[0].exec("cat", "/etc/kubernetes/admin.conf").stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    again = hybrid.hybridctl("kubeconfig", "--output", "json")
+    assert [e["refreshed"] for e in events(again.stdout) if e["event"] == "kubeconfig"] == [False]
+    assert "client-key-data" not in json.dumps(events(again.stdout))
