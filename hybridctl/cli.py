@@ -149,6 +149,15 @@ def kubeconfig(
     raise typer.Exit(run_kubeconfig(env, settings, out))
 
 
+@app.command(epilog="Example: hybridctl status -i inventory.yaml --output json")
+@options(run=True)
+def status(ctx: typer.Context, *, env: AppEnv, settings: Any) -> None:
+    """Per node and for the cluster, what the API and the hosts report; exit 6 when anything is unhealthy."""
+    from hybridctl.verbs.status import run_status
+
+    raise typer.Exit(run_status(env, settings))
+
+
 @hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
 @options()
 def hosts_forget(

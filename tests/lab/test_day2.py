@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -51,6 +53,17 @@ def test_kubeconfig_without_a_cluster_says_so(hybrid: HybridLab) -> None:
     assert not (hybrid.state_dir / "admin.conf").exists()
 
 
+def test_status_without_a_cluster_is_unhealthy(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("status", "--output", "json")
+    assert result.returncode == 6, result.stderr
+    (report,) = [e for e in events(result.stdout) if e["event"] == "status"]
+    assert report["healthy"] is False
+    cp = hybrid.linux[0].name
+    assert {"subject": "cluster", "message": f"no cluster: kubeadm init has not run on {cp}"} in report[
+        "problems"
+    ]
+
+
 def test_up_builds_the_cluster(hybrid: HybridLab) -> None:
     result = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
@@ -86,3 +99,63 @@ def test_kubeconfig_refreshes_a_stale_copy_and_reports_json(hybrid: HybridLab) -
     again = hybrid.hybridctl("kubeconfig", "--output", "json")
     assert [e["refreshed"] for e in events(again.stdout) if e["event"] == "kubeconfig"] == [False]
     assert "client-key-data" not in json.dumps(events(again.stdout))
+
+
+def _status(hybrid: HybridLab) -> tuple[int, dict[str, Any]]:
+    result = hybrid.hybridctl("status", "--output", "json")
+    (report,) = [e for e in events(result.stdout) if e["event"] == "status"]
+    return result.returncode, report
+
+
+def test_status_of_a_healthy_cluster(hybrid: HybridLab) -> None:
+    code, report = _status(hybrid)
+    assert code == 0, report["problems"]
+    assert report["healthy"] is True and report["problems"] == []
+    assert report["serverVersion"] == "1.34.2" and report["readyz"] == "ok"
+    assert report["runtimeClasses"] == ["windows-2022"]
+    nodes = {n["name"]: n for n in report["nodes"]}
+    model = hybrid.sim.model.nodes()
+    lin, win = nodes[hybrid.linux[1].name], nodes[hybrid.windows[0].name]
+    assert lin["ready"] is True and lin["podCidr"] == model[lin["name"]]["podCIDR"]
+    assert (lin["kubelet"], lin["kubeletOnHost"], lin["containerdOnHost"]) == (
+        "1.34.2",
+        "1.34.2",
+        "2.1.4",
+    )
+    assert lin["services"] == {"kubelet": "active", "containerd": "active"}
+    assert win["ready"] is True and win["podCidr"] == model[win["name"]]["podCIDR"]
+    assert (win["kubeletOnHost"], win["kubeProxy"], win["containerdOnHost"]) == ("1.34.2",) * 2 + ("2.1.4",)
+    assert win["services"] == {"kubelet": "active", "kube-proxy": "active", "containerd": "active"}
+    assert win["build"] == "10.0.20348" and win["runtimeClasses"] == ["windows-2022"]
+    assert "os=windows:NoSchedule" in win["taints"]
+    human = hybrid.hybridctl("status")
+    assert human.returncode == 0, human.stderr
+    assert "healthy" in human.stdout and "windows-2022" in human.stdout
+
+
+def test_status_reports_a_stopped_kubelet_and_a_not_ready_node(hybrid: HybridLab) -> None:
+    lin1, win1 = hybrid.linux[1], hybrid.windows[0]
+    lin1.exec("systemctl", "stop", "containerd")
+    win1.simulated.machine.services["kubelet"].status = "Stopped"
+    try:
+        _wait_not_ready(hybrid, lin1.name)
+        code, report = _status(hybrid)
+        assert code == 6
+        problems = {(p["subject"], p["message"]) for p in report["problems"]}
+        assert (lin1.name, "containerd is inactive on the host") in problems
+        assert (win1.name, "kubelet is inactive (Stopped) on the host") in problems
+        assert any(s == lin1.name and m.startswith("NotReady: ") and "runtime" in m for s, m in problems)
+        human = hybrid.hybridctl("status")
+        assert human.returncode == 6
+        assert f"problem: {lin1.name}: containerd is inactive on the host" in human.stdout
+        assert "unhealthy" in human.stdout
+    finally:
+        lin1.exec("systemctl", "start", "containerd")
+        win1.simulated.machine.services["kubelet"].status = "Running"
+
+
+def _wait_not_ready(hybrid: HybridLab, name: str) -> None:
+    deadline = time.monotonic() + 20
+    while hybrid.sim.model.nodes()[name]["ready"]:
+        assert time.monotonic() < deadline, f"{name} stayed Ready"
+        time.sleep(0.2)

@@ -6,7 +6,7 @@ and flags: ``get`` (nodes, secrets, daemonsets, deployments, runtimeclasses, ``-
 ``-n``, ``-A``, ``--ignore-not-found``), ``apply -f -`` (RuntimeClass; Secret, a service-account-token
 one gets its token from the model), ``label node``, ``taint node``, ``patch`` (merge patches of
 daemonsets/deployments), ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy),
-``delete node``, ``create token``.
+``delete node``, ``create token``, ``version -o json`` (the server version from the model).
 """
 
 import base64
@@ -314,8 +314,18 @@ def create(words, flags, cluster):
     return 0
 
 
+def version(words, flags, cluster):
+    """``kubectl version -o json``: the server version from the model (the client says the same)."""
+    if words or flags.get("-o", flags.get("--output")) != "json":
+        raise SimError("the lab's kubectl answers version -o json only")
+    server = {"major": "1", "minor": cluster["version"].split(".")[1], "gitVersion": f"v{cluster['version']}"}
+    print(json.dumps({"clientVersion": {"gitVersion": f"v{cluster['version']}"}, "serverVersion": server}))
+    return 0
+
+
 VERBS = {
     "get": get,
+    "version": version,
     "apply": apply,
     "label": label,
     "taint": taint,
