@@ -158,6 +158,26 @@ def status(ctx: typer.Context, *, env: AppEnv, settings: Any) -> None:
     raise typer.Exit(run_status(env, settings))
 
 
+@app.command("support-bundle", epilog="Example: hybridctl support-bundle -i inventory.yaml -o support.tar.gz")
+@options(run=True)
+def support_bundle(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Archive to create (default: hybridctl-support-<cluster>-<time>.tar.gz)."
+        ),
+    ] = None,
+    env: AppEnv,
+    settings: Any,
+) -> None:
+    """Collect logs, configuration and network state of every host and the cluster into one tar.gz."""
+    from hybridctl.verbs.support_bundle import run_support_bundle
+
+    raise typer.Exit(run_support_bundle(env, settings, out))
+
+
 @hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
 @options()
 def hosts_forget(

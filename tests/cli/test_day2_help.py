@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-DAY2 = ["init", "kubeconfig", "status"]
+DAY2 = ["init", "kubeconfig", "status", "support-bundle"]
 
 
 @pytest.mark.parametrize("command", DAY2)

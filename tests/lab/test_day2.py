@@ -1,7 +1,9 @@
-"""The day-2 verbs end to end, through the real CLI, on a hybrid lab cluster: kubeconfig, status.
+"""The day-2 verbs end to end, through the real CLI, on a hybrid lab cluster: kubeconfig, status and
+support-bundle.
 
 Tier: lab (root). Real: the hybridctl CLI in a subprocess, sshd test hosts in network namespaces,
-paramiko, pypsrp over HTTPS to WinRM endpoints inside the Windows hosts' namespaces, file modes.
+paramiko, pypsrp over HTTPS to WinRM endpoints inside the Windows hosts' namespaces, file modes, tar.gz,
+journalctl, ip and iptables-save on the Linux hosts (their routes and NAT rules are real kernel state).
 Simulated: Kubernetes binaries, kubectl and systemd on the Linux hosts (tests/lab/linux_sim), the
 Windows OS behind the endpoint (tests/support/winrm), the control plane (tests/lab/cluster_model.py).
 The tests of this module run in order on one cluster: the first runs before ``up``.
@@ -11,11 +13,16 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
+import tarfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.lab.e2e import HybridLab, events
 from tests.lab.linux_sim.lab import SimLab
@@ -159,3 +166,86 @@ def _wait_not_ready(hybrid: HybridLab, name: str) -> None:
     while hybrid.sim.model.nodes()[name]["ready"]:
         assert time.monotonic() < deadline, f"{name} stayed Ready"
         time.sleep(0.2)
+
+
+def _archive(path: Path) -> dict[str, str]:
+    with tarfile.open(path) as archive:
+        return {
+            m.name.split("/", 1)[1]: archive.extractfile(m).read().decode()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        }
+
+
+def _plant_secrets(hybrid: HybridLab) -> list[str]:
+    """Secrets where the bundle collects: the real ones the cluster holds, plus planted log lines."""
+    win = hybrid.windows[0].simulated.machine
+    lin1 = hybrid.linux[1]
+    kubelet_conf = yaml.safe_load(lin1.exec("cat", "/etc/kubernetes/kubelet.conf").stdout)
+    client_key = kubelet_conf["users"][0]["user"]["client-key-data"]
+    proxy = yaml.safe_load(win.read_file("C:\\k\\kube-proxy.kubeconfig"))["users"][0]["user"]["token"]
+    bootstrap = "q7w8e9.a1s2d3f4g5h6j7k8"
+    private_key = hybrid.linux[0].keys.key.read_text().strip()
+    log = f"E1203 kubelet: retrying with password {hybrid.account.password} and token {bootstrap}\n"
+    win.write_file("C:\\var\\log\\kubelet\\kubelet.err.log", log.encode())
+    event = {"time": "2026-12-03T14:00:00Z", "id": 7036, "level": "Information", "provider": "x"}
+    win.extra["event_logs"] = {"System": [{**event, "message": f"service started with {proxy}"}]}
+    lin1.exec("sh", "-c", 'printf "%s\\n" "$1" > /etc/cni/net.d/99-leak.conf', "plant", private_key)
+    return [hybrid.account.password, bootstrap, client_key, proxy, *private_key.splitlines()[1:-1]]
+
+
+def test_support_bundle_collects_every_host_and_masks_every_secret(hybrid: HybridLab) -> None:
+    secrets = _plant_secrets(hybrid)
+    target = hybrid.workdir / "support.tar.gz"
+    result = hybrid.hybridctl("support-bundle", "-o", str(target))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "complete; secrets masked" in result.stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    files = _archive(target)
+    lin, win = hybrid.linux[1].name, hybrid.windows[0].name
+    for name in ("journal-kubelet.txt", "journal-containerd.txt", "routes.txt", "iptables-save.txt"):
+        assert f"hosts/{lin}/{name}" in files, sorted(files)
+    assert "HYBRIDCTL-POD-MASQ" in files[f"hosts/{lin}/iptables-save.txt"]
+    assert f"hosts/{lin}/files/etc/kubernetes/kubelet.conf" in files
+    assert f"hosts/{lin}/files/etc/cni/net.d/10-hybridctl-bridge.conflist" in files
+    model = hybrid.sim.model.nodes()
+    assert model[win]["podCIDR"] in files[f"hosts/{win}/hnsNetworks.json"]
+    assert model[lin]["podCIDR"] in files[f"hosts/{win}/routes.json"]
+    assert "hybridctl-" in files[f"hosts/{win}/firewallRules.json"]
+    assert '"kube-proxy"' in files[f"hosts/{win}/services.json"]
+    assert "service started with ***" in files[f"hosts/{win}/events-System.json"]
+    assert "No events were found" in files[f"hosts/{win}/events-Microsoft-Windows-Hyper-V-Compute-Admin.json"]
+    assert "password *** and token ***" in files[f"hosts/{win}/files/C/var/log/kubelet/kubelet.err.log"]
+    assert json.loads(files["cluster/nodes.json"])["items"]
+    assert "hybridctl/journal.jsonl" in files and "hybridctl/inventory.yaml" in files
+    assert json.loads(files["manifest.json"])["complete"] is True
+    leaks = [(s[:12], name) for name, text in files.items() for s in secrets if s in text]
+    assert leaks == []
+    logs = [
+        p.read_text() for p in hybrid.state_dir.rglob("*") if p.is_file() and p.suffix in (".log", ".jsonl")
+    ]
+    assert [s[:12] for s in secrets if any(s in text for text in logs)] == []
+
+
+def test_support_bundle_is_partial_when_a_host_is_unreachable(hybrid: HybridLab) -> None:
+    document = yaml.safe_load(hybrid.inventory_path.read_text())
+    gone = {**document["spec"]["hosts"][1], "name": "gone", "address": f"10.231.{hybrid.sim.hosts.slot}.199"}
+    document["spec"]["hosts"].append(gone)
+    inventory = hybrid.workdir / "with-gone.yaml"
+    inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    target = hybrid.workdir / "partial.tar.gz"
+    command = [sys.executable, "-m", "hybridctl", "support-bundle", "-i", str(inventory), "-o", str(target)]
+    command += ["--state-dir", str(hybrid.state_dir), "--output", "json"]
+    result = subprocess.run(
+        command, env=hybrid.env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 4, result.stderr
+    (final,) = [e for e in events(result.stdout) if e["event"] == "support-bundle"]
+    assert final["complete"] is False and final["hosts"]["gone"].startswith("partial: ")
+    assert "unreachable" in final["hosts"]["gone"]
+    files = _archive(target)
+    assert "unreachable" in files["hosts/gone/NOT-COLLECTED.txt"]
+    assert "gone: partial: " in files["README.txt"]
+    assert f"hosts/{hybrid.linux[1].name}/routes.txt" in files
+    existing = hybrid.hybridctl("support-bundle", "-o", str(target))
+    assert existing.returncode == 2 and "never overwrites" in existing.stderr

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.winrm.handlers import facts, fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
 from tests.support.winrm.machine import WindowsMachine, path_key
+from tests.support.winrm.windows_diagnostics import diagnostics
 
 if TYPE_CHECKING:
     from tests.support.winrm.windows_handlers import WindowsScripts
@@ -29,6 +30,7 @@ def register_reads(registry: ScriptRegistry, scripts: WindowsScripts) -> None:
     registry.register("win/state", lambda ctx: state(ctx, scripts))
     registry.register("win/fetch-text", fetch_text)
     registry.register("win/status", status)
+    registry.register("win/diagnostics", diagnostics)
 
 
 def _now(machine: WindowsMachine) -> str:
