@@ -21,9 +21,7 @@ from hybridctl.render.cluster import runtime_classes
 from hybridctl.render.placeholders import is_placeholder
 from hybridctl.steps.host_status import version_in
 from hybridctl.steps.kube import api_endpoint, is_ready
-from hybridctl.versions import KubeVersion
-
-MAX_MINOR_SKEW = 3
+from hybridctl.versions import KUBELET_SKEW, KubeVersion
 
 
 @dataclass(frozen=True)
@@ -247,9 +245,9 @@ def skew_problem(component: str, version: str, server: str) -> str | None:
         return None
     if (mine.major, mine.minor) > (api.major, api.minor):
         return f"version skew: {component} {mine} is newer than the API server {api}"
-    if api.major == mine.major and api.minor - mine.minor > MAX_MINOR_SKEW:
+    if api.major == mine.major and api.minor - mine.minor > KUBELET_SKEW:
         return (
-            f"version skew: {component} {mine} is more than {MAX_MINOR_SKEW} minor versions older "
+            f"version skew: {component} {mine} is more than {KUBELET_SKEW} minor versions older "
             f"than the API server {api}"
         )
     return None

@@ -23,7 +23,6 @@ from hybridctl.inventory.models import (
     KIND,
     Cluster,
     ClusterSpec,
-    ContainerdSpec,
     KubernetesSpec,
     Metadata,
 )
@@ -45,8 +44,7 @@ WINDOWS_ENV = (
 
 def default_kubernetes_version() -> str:
     """The version table's default release for new clusters (``hybridctl.versions``)."""
-    default = getattr(versions, "DEFAULT_KUBERNETES_VERSION", None)
-    return str(default) if default else f"1.{versions.MAX_MINOR}.0"
+    return versions.DEFAULT_VERSION
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def render_starter(plan: Starter) -> str:
             next_commands=plan.next_commands,
             cluster_name=plan.cluster_name,
             kubernetes_version=plan.kubernetes_version,
-            containerd_version=ContainerdSpec().version,
+            containerd_version=versions.KubeVersion.parse(plan.kubernetes_version).release.containerd_default,
             control_plane_address="192.168.10.10",
             linux_workers=plan.linux_workers,
             windows_workers=plan.windows_workers,

@@ -24,10 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
+from hybridctl.versions import DEFAULT_VERSION, KubeVersion
 from tests.lab.e2e import HybridLab, events
 from tests.lab.linux_sim.lab import SimLab
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
+CONTAINERD = KubeVersion.parse(DEFAULT_VERSION).release.containerd_default
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 
 
@@ -118,20 +120,22 @@ def test_status_of_a_healthy_cluster(hybrid: HybridLab) -> None:
     code, report = _status(hybrid)
     assert code == 0, report["problems"]
     assert report["healthy"] is True and report["problems"] == []
-    assert report["serverVersion"] == "1.34.2" and report["readyz"] == "ok"
+    assert report["serverVersion"] == DEFAULT_VERSION and report["readyz"] == "ok"
     assert report["runtimeClasses"] == ["windows-2022"]
     nodes = {n["name"]: n for n in report["nodes"]}
     model = hybrid.sim.model.nodes()
     lin, win = nodes[hybrid.linux[1].name], nodes[hybrid.windows[0].name]
     assert lin["ready"] is True and lin["podCidr"] == model[lin["name"]]["podCIDR"]
     assert (lin["kubelet"], lin["kubeletOnHost"], lin["containerdOnHost"]) == (
-        "1.34.2",
-        "1.34.2",
-        "2.1.4",
+        DEFAULT_VERSION,
+        DEFAULT_VERSION,
+        CONTAINERD,
     )
     assert lin["services"] == {"kubelet": "active", "containerd": "active"}
     assert win["ready"] is True and win["podCidr"] == model[win["name"]]["podCIDR"]
-    assert (win["kubeletOnHost"], win["kubeProxy"], win["containerdOnHost"]) == ("1.34.2",) * 2 + ("2.1.4",)
+    assert (win["kubeletOnHost"], win["kubeProxy"], win["containerdOnHost"]) == (DEFAULT_VERSION,) * 2 + (
+        CONTAINERD,
+    )
     assert win["services"] == {"kubelet": "active", "kube-proxy": "active", "containerd": "active"}
     assert win["build"] == "10.0.20348" and win["runtimeClasses"] == ["windows-2022"]
     assert "os=windows:NoSchedule" in win["taints"]

@@ -13,7 +13,7 @@ from hybridctl.steps import kube
 from hybridctl.steps.base import Change
 from hybridctl.steps.cluster.common import ClusterStep
 from hybridctl.steps.context import StepContext
-from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.host import CommandFailedError, HostHandle, HostView
 
 CLUSTER_STATUS = "status/cluster"
 """RunState key of what ``cluster-status`` read."""
@@ -51,11 +51,10 @@ def read_cluster(host: HostView) -> dict[str, Any]:
 
 
 def _server_version(host: HostView) -> str | None:
-    result = kube.kubectl(host, "version", "-o", "json", check=False)
-    if not result.ok:
-        return None
-    version = json.loads(result.stdout).get("serverVersion") or {}
-    return str(version.get("gitVersion") or "") or None
+    try:
+        return str(kube.server_version(host))
+    except (CommandFailedError, ValueError, KeyError):
+        return None  # reported as unknown: the API's readiness says why
 
 
 def _kube_proxy_image(host: HostView) -> str | None:
