@@ -29,7 +29,7 @@ def run_status(env: AppEnv, settings: RunSettings) -> int:
     cluster = load_cluster(env)
     # a host that cannot be inspected is a finding of the report, never a reason to stop looking
     settings = dataclasses.replace(settings, continue_on_error=True)
-    with Session(env, cluster, settings, "status") as session:
+    with Session(env, cluster, settings, "status", exclusive=False) as session:
         probes = [ClusterStatus(), HostStatus()]
         run = session.run(cluster.hosts, probes, read_only=True, verb="status")
         report = _report(cluster, session, run)

@@ -27,7 +27,7 @@ def run_support_bundle(env: AppEnv, settings: RunSettings, out: Path | None) -> 
     path = out if out is not None else default_path(cluster.name)
     refuse_existing(path)
     settings = dataclasses.replace(settings, continue_on_error=True)  # one broken host must not stop it
-    with Session(env, cluster, settings, "support-bundle") as session:
+    with Session(env, cluster, settings, "support-bundle", exclusive=False) as session:
         steps = [CollectCluster(), CollectLogs(), CollectConfig(), CollectNetwork()]
         report = session.run(cluster.hosts, steps, read_only=True, verb="support-bundle")
         bundle = _bundle(cluster.name, [h.name for h in cluster.hosts], session, report)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hybridctl.state import RunLock
 from hybridctl.versions import DEFAULT_VERSION, KubeVersion
 from tests.lab.e2e import HybridLab, events
 from tests.lab.linux_sim.lab import SimLab
@@ -116,8 +117,9 @@ def _status(hybrid: HybridLab) -> tuple[int, dict[str, Any]]:
     return result.returncode, report
 
 
-def test_status_of_a_healthy_cluster(hybrid: HybridLab) -> None:
-    code, report = _status(hybrid)
+def test_status_of_a_healthy_cluster_even_while_another_run_holds_the_lock(hybrid: HybridLab) -> None:
+    with RunLock(hybrid.state_dir / "lock", "up").acquire():  # read-only: status never waits for a run
+        code, report = _status(hybrid)
     assert code == 0, report["problems"]
     assert report["healthy"] is True and report["problems"] == []
     assert report["serverVersion"] == DEFAULT_VERSION and report["readyz"] == "ok"
@@ -201,7 +203,8 @@ def _plant_secrets(hybrid: HybridLab) -> list[str]:
 def test_support_bundle_collects_every_host_and_masks_every_secret(hybrid: HybridLab) -> None:
     secrets = _plant_secrets(hybrid)
     target = hybrid.workdir / "support.tar.gz"
-    result = hybrid.hybridctl("support-bundle", "-o", str(target))
+    with RunLock(hybrid.state_dir / "lock", "up").acquire():  # a stuck up is when a bundle is wanted
+        result = hybrid.hybridctl("support-bundle", "-o", str(target))
     assert result.returncode == 0, result.stderr + result.stdout
     assert "complete; secrets masked" in result.stdout
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
