@@ -50,9 +50,14 @@ def default_path(cluster: str) -> Path:
 
 
 def refuse_existing(path: Path) -> None:
-    """UsageError when ``path`` exists (a bundle never replaces a file)."""
+    """UsageError, before anything is collected, when ``path`` exists or its directory is not writable."""
     if path.exists():
         raise UsageError(f"{path} exists; support-bundle never overwrites a file", hint="choose -o FILE")
+    directory = path.parent if str(path.parent) else Path()
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        raise UsageError(
+            f"cannot write {path}: {directory} is not a writable directory", hint="choose -o FILE"
+        )
 
 
 def add_state(bundle: Bundle, state_root: Path, inventory: Path) -> None:
@@ -109,7 +114,10 @@ def write(bundle: Bundle, path: Path, masker: Masker) -> int:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for name in sorted(files):
             _member(archive, f"{path.name.removesuffix('.tar.gz')}/{name}", redact(files[name], masker))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}", hint="choose -o FILE") from None
     with os.fdopen(fd, "wb") as stream:
         stream.write(buffer.getvalue())
     return len(buffer.getvalue())

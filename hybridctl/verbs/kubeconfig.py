@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hybridctl.appenv import AppEnv
-from hybridctl.errors import ExitCode
+from hybridctl.errors import ExitCode, UsageError
 from hybridctl.events import Event, JsonLines, Outcome
 from hybridctl.runner import RunReport
 from hybridctl.session import RunSettings, Session, exit_code_of
@@ -32,10 +32,18 @@ def run_kubeconfig(env: AppEnv, settings: RunSettings, out: Path | None) -> int:
         fetched = session.state_dir.kubeconfig
         target = out if out is not None else fetched
         if out is not None:
-            atomic_write(out, fetched.read_bytes(), 0o600)
+            _copy(fetched, out)
         changed = report.count(Outcome.CHANGED) > 0
         _show(env, session, target, changed, control_plane.name)
     return ExitCode.OK
+
+
+def _copy(fetched: Path, out: Path) -> None:
+    try:
+        atomic_write(out, fetched.read_bytes(), 0o600)
+    except OSError as exc:
+        hint = f"the kubeconfig is in {fetched}; choose a writable -o FILE"
+        raise UsageError(f"cannot write {out}: {exc.strerror}", hint=hint) from None
 
 
 def _show(env: AppEnv, session: Session, target: Path, changed: bool, source: str) -> None:
