@@ -8,7 +8,6 @@ the report as a table or as one JSON event.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from hybridctl.appenv import AppEnv
 from hybridctl.errors import ExitCode
@@ -99,10 +98,10 @@ def _pair(cluster_side: str | None, host_side: str | None) -> str:
 
 
 def _cluster_line(report: StatusReport) -> str:
-    parts: list[Any] = [
+    parts = [
         f"endpoint {report.endpoint}",
         f"API server {report.server_version or 'unknown'}",
         f"readyz {report.readyz or 'unknown'}",
         "RuntimeClasses " + (", ".join(report.runtime_classes) or "none"),
     ]
-    return "; ".join(str(p) for p in parts)
+    return "; ".join(parts)
