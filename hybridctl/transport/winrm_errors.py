@@ -14,6 +14,7 @@ from hybridctl.transport.base import (
     TransportError,
     UnreachableError,
 )
+from hybridctl.transport.kerberos import context_error, minor_code
 
 SHELL_NOT_FOUND = 0x8033805B
 
@@ -30,6 +31,13 @@ def map_error(
 def _mapped_library_error(
     host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
 ) -> TransportError:
+    if settings.auth in ("kerberos", "negotiate") and minor_code(exc) is not None:
+        spn = f"{settings.spn_service}/{settings.hostname or url.split('/')[2].split(':', maxsplit=1)[0]}"
+        kerberos = context_error(host, spn, exc)
+        if kerberos is not None:
+            return kerberos
+    if _is_spnego_error(exc):
+        return AuthenticationError(host, f"authentication with {url} failed (auth {settings.auth}): {exc}")
     if isinstance(exc, psrp_errors.AuthenticationError):
         return AuthenticationError(
             host, f"{url} refused the credentials of {settings.user!r} (auth {settings.auth})"
@@ -65,6 +73,10 @@ def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> Transp
     if exc.code == SHELL_NOT_FOUND:
         return ConnectionLostError(host, "the remote PowerShell shell is gone (did the host restart?)")
     return TransportError(host, f"WinRM fault {exc.code}: {exc.reason}")
+
+
+def _is_spnego_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith("spnego")
 
 
 def _refused(exc: Exception) -> bool:

@@ -1,0 +1,134 @@
+"""Pytest fixtures for WinRM over Kerberos: a real MIT KDC on loopback and endpoints that accept its tickets.
+
+Tier: winrm contract. Real: MIT krb5kdc (Debian krb5-kdc), kadmin.local, keytabs, the unmodified pypsrp
+client with pyspnego/gssapi, pyspnego's Kerberos acceptor, TLS with a certificate for the host name, message
+encryption. Simulated: the Windows host behind the endpoint. ``KRB5_CONFIG`` and ``KRB5_KTNAME`` are
+process-wide (client and acceptor run in this process); the session fixture sets them and restores them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from pydantic import SecretStr
+
+from hybridctl.inventory.models import WinRMConnection
+from tests.support.ci import in_ci, require_tool
+from tests.support.kdc import DOMAIN, REALM, Kdc
+from tests.support.winrm import WinRMEndpoint
+from tests.support.winrm_fixtures import (
+    TEST_OPERATION_TIMEOUT,
+    TEST_READ_TIMEOUT,
+    EndpointFactory,
+    WinRMPki,
+)
+
+HOSTNAME = f"win1.{DOMAIN}"
+UNREGISTERED_HOSTNAME = f"win9.{DOMAIN}"
+INSTALL_HINT = "apt-get install krb5-kdc krb5-admin-server krb5-user (see .ci/run)"
+
+
+@dataclass(frozen=True)
+class Realm:
+    """The running test realm: its KDC, a user with a password, and the host's certificate for its name."""
+
+    kdc: Kdc
+    principal: str
+    password: str
+    server_cert: Path
+    server_key: Path
+    wrong_name_cert: Path
+    wrong_name_key: Path
+
+
+@pytest.fixture(scope="session")
+def kerberos_realm(tmp_path_factory: pytest.TempPathFactory, winrm_pki: WinRMPki) -> Iterator[Realm]:
+    """A realm HYBRIDCTL.TEST on 127.0.0.1 with HTTP/ and WSMAN/win1.hybridctl.test in the endpoint keytab."""
+    for tool in ("krb5kdc", "kdb5_util", "kadmin.local", "kinit"):
+        require_tool(tool, INSTALL_HINT)
+    _require_gssapi()
+    directory = tmp_path_factory.mktemp("krb5")
+    kdc = Kdc(directory / "kdc").create()
+    password = "Kp-" + secrets.token_urlsafe(12)
+    principal = kdc.add_user("alice", password)
+    for service in ("HTTP", "WSMAN"):
+        kdc.add_service(f"{service}/{HOSTNAME}")
+    previous = {name: os.environ.get(name) for name in ("KRB5_CONFIG", "KRB5_KTNAME", "KRB5CCNAME")}
+    os.environ.update(
+        {
+            "KRB5_CONFIG": str(kdc.krb5_conf),
+            "KRB5_KTNAME": f"FILE:{kdc.keytab}",
+            "KRB5CCNAME": f"FILE:{directory / 'no-user-cache'}",  # never the machine user's cache
+        }
+    )
+    kdc.start()
+    cert, key = winrm_pki.ca.issue_server(HOSTNAME).write(directory, "win1")
+    wrong_cert, wrong_key = winrm_pki.ca.issue_server(f"other.{DOMAIN}").write(directory, "other")
+    try:
+        yield Realm(kdc, principal, password, cert, key, wrong_cert, wrong_key)
+    finally:
+        kdc.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _require_gssapi() -> None:
+    try:
+        import gssapi  # noqa: F401
+    except ImportError:
+        message = "the gssapi package is missing: pip install -e '.[test]' (needs libkrb5-dev)"
+        (pytest.fail if in_ci() else pytest.skip)(message)
+
+
+@pytest.fixture
+def kerberos_endpoint_factory(
+    kerberos_realm: Realm, winrm_endpoint_factory: EndpointFactory
+) -> Callable[..., WinRMEndpoint]:
+    """Endpoints that accept Kerberos only (NTLM off, like a hardened domain host); https uses the name's cert."""
+
+    def start(scheme: Literal["https", "http"] = "http", **config: Any) -> WinRMEndpoint:
+        config.setdefault("methods", frozenset({"kerberos"}))
+        if scheme == "https":
+            config.setdefault("cert_file", kerberos_realm.server_cert)
+            config.setdefault("key_file", kerberos_realm.server_key)
+        return winrm_endpoint_factory(scheme, **config)
+
+    return start
+
+
+KerberosConnectionFactory = Callable[..., WinRMConnection]
+
+
+@pytest.fixture
+def kerberos_connection(kerberos_realm: Realm, winrm_pki: WinRMPki) -> KerberosConnectionFactory:
+    """Inventory settings for Kerberos to an endpoint: ``kerberos_connection(endpoint, **overrides)``."""
+
+    def build(endpoint: WinRMEndpoint, **overrides: Any) -> WinRMConnection:
+        https = endpoint.config.scheme == "https"
+        values: dict[str, Any] = {
+            "user": kerberos_realm.principal,
+            "password": SecretStr(kerberos_realm.password),
+            "auth": "kerberos",
+            "hostname": HOSTNAME,
+            "scheme": endpoint.config.scheme,
+            "port": endpoint.port,
+            "ca_bundle": str(winrm_pki.ca_file) if https else None,
+            "operation_timeout": TEST_OPERATION_TIMEOUT,
+            "read_timeout": TEST_READ_TIMEOUT,
+        }
+        values.update(overrides)
+        return WinRMConnection(**values)
+
+    return build
+
+
+__all__ = ["HOSTNAME", "REALM", "UNREGISTERED_HOSTNAME", "Realm"]
