@@ -155,7 +155,7 @@ def context_error(host: str, spn: str, exc: Exception) -> TransportError | None:
     """A clear error for a failed service-ticket / security-context step; None if it is not Kerberos."""
     code = minor_code(exc)
     if code == SERVER_UNKNOWN:
-        hint = f"register it on the host's account (setspn -S {spn.replace('@', '/')} HOST) or set winrm.spnService"
+        hint = f"register it for the host's account (setspn -S {spn} HOST) or set winrm.spnService"
         return KerberosError(host, f"the KDC has no service principal {spn} (SPN not registered)", hint=hint)
     if code == CLOCK_SKEW:
         return KerberosError(

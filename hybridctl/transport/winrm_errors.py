@@ -25,19 +25,28 @@ def map_error(
     """The hybridctl error for a pypsrp/requests failure. ``running``: a command was in flight."""
     if isinstance(exc, TransportError):
         return exc
-    return _mapped_library_error(host, url, settings, exc, running)
+    return _negotiation_error(host, url, settings, exc) or _mapped_library_error(
+        host, url, settings, exc, running
+    )
 
 
-def _mapped_library_error(
-    host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
-) -> TransportError:
+def _negotiation_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception
+) -> TransportError | None:
+    """Kerberos (SPN, clock, ticket) and other SPNEGO failures raised while authenticating."""
     if settings.auth in ("kerberos", "negotiate") and minor_code(exc) is not None:
-        spn = f"{settings.spn_service}/{settings.hostname or url.split('/')[2].split(':', maxsplit=1)[0]}"
+        spn = f"{settings.spn_service}/{settings.hostname or urllib3.util.parse_url(url).host}"
         kerberos = context_error(host, spn, exc)
         if kerberos is not None:
             return kerberos
     if _is_spnego_error(exc):
         return AuthenticationError(host, f"authentication with {url} failed (auth {settings.auth}): {exc}")
+    return None
+
+
+def _mapped_library_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception, running: bool
+) -> TransportError:
     if isinstance(exc, psrp_errors.AuthenticationError):
         return AuthenticationError(
             host, f"{url} refused the credentials of {settings.user!r} (auth {settings.auth})"

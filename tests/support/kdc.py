@@ -168,6 +168,7 @@ class Kdc:
         key_stash_file = {d}/stash
         acl_file = {d}/kadm5.acl
         max_life = 10h
+        default_principal_flags = +preauth
         supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
     }}
 [logging]

@@ -19,8 +19,10 @@ import pytest
 from pydantic import SecretStr
 
 from hybridctl.inventory.models import WinRMConnection
+from hybridctl.transport.winrm import WinRMTransport
+from tests.contract.harness_winrm import WinRMHarness
 from tests.support.ci import in_ci, require_tool
-from tests.support.kdc import DOMAIN, REALM, Kdc
+from tests.support.kdc import DOMAIN, Kdc
 from tests.support.winrm import WinRMEndpoint
 from tests.support.winrm_fixtures import (
     TEST_OPERATION_TIMEOUT,
@@ -93,7 +95,7 @@ def _require_gssapi() -> None:
 def kerberos_endpoint_factory(
     kerberos_realm: Realm, winrm_endpoint_factory: EndpointFactory
 ) -> Callable[..., WinRMEndpoint]:
-    """Endpoints that accept Kerberos only (NTLM off, like a hardened domain host); https uses the name's cert."""
+    """Endpoints that accept Kerberos only (NTLM off, like a hardened domain); https: the name's cert."""
 
     def start(scheme: Literal["https", "http"] = "http", **config: Any) -> WinRMEndpoint:
         config.setdefault("methods", frozenset({"kerberos"}))
@@ -131,4 +133,46 @@ def kerberos_connection(kerberos_realm: Realm, winrm_pki: WinRMPki) -> KerberosC
     return build
 
 
-__all__ = ["HOSTNAME", "REALM", "UNREGISTERED_HOSTNAME", "Realm"]
+def _kerberos_harness(
+    scheme: Literal["https", "http"],
+    factory: Callable[..., WinRMEndpoint],
+    connection: KerberosConnectionFactory,
+    opened: list[WinRMTransport],
+) -> WinRMHarness:
+    endpoint = factory(scheme)
+
+    def make() -> WinRMTransport:
+        transport = WinRMTransport("win1", "127.0.0.1", connection(endpoint))
+        opened.append(transport)
+        return transport
+
+    return WinRMHarness(endpoint, make)
+
+
+@pytest.fixture
+def kerberos_transports() -> Iterator[list[WinRMTransport]]:
+    """Transports a test opened, closed (and their ticket caches destroyed) at teardown."""
+    opened: list[WinRMTransport] = []
+    yield opened
+    for transport in opened:
+        transport.close()
+
+
+@pytest.fixture
+def winrm_kerberos_http_harness(
+    kerberos_endpoint_factory: Callable[..., WinRMEndpoint],
+    kerberos_connection: KerberosConnectionFactory,
+    kerberos_transports: list[WinRMTransport],
+) -> WinRMHarness:
+    """The contract suite over HTTP with Kerberos authentication and Kerberos message encryption."""
+    return _kerberos_harness("http", kerberos_endpoint_factory, kerberos_connection, kerberos_transports)
+
+
+@pytest.fixture
+def winrm_kerberos_https_harness(
+    kerberos_endpoint_factory: Callable[..., WinRMEndpoint],
+    kerberos_connection: KerberosConnectionFactory,
+    kerberos_transports: list[WinRMTransport],
+) -> WinRMHarness:
+    """The contract suite over HTTPS (certificate for the host name, checked against it) with Kerberos."""
+    return _kerberos_harness("https", kerberos_endpoint_factory, kerberos_connection, kerberos_transports)

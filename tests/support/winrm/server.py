@@ -1,9 +1,10 @@
 """A WS-Management endpoint on 127.0.0.1 that the unmodified pypsrp client talks to over HTTP(S).
 
 Real: HTTP/1.1 with keep-alive, TLS (server and optional client certificates), Basic, NTLM/SPNEGO and
-Kerberos authentication (pyspnego acceptors; Kerberos against a real MIT KDC's keytab), message encryption, PSRP fragments (psrpcore). Simulated: the
-Windows host behind it (``SimulatedWindowsHost``). A restart really closes the listening socket, so clients
-see "connection refused" until the host is back on the same port.
+Kerberos authentication (pyspnego acceptors; Kerberos against a real MIT KDC's keytab), message
+encryption, PSRP fragments (psrpcore). Simulated: the Windows host behind it (``SimulatedWindowsHost``).
+A restart really closes the listening socket, so clients see "connection refused" until the host is back
+on the same port.
 """
 
 from __future__ import annotations
