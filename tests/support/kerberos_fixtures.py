@@ -22,7 +22,7 @@ from hybridctl.inventory.models import WinRMConnection
 from hybridctl.transport.winrm import WinRMTransport
 from tests.contract.harness_winrm import WinRMHarness
 from tests.support.ci import in_ci, require_tool
-from tests.support.kdc import DOMAIN, Kdc
+from tests.support.kdc import DOMAIN, Kdc, client_config
 from tests.support.winrm import WinRMEndpoint
 from tests.support.winrm_fixtures import (
     TEST_OPERATION_TIMEOUT,
@@ -32,6 +32,7 @@ from tests.support.winrm_fixtures import (
 )
 
 HOSTNAME = f"win1.{DOMAIN}"
+CLOSED_PORT = 1  # tcpmux: nothing listens on loopback, so a stray KDC request fails at once
 UNREGISTERED_HOSTNAME = f"win9.{DOMAIN}"
 INSTALL_HINT = "apt-get install krb5-kdc krb5-admin-server krb5-user (see .ci/run)"
 
@@ -49,8 +50,41 @@ class Realm:
     wrong_name_key: Path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_kerberos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test may ask a real KDC: with gssapi installed, pyspnego's Negotiate tries Kerberos first (kinit
+    of the NTLM test user in the machine's default realm: DNS and KDC traffic off the machine). The whole
+    test process gets a krb5.conf whose realm's only KDC is a closed port on loopback, and an empty cache."""
+    directory = tmp_path_factory.mktemp("krb5-isolated")
+    names = ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME")
+    previous = {name: os.environ.get(name) for name in names}
+    conf = directory / "krb5.conf"
+    conf.write_text(client_config(CLOSED_PORT))
+    os.environ.update(
+        {
+            "KRB5_CONFIG": str(conf),
+            "KRB5CCNAME": f"FILE:{directory / 'no-cache'}",
+            "KRB5_KTNAME": f"FILE:{directory / 'no-keytab'}",
+        }
+    )
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+def _restore(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
-def kerberos_realm(tmp_path_factory: pytest.TempPathFactory, winrm_pki: WinRMPki) -> Iterator[Realm]:
+def kerberos_realm(
+    tmp_path_factory: pytest.TempPathFactory, winrm_pki: WinRMPki, isolated_kerberos: None
+) -> Iterator[Realm]:
     """A realm HYBRIDCTL.TEST on 127.0.0.1 with HTTP/ and WSMAN/win1.hybridctl.test in the endpoint keytab."""
     for tool in ("krb5kdc", "kdb5_util", "kadmin.local", "kinit"):
         require_tool(tool, INSTALL_HINT)
@@ -76,11 +110,7 @@ def kerberos_realm(tmp_path_factory: pytest.TempPathFactory, winrm_pki: WinRMPki
         yield Realm(kdc, principal, password, cert, key, wrong_cert, wrong_key)
     finally:
         kdc.stop()
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore(previous)
 
 
 def _require_gssapi() -> None:
