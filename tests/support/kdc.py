@@ -160,8 +160,8 @@ class Kdc:
     def _kdc_conf(self) -> str:
         d = self.directory
         return f"""[kdcdefaults]
-    kdc_ports = {self.port}
-    kdc_tcp_ports = {self.port}
+    kdc_listen = 127.0.0.1:{self.port}
+    kdc_tcp_listen = 127.0.0.1:{self.port}
 [realms]
     {REALM} = {{
         database_name = {d}/principal
