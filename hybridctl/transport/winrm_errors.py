@@ -40,7 +40,12 @@ def _negotiation_error(
         if kerberos is not None:
             return kerberos
     if _is_spnego_error(exc):
-        return AuthenticationError(host, f"authentication with {url} failed (auth {settings.auth}): {exc}")
+        message = f"{url} refused the credentials of {settings.user!r} (auth {settings.auth}): {exc}"
+        return AuthenticationError(host, message)
+    if isinstance(exc, ImportError) and settings.auth == "credssp":
+        return TransportError(
+            host, f"auth credssp is not available: {exc}", hint="pip install 'hybridctl[credssp]'"
+        )
     return None
 
 
@@ -85,7 +90,8 @@ def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> Transp
 
 
 def _is_spnego_error(exc: Exception) -> bool:
-    return type(exc).__module__.startswith("spnego")
+    """pyspnego's errors, and requests-credssp's (CredSSP: the server's TSRequest carried an error status)."""
+    return type(exc).__module__.startswith(("spnego", "requests_credssp"))
 
 
 def _refused(exc: Exception) -> bool:

@@ -33,6 +33,7 @@ MUTUAL_TLS_HEADER = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https
 SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
 _NEGOTIATE_RE = re.compile(r"^(Negotiate|NTLM|Kerberos)\s+(\S+)", re.IGNORECASE)
+_CREDSSP_RE = re.compile(r"^CredSSP\s+(\S+)", re.IGNORECASE)
 _BOUNDARY_RE = re.compile(rb"--\s*Encrypted Boundary(?:--)?\r\n")
 
 _user_file_lock = threading.Lock()
@@ -89,6 +90,9 @@ def authenticate(
         return AuthResult(accounts.certificates.get(tls.peer_fingerprint or ""), _offer(methods))
     if header.lower().startswith("basic ") and "basic" in methods and tls is not None:
         return _basic(header[6:], accounts, methods)
+    credssp = _CREDSSP_RE.match(header)
+    if credssp and "credssp" in methods:
+        return _credssp(credssp.group(1), state, accounts, methods)
     match = _NEGOTIATE_RE.match(header)
     if match and methods & {"ntlm", "negotiate", "kerberos"}:
         return _negotiate(match.group(1), match.group(2), state, methods, tls)
@@ -126,6 +130,28 @@ def _negotiate(
     return AuthResult(state.user, reply, encrypting=True)
 
 
+def _credssp(token: str, state: ConnectionAuth, accounts: Accounts, methods: frozenset[str]) -> AuthResult:
+    """CredSSP (pyspnego acceptor): TLS inside HTTP, NTLM inside that, then the client delegates its password,
+    which the endpoint checks against the account like Windows logs the user on with it."""
+    if state.context is None or state.user is not None:
+        state.context, state.user = spnego.server(protocol="credssp"), None
+    try:
+        out = state.context.step(base64.b64decode(token))
+    except (spnego.exceptions.SpnegoError, binascii.Error):
+        state.context = None
+        return AuthResult(None, _offer(methods))
+    reply = [("WWW-Authenticate", f"CredSSP {base64.b64encode(out).decode()}")] if out else []
+    if not state.context.complete:
+        return AuthResult(None, reply)
+    delegated = state.context.get_extra_info("client_credential")
+    user = str(getattr(delegated, "username", "") or "")
+    if accounts.passwords.get(user) != getattr(delegated, "password", None):
+        state.context = None
+        return AuthResult(None, _offer(methods))
+    state.user = user
+    return AuthResult(user, reply, encrypting=True)
+
+
 def _acceptor_protocol(methods: frozenset[str]) -> str:
     """Kerberos only, like a domain host where policy disabled NTLM; else Negotiate (Kerberos or NTLM)."""
     return "kerberos" if "kerberos" in methods and not methods & {"ntlm", "negotiate"} else "negotiate"
@@ -137,6 +163,8 @@ def _offer(methods: frozenset[str]) -> list[tuple[str, str]]:
         offered.append(("WWW-Authenticate", "Negotiate"))
     if "kerberos" in methods:
         offered.append(("WWW-Authenticate", "Kerberos"))
+    if "credssp" in methods:
+        offered.append(("WWW-Authenticate", "CredSSP"))
     if "basic" in methods:
         offered.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
     return offered

@@ -209,7 +209,7 @@ class WinRMEndpoint:
         self._serve(handler, auth, body, content_type)
 
     def _serve(self, handler: RequestHandler, auth: AuthResult, body: bytes, content_type: str) -> None:
-        encrypted = content_type.startswith("multipart/encrypted")
+        encrypted = content_type.startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
         if encrypted:
             body = unwrap(body, handler.auth_state.context)
         elif body and self.config.scheme == "http":
