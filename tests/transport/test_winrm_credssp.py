@@ -1,4 +1,4 @@
-"""WinRM over CredSSP: the unmodified pypsrp client (with requests-credssp) against pyspnego's CredSSP acceptor.
+"""WinRM over CredSSP: the unmodified pypsrp client (requests-credssp) against pyspnego's CredSSP acceptor.
 
 Tier: winrm contract. Real: pypsrp + requests-credssp, pyspnego's CredSSP acceptor (TLS inside HTTP, NTLM
 inside that via ``NTLM_USER_FILE``, then the client's delegated password, which the endpoint checks), CredSSP
