@@ -158,9 +158,8 @@ def context_error(host: str, spn: str, exc: Exception) -> TransportError | None:
         hint = f"register it for the host's account (setspn -S {spn} HOST) or set winrm.spnService"
         return KerberosError(host, f"the KDC has no service principal {spn} (SPN not registered)", hint=hint)
     if code == CLOCK_SKEW:
-        return KerberosError(
-            host, "clock skew between this machine and the host is too large", hint=SKEW_HINT
-        )
+        message = "clock skew beyond Kerberos' tolerance (this machine against the KDC or the host)"
+        return KerberosError(host, message, hint=SKEW_HINT)
     if code in NO_TICKET or "expired" in _text(exc).lower():
         return KerberosError(
             host, f"no valid Kerberos ticket to reach {spn}: {_text(exc)}", hint="run kinit again"
