@@ -23,6 +23,7 @@ from hybridctl.errors import ExitCode
 from hybridctl.transport.base import AuthenticationError, TLSValidationError
 from hybridctl.transport.kerberos import CACHE_NAME, KerberosTickets
 from hybridctl.transport.winrm import WinRMTransport
+from hybridctl.transport.winrm_settings import InsecureConnectionError, wsman_options
 from tests.support.kdc import FAKETIME_LIB, REALM, Kdc, client_config
 from tests.support.kerberos_fixtures import (
     HOSTNAME,
@@ -333,3 +334,55 @@ def test_kerberos_secrets_stay_out_of_logs_and_errors(
     assert tickets.ccache not in text, "the cache's location is not logged either"
     tickets.destroy()
     assert not (tmp_path / CACHE_NAME).exists()
+
+
+def test_kerberos_pypsrp_options_carry_the_spn_and_no_password(
+    kerberos_endpoint_factory, kerberos_connection: KerberosConnectionFactory
+) -> None:
+    endpoint: WinRMEndpoint = kerberos_endpoint_factory("http")
+    options = wsman_options("127.0.0.1", kerberos_connection(endpoint, spn_service="WSMAN"))
+    assert options["server"] == "127.0.0.1"
+    assert (options["negotiate_service"], options["negotiate_hostname_override"]) == ("WSMAN", HOSTNAME)
+    assert options["password"] is None, "pypsrp gets the ticket from the cache, never the password"
+    assert options["encryption"] == "always"
+    with pytest.raises(InsecureConnectionError, match="hostname"):
+        WinRMTransport("win1", "127.0.0.1", kerberos_connection(endpoint, hostname=None))
+
+
+def test_negotiate_picks_kerberos_when_ntlm_is_off(
+    kerberos_endpoint_factory,
+    kerberos_connection: KerberosConnectionFactory,
+    kerberos_realm: Realm,
+    transports,
+) -> None:
+    # auth: negotiate with a password: pyspnego gets its own ticket (no hybridctl cache) and uses Kerberos.
+    endpoint: WinRMEndpoint = kerberos_endpoint_factory("http")
+    before = _kdc_log_count(kerberos_realm, f"HTTP/{HOSTNAME}")
+    transport = _transport(transports, kerberos_connection(endpoint, auth="negotiate"))
+    assert _echo(transport) == "hello"
+    assert _kdc_log_count(kerberos_realm, f"HTTP/{HOSTNAME}") > before
+
+
+def test_hostname_is_checked_for_every_https_auth(
+    winrm_endpoint_factory, winrm_transport_factory, kerberos_realm: Realm
+) -> None:
+    # Basic over HTTPS with a certificate for the host name: accepted with hostname set, refused without it
+    # (the certificate does not name 127.0.0.1) -- the check follows the name, never the address.
+    endpoint: WinRMEndpoint = winrm_endpoint_factory(
+        "https", cert_file=kerberos_realm.server_cert, key_file=kerberos_realm.server_key
+    )
+    named = winrm_transport_factory(endpoint, auth="basic", hostname=HOSTNAME)
+    assert _echo(named) == "hello"
+    unnamed = winrm_transport_factory(endpoint, auth="basic")
+    with pytest.raises(TLSValidationError):
+        unnamed.open()
+
+
+def test_the_kerberos_endpoint_refuses_ntlm(
+    kerberos_endpoint_factory, winrm_transport_factory, transports
+) -> None:
+    # The control for every Kerberos test here: the endpoint really insists on Kerberos.
+    endpoint: WinRMEndpoint = kerberos_endpoint_factory("http")
+    ntlm = winrm_transport_factory(endpoint, auth="ntlm")
+    with pytest.raises(AuthenticationError):
+        ntlm.open()

@@ -116,7 +116,7 @@ def _negotiate(
 ) -> AuthResult:
     if state.context is None or state.user is not None:
         bindings = tls.channel_bindings() if tls is not None else None
-        state.context = spnego.server(protocol=_acceptor_protocol(methods), channel_bindings=bindings)
+        state.context = spnego.server(protocol="negotiate", channel_bindings=bindings)
         state.user = None
     try:
         out = state.context.step(base64.b64decode(token))
@@ -126,6 +126,9 @@ def _negotiate(
     reply = [("WWW-Authenticate", f"{scheme} {base64.b64encode(out).decode()}")] if out else []
     if not state.context.complete:
         return AuthResult(None, reply)
+    if _ntlm_refused(state.context, methods):
+        state.context = None
+        return AuthResult(None, _offer(methods))
     state.user = str(state.context.client_principal or "")
     return AuthResult(state.user, reply, encrypting=True)
 
@@ -152,9 +155,9 @@ def _credssp(token: str, state: ConnectionAuth, accounts: Accounts, methods: fro
     return AuthResult(user, reply, encrypting=True)
 
 
-def _acceptor_protocol(methods: frozenset[str]) -> str:
-    """Kerberos only, like a domain host where policy disabled NTLM; else Negotiate (Kerberos or NTLM)."""
-    return "kerberos" if "kerberos" in methods and not methods & {"ntlm", "negotiate"} else "negotiate"
+def _ntlm_refused(context: Any, methods: frozenset[str]) -> bool:
+    """A domain host where policy disabled NTLM: only a Kerberos logon counts (SPNEGO or raw Kerberos)."""
+    return not methods & {"ntlm", "negotiate"} and getattr(context, "negotiated_protocol", "") != "kerberos"
 
 
 def _offer(methods: frozenset[str]) -> list[tuple[str, str]]:
