@@ -264,7 +264,7 @@ state, inventory, port, user, password, hostname = sys.argv[1:7]
 winrm = WinRMConnection(user=user, password=SecretStr(password), auth="kerberos", hostname=hostname,
                         scheme="http", port=int(port), operation_timeout=5, read_timeout=10)
 host = Host(name="win1", address="127.0.0.1", role="worker", os="windows", winrm=winrm)
-spec = ClusterSpec(kubernetes=KubernetesSpec(version="1.34.2"), hosts=[host])
+spec = ClusterSpec(kubernetes=KubernetesSpec(version="1.37.2"), hosts=[host])
 cluster = Cluster(api_version=API_VERSION, kind=KIND, metadata=Metadata(name="krb"), spec=spec)
 from pathlib import Path
 with Session(AppEnv(inventory=Path(inventory)), cluster, RunSettings(state_dir=Path(state)), "test") as s:
