@@ -74,9 +74,9 @@ class KerberosTickets:
             if principal in self._principals:
                 return
             if principal in self._failures:
-                raise KerberosError(
-                    host, self._failures[principal].message, hint=self._failures[principal].hint
-                )
+                first = self._failures[principal]
+                reason = first.message.removeprefix(f"{first.host}: ")
+                raise KerberosError(host, f"{reason}; not asked again for this host", hint=first.hint)
             try:
                 self._acquire(host, principal, password)
             except KerberosError as exc:

@@ -53,9 +53,14 @@ def transports() -> list[WinRMTransport]:
 
 
 def _transport(
-    opened: list[WinRMTransport], settings: object, *, tickets: KerberosTickets | None = None, **kw: object
+    opened: list[WinRMTransport],
+    settings: object,
+    *,
+    tickets: KerberosTickets | None = None,
+    name: str = "win1",
+    **kw: object,
 ) -> WinRMTransport:
-    transport = WinRMTransport("win1", "127.0.0.1", settings, tickets=tickets, **kw)  # type: ignore[arg-type]
+    transport = WinRMTransport(name, "127.0.0.1", settings, tickets=tickets, **kw)  # type: ignore[arg-type]
     opened.append(transport)
     return transport
 
@@ -129,12 +134,14 @@ def test_kerberos_wrong_password_is_asked_once_per_run(
     tickets = KerberosTickets(tmp_path)
     before = _kdc_log_count(kerberos_realm, "PREAUTH_FAILED")
     errors = []
-    for _ in range(3):  # three hosts of one run with the same account
+    for name in ("win1", "win2", "win3"):  # three hosts of one run with the same account
         with pytest.raises(AuthenticationError) as caught:
-            _transport(transports, settings, tickets=tickets).open()
+            _transport(transports, settings, tickets=tickets, name=name).open()
         errors.append(caught.value)
-    assert "refused the password of alice@HYBRIDCTL.TEST" in errors[0].message
+    assert errors[0].message.startswith("win1: the KDC refused the password of alice@HYBRIDCTL.TEST")
     assert "locked out" in errors[0].message
+    assert errors[2].message.startswith("win3: the KDC refused the password"), errors[2].message
+    assert "not asked again" in errors[2].message
     assert all(not e.transient and e.exit_code == ExitCode.UNREACHABLE for e in errors)
     time.sleep(0.2)
     assert _kdc_log_count(kerberos_realm, "PREAUTH_FAILED") - before == 1, "a wrong password is never retried"
