@@ -28,6 +28,7 @@ from hybridctl.runner import Runner, RunnerOptions, RunReport, Selector
 from hybridctl.state import HostLogs, Journal, RunLock, StateDir, default_state_dir
 from hybridctl.steps.base import Step
 from hybridctl.steps.context import RunState, StepContext
+from hybridctl.transport.kerberos import KerberosTickets, remove_stale_cache
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,17 @@ class Session:
         self.logs: HostLogs | None = None
         self.journal: Journal | None = None
         self.pool: ConnectionPool | None = None
+        self.tickets: KerberosTickets | None = None
         self.run_state = RunState()
 
     def __enter__(self) -> Session:
         self.state_dir.ensure()
         if self.exclusive:
             self._take_lock()
+            if remove_stale_cache(self.state_dir.root):
+                self.env.stderr.write("note: removed the Kerberos ticket cache of a run that was killed\n")
+        # A read-only session runs beside a locked run: it must not touch that run's cache; it gets its own.
+        self.tickets = KerberosTickets(self.state_dir.root if self.exclusive else None)
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
@@ -135,6 +141,8 @@ class Session:
         self._restore_sigterm()
         if self.pool is not None:
             self.pool.close()
+        if self.tickets is not None:
+            self.tickets.destroy()
         if self.journal is not None:
             self.journal.close()
         if self._lock is not None:
@@ -151,6 +159,7 @@ class Session:
             masker=self.masker,
             connect_timeout=self.settings.connect_timeout,
             base_dir=self.env.inventory_path().resolve().parent,
+            kerberos=self.tickets,
         )
         return lambda host: open_transport(host, settings)
 

@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.support.hosts_fixtures",
     "tests.support.winrm_fixtures",
+    "tests.support.kerberos_fixtures",
     "tests.lab.linux_sim.lab",
 ]

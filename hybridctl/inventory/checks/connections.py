@@ -56,6 +56,7 @@ def _check_bastion(path: Path, bastion: Bastion, address: str) -> Iterator[Probl
 def check_winrm(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
     """Transport security, credentials and timeouts of a WinRM block."""
     yield from _check_winrm_security(path, winrm)
+    yield from _check_winrm_hostname(path, winrm)
     yield from _check_winrm_credentials(path, winrm)
     for key, value in _winrm_files(winrm).items():
         if value is not None:
@@ -104,11 +105,35 @@ def _check_winrm_credentials(path: Path, winrm: WinRMConnection) -> Iterator[Pro
         yield error((*path, "user"), f"auth {winrm.auth} needs a user", "e.g. user: Administrator")
     else:
         yield from _check_windows_user((*path, "user"), winrm.user)
+    if winrm.auth == "kerberos":
+        yield from _check_kerberos_user(path, winrm)
     hint = "e.g. password: ${env:WINRM_PASSWORD}"
     if winrm.password is None:
-        yield error((*path, "password"), f"auth {winrm.auth} needs a password", hint)
+        if winrm.auth != "kerberos":  # kerberos without a password uses the user's ticket (KRB5CCNAME)
+            yield error((*path, "password"), f"auth {winrm.auth} needs a password", hint)
     elif not winrm.password.get_secret_value():
         yield error((*path, "password"), "the password is empty", hint)
+
+
+def _check_winrm_hostname(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
+    if winrm.hostname is None:
+        if winrm.auth == "kerberos":
+            message = "auth kerberos needs hostname: the SPN names the host, not its address"
+            hint = "e.g. hostname: win1.corp.example.com (the SPN is then HTTP/win1.corp.example.com)"
+            yield error((*path, "hostname"), message, hint)
+        return
+    if is_ip(winrm.hostname) or not is_dns_name(winrm.hostname, lowercase=False):
+        message = f"hostname {winrm.hostname!r} is not a DNS name"
+        yield error((*path, "hostname"), message, "give the host's FQDN, e.g. win1.corp.example.com")
+
+
+def _check_kerberos_user(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
+    if winrm.user is None:
+        return
+    realm = winrm.realm
+    if realm is None or not is_dns_name(realm, lowercase=False):
+        message = f"cannot tell the Kerberos realm from user {winrm.user!r}"
+        yield error((*path, "user"), message, "write user@REALM, e.g. admin@CORP.EXAMPLE.COM")
 
 
 def _check_windows_user(path: Path, user: str) -> Iterator[Problem]:
