@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from hybridctl.inventory.checks.common import (
     CONTROL,
+    HOSTS,
     SSH_USER,
     SSH_USER_MAX,
     WINDOWS_USER_FORBIDDEN,
@@ -14,7 +15,7 @@ from hybridctl.inventory.checks.common import (
     is_dns_name,
     is_ip,
 )
-from hybridctl.inventory.models import Bastion, SSHConnection, WinRMConnection
+from hybridctl.inventory.models import Bastion, Cluster, SSHConnection, WinRMConnection
 from hybridctl.inventory.problems import Path, Problem, error, warning
 
 
@@ -149,3 +150,21 @@ def _check_certificate_auth(path: Path, winrm: WinRMConnection) -> Iterator[Prob
     for key in ("certificateFile", "certificateKeyFile"):
         if _winrm_files(winrm)[key] is None:
             yield error((*path, key), f"auth certificate needs {key}", "give the PEM file")
+
+
+def check_kerberos_cache(cluster: Cluster) -> Iterator[Problem]:
+    """Kerberos hosts all with a password or all without: a run points KRB5CCNAME at one cache.
+
+    With passwords the run's tickets live in a private cache that KRB5CCNAME names for the whole process,
+    so a host meant to use the operator's own ticket would look in the private cache and fail.
+    """
+    kerberos = [(i, h) for i, h in enumerate(cluster.hosts) if h.winrm and h.winrm.auth == "kerberos"]
+    with_password = [h.name for _, h in kerberos if h.winrm and h.winrm.password is not None]
+    if not with_password or len(with_password) == len(kerberos):
+        return
+    for index, host in kerberos:
+        if host.winrm and host.winrm.password is None:
+            others = ", ".join(with_password)
+            message = f"{host.name!r} uses your Kerberos ticket, {others} a password: one run has one cache"
+            hint = "give every kerberos host a password, or none"
+            yield error((*HOSTS, index, "winrm", "password"), message, hint)
