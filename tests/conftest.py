@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.hosts_fixtures",
     "tests.support.winrm_fixtures",
     "tests.lab.linux_sim.lab",
+    "tests.lab.real.fixtures",
 ]
