@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -52,6 +53,7 @@ from tests.support.linux_hosts import (
 
 CGROUP = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "hybridctl-lab"
+LAB_LAYER = "2"  # bump when _install_lab_units changes what it writes
 BOOT_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 REQUIRED_TOOLS = {
@@ -241,7 +243,8 @@ class SystemdHosts:
 def unpacked_root() -> Path:
     """The cached Debian root, unpacked once (read-only lower layer of every host's overlay)."""
     tarball = rootfs.build()
-    target = tarball.with_suffix(".root")
+    layer = hashlib.sha256(f"{LAB_LAYER} {CGROUPS_RW_UNIT} {SSHD_DROP_IN}".encode()).hexdigest()[:8]
+    target = tarball.with_suffix(f".root-{layer}")
     with _file_lock(tarball.with_suffix(".lock")):
         if not (target / "etc/os-release").exists():
             partial = tarball.with_suffix(".partial")
@@ -266,6 +269,10 @@ def _install_lab_units(root: Path) -> None:
         key.unlink()
     # Nothing may start a getty on the console nspawn hands over read-only.
     (units / "console-getty.service").symlink_to("/dev/null")
+    # Air-gapped like the hosts of an offline install: apt knows only the sources hybridctl adds.
+    (root / "etc/apt/sources.list").write_text("")
+    for source in (root / "etc/apt/sources.list.d").glob("*"):
+        source.unlink()
 
 
 @contextlib.contextmanager
