@@ -1,9 +1,10 @@
 """Pytest fixtures of the real lab (registered in ``tests/conftest.py``).
 
-``systemd_lab`` (session): the lab's bridge and client key. ``systemd_hosts`` (function): a factory,
-``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts with systemd as PID 1; they are shut down
-and removed when the test ends, passed or not. Outside CI these skip (with what to install) when root or a
-tool is missing; in CI they fail.
+``lab_binaries`` (session): the upstream components, built from their Go modules (slow the first time on
+a machine, then cached per pin). ``systemd_lab`` (session): the lab's bridge and client key.
+``systemd_hosts`` (function): a factory, ``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts
+with systemd as PID 1; they are shut down and removed when the test ends, passed or not. Outside CI these
+skip (with what to install) when root or a tool is missing; in CI they fail.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.lab.real.artifacts import LabBinaries
+from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
 from tests.support.ci import require_root, require_tool
 
@@ -45,3 +48,10 @@ def systemd_hosts(systemd_lab: SystemdHosts) -> Iterator[SystemdHostFactory]:
 
     yield make
     systemd_lab.remove(created)
+
+
+@pytest.fixture(scope="session")
+def lab_binaries() -> LabBinaries:
+    """Every upstream component the real lab uses, built from its pinned Go module (cached per pin)."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    return build_lab_binaries()
