@@ -15,6 +15,9 @@ A host is a network namespace (same addressing, slot lock and bridge as ``tests/
   writable so that runc can create containers inside the host;
 - ``SYSTEMD_SECCOMP=0`` and ``--capability=all``: nspawn's default seccomp filter refuses ``keyctl`` that
   runc needs, and its capability bounding set drops what containerd and the kubelet use;
+- ``/dev/kmsg`` bound in and ``/proc/sys``, ``/sys`` writable (``SYSTEMD_NSPAWN_API_VFS_WRITABLE=1``): the
+  kubelet refuses to start without ``/dev/kmsg`` ("failed to create kubelet: open /dev/kmsg: no such file
+  or directory"), and it and kube-proxy set sysctls; kind's nodes get the same;
 - its own ed25519 host key, root login by key; a ``known_hosts`` file lists every host.
 
 Teardown (also after a failure): TERM nspawn (orderly poweroff), KILL the host's PID 1 by its recorded pid if
@@ -353,8 +356,10 @@ def _boot(host: SystemdHost) -> None:
         "--link-journal=no",
         "--resolv-conf=off",
         f"--bind={host.state_dir / 'containerd'}:/var/lib/containerd",
+        "--bind=/dev/kmsg",  # the kubelet's OOM watcher opens it (kind gives its nodes one too)
     ]
-    env = {**os.environ, "SYSTEMD_SECCOMP": "0", "CGROUPS": enter}
+    # /proc/sys and /sys writable: the kubelet and kube-proxy set sysctls, as on a machine.
+    env = {**os.environ, "SYSTEMD_SECCOMP": "0", "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "1", "CGROUPS": enter}
     with (host.state_dir / "console.log").open("wb") as log:
         host.process = subprocess.Popen(
             ["sh", "-c", script, "boot", *argv],

@@ -71,6 +71,14 @@ def test_each_host_has_a_private_writable_cgroup_tree(systemd_hosts: SystemdHost
     assert not Path("/sys/fs/cgroup/memory/system.slice/ssh.service").exists()
 
 
+def test_hosts_give_the_kubelet_what_it_opens_and_writes(systemd_hosts: SystemdHostFactory) -> None:
+    """/dev/kmsg exists (the kubelet refuses to start without it) and per-namespace sysctls are writable."""
+    (host,) = systemd_hosts(1)
+    assert host.exec("test", "-c", "/dev/kmsg", check=False).returncode == 0
+    host.exec("sysctl", "-w", "net.ipv4.ip_forward=1")  # the host's own network namespace only
+    assert host.exec("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
+
+
 def test_hybridctl_ping_reaches_systemd_hosts(systemd_hosts: SystemdHostFactory, tmp_path: Path) -> None:
     """The real CLI's ``ping`` connects to the hosts with strict host key checking and reports them up."""
     hosts = systemd_hosts(1)
