@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.winrm_fixtures",
     "tests.support.kerberos_fixtures",
     "tests.lab.linux_sim.lab",
+    "tests.lab.real.fixtures",
 ]
