@@ -28,6 +28,7 @@ from hybridctl.runner import Runner, RunnerOptions, RunReport, Selector
 from hybridctl.state import HostLogs, Journal, RunLock, StateDir, default_state_dir
 from hybridctl.steps.base import Step
 from hybridctl.steps.context import RunState, StepContext
+from hybridctl.transport.kerberos import KerberosTickets, remove_stale_cache
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,12 @@ class Session:
         settings: RunSettings,
         command: str,
         factory: TransportFactory | None = None,
+        *,
+        exclusive: bool = True,
     ) -> None:
+        """``exclusive``: hold the cluster's run lock; read-only verbs (status, support-bundle) run beside
+        any other run, since a stuck ``up`` is exactly when they are wanted."""
+        self.exclusive = exclusive
         self.env = env
         self.cluster = cluster
         self.settings = settings
@@ -105,20 +111,29 @@ class Session:
         self.logs: HostLogs | None = None
         self.journal: Journal | None = None
         self.pool: ConnectionPool | None = None
+        self.tickets: KerberosTickets | None = None
         self.run_state = RunState()
 
     def __enter__(self) -> Session:
         self.state_dir.ensure()
-        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
-            break_lock=self.settings.break_lock
-        )
-        if self._lock.stale_removed is not None:
-            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
+        if self.exclusive:
+            self._take_lock()
+            if remove_stale_cache(self.state_dir.root):
+                self.env.stderr.write("note: removed the Kerberos ticket cache of a run that was killed\n")
+        # A read-only session runs beside a locked run: it must not touch that run's cache; it gets its own.
+        self.tickets = KerberosTickets(self.state_dir.root if self.exclusive else None)
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
         self._install_sigterm()
         return self
+
+    def _take_lock(self) -> None:
+        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
+            break_lock=self.settings.break_lock
+        )
+        if self._lock.stale_removed is not None:
+            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -126,6 +141,8 @@ class Session:
         self._restore_sigterm()
         if self.pool is not None:
             self.pool.close()
+        if self.tickets is not None:
+            self.tickets.destroy()
         if self.journal is not None:
             self.journal.close()
         if self._lock is not None:
@@ -142,6 +159,7 @@ class Session:
             masker=self.masker,
             connect_timeout=self.settings.connect_timeout,
             base_dir=self.env.inventory_path().resolve().parent,
+            kerberos=self.tickets,
         )
         return lambda host: open_transport(host, settings)
 

@@ -4,5 +4,7 @@ pytest_plugins = [
     "tests.support.upstream",
     "tests.support.hosts_fixtures",
     "tests.support.winrm_fixtures",
+    "tests.support.kerberos_fixtures",
     "tests.lab.linux_sim.lab",
+    "tests.lab.real.fixtures",
 ]

@@ -84,11 +84,13 @@ CORE_CMDLETS = {
         "New-Object",
         "New-TimeSpan",
         "Out-File",
+        "Out-String",
         "Start-Sleep",
         "Write-Output",
     ),
     "Microsoft.PowerShell.Archive": ("Expand-Archive",),
     "CimCmdlets": ("Get-CimInstance",),
+    "Microsoft.PowerShell.Diagnostics": ("Get-WinEvent",),
 }
 
 ABOUT = (

@@ -15,6 +15,7 @@ from hybridctl.inventory.checks.cluster import (
     check_version,
 )
 from hybridctl.inventory.checks.common import Check
+from hybridctl.inventory.checks.connections import check_kerberos_cache
 from hybridctl.inventory.checks.hosts import check_hosts, check_labels_and_taints
 from hybridctl.inventory.checks.software import check_software, check_windows_features
 from hybridctl.inventory.models import Cluster
@@ -36,6 +37,7 @@ CHECKS: tuple[Check, ...] = (
     check_labels_and_taints,
     check_windows_features,
     check_software,
+    check_kerberos_cache,
 )
 
 
