@@ -33,9 +33,8 @@ from tests.render import helpers
 from tests.support.upstream import Validators, refused
 from tests.support.upstream_checks import all_checks, judge_files
 
-# Kubernetes minors with an upstream validator built in this suite. 1.36 (tests/upstream/k8s-1.36) is left
-# out to keep CI's build time down: its rendering is covered by the schema checks of test_parse.py.
-UPSTREAM_MINORS = (35, 37)
+# Every supported minor has its upstream validator, built from that release's own modules.
+UPSTREAM_MINORS = tuple(release.minor for release in RELEASES)
 EVERY_KIND = {
     "kubeadm",
     "kubelet-config",

@@ -28,6 +28,7 @@ import pytest
 
 from hybridctl.versions import DEFAULT_VERSION, RELEASES, KubeVersion
 from tests.support.ci import in_ci
+from tests.upstream.build import go_env
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "upstream"
 BIN = UPSTREAM / ".bin"
@@ -39,8 +40,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "net": (),
     "containerd-2": (),
     "containerd-1.7": (),
-    "k8s-1.37": (KUBEADM,),
-    "k8s-1.35": (KUBEADM,),
+    # One Kubernetes module per supported minor (tests/upstream/k8s-1.<minor>): each judged by its own code.
+    **{f"k8s-1.{release.minor}": (KUBEADM,) for release in reversed(RELEASES)},
 }
 
 
@@ -87,6 +88,7 @@ def _stamp(go: str, module: Path) -> str:
     digest = hashlib.sha256()
     digest.update(subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout.encode())
     digest.update(" ".join(_version_ldflags(module)).encode())
+    digest.update(json.dumps(go_env(), sort_keys=True).encode())
     sources = [module / "go.mod", module / "go.sum", *sorted((module / "validate").glob("*.go"))]
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -123,7 +125,8 @@ def build_module(go: str, name: str, tools: Sequence[str] = ()) -> Path:
             return out
         ldflags = " ".join(["-s", "-w", *_version_ldflags(module)])
         command = [go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", f"{out}/", "./validate", *tools]
-        result = subprocess.run(command, cwd=module, capture_output=True, text=True, check=False)
+        env = {**os.environ, **go_env()}
+        result = subprocess.run(command, cwd=module, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             pytest.fail(f"building the upstream validators of {name} failed:\n{result.stderr[-4000:]}")
         stamp_file.write_text(stamp)

@@ -83,7 +83,7 @@ class Build:
         for path in sorted(self.module.iterdir()):
             if path.is_file() and path.suffix in (".mod", ".sum", ".go"):
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        digest.update(json.dumps([self.argv(Path("/")), go_version(), _env()]).encode())
+        digest.update(json.dumps([self.argv(Path("/")), go_version(), go_env()]).encode())
         return digest.hexdigest()
 
 
@@ -154,12 +154,14 @@ def go_version() -> str:
     return subprocess.run(["go", "version"], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def _env() -> dict[str, str]:
+def go_env() -> dict[str, str]:
+    """The environment of every upstream Go build (this lab's and the validators'): identical settings let
+    both share Go's build cache, so Kubernetes' packages compile once for both."""
     return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
 
 
 def _go_build(build: Build, out: Path, log: Path | None) -> None:
-    env = {**os.environ, **_env()}
+    env = {**os.environ, **go_env()}
     argv = build.argv(out)
     result = subprocess.run(argv, cwd=build.module, env=env, capture_output=True, text=True, check=False)
     if log:

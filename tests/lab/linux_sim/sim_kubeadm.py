@@ -17,7 +17,7 @@ Upstream first: every config file is handed to the real ``kubeadm config validat
 minor, the kubelet flags of nodeRegistration.kubeletExtraArgs to the kubelet's own flag set and the
 KubeletConfiguration/KubeProxyConfiguration documents to those components' own decoding and validation (the
 upstream validator), both copied into the lab's shared directory by lab.py (``upstream/<minor>``). Their
-refusal is this kubeadm's refusal. A minor without a built validator (1.36) gets only the checks below.
+refusal is this kubeadm's refusal. Every supported minor has its validator built.
 """
 
 import base64
