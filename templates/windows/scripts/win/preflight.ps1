@@ -8,7 +8,8 @@ param(
     [Parameter(Mandatory = $true)]
     [int]$ApiPort,
     [int]$TimeoutMs = 3000,
-    [string]$HotFix = ''
+    [string]$HotFix = '',
+    [string]$NodeAddress = ''
 )
 $ErrorActionPreference = 'Stop'
 
@@ -66,6 +67,17 @@ if ($HotFix -ne '') {
     $hotFixPresent = $null -ne (Get-HotFix -Id $HotFix -ErrorAction SilentlyContinue)
 }
 
+# The adapter that owns the node's address, found by address as flanneld's --iface does: VMware guests
+# call it 'Ethernet0', Hyper-V and Azure guests often 'Ethernet 2' (microsoft/SDN#300). Once the L2Bridge
+# network exists the address lives on 'vEthernet (<adapter>)'.
+$nodeAdapter = $null
+if ($NodeAddress -ne '') {
+    $owner = @(Get-NetIPAddress -IPAddress $NodeAddress -AddressFamily IPv4 -ErrorAction SilentlyContinue)[0]
+    if ($null -ne $owner) {
+        $nodeAdapter = [string]$owner.InterfaceAlias
+    }
+}
+
 $facts = @{
     hostname = [System.Net.Dns]::GetHostName()
     build = [string]$os.Version
@@ -76,5 +88,6 @@ $facts = @{
     api = $api
     hypervCapable = $hyperv
     hotFixPresent = $hotFixPresent
+    nodeAdapter = $nodeAdapter
 }
 $facts | ConvertTo-Json -Compress
