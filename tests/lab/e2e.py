@@ -36,6 +36,7 @@ from tests.support.winrm import (
     WindowsMachine,
     register_builtin,
 )
+from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
@@ -106,10 +107,13 @@ class HybridLab:
             veth=f"hxw{slot}v{index}",
         )
         lab_host.create()
-        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name))
+        # Real adapter names vary (microsoft/SDN#300): VMware 'Ethernet0', Hyper-V/Azure 'Ethernet 2'.
+        adapter = ("Ethernet0", "Ethernet 2")[index % 2]
+        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
         register_builtin(simulated.scripts)
         scripts = WindowsScripts(KubeSide(self.sim.model), lab_host.realiser, api_probe=lab_host.connect_tcp)
         register_windows(simulated.scripts, scripts)
+        boot_with_tasks(simulated, scripts)
         cert, key = self.pki.ca.issue_server(address).write(self.workdir, f"lab-{name}")
         accounts = Accounts({self.account.user: self.account.password})
         config = EndpointConfig(accounts=accounts, cert_file=cert, key_file=key, restart_down_seconds=0.5)
@@ -162,7 +166,8 @@ class HybridLab:
             "readTimeout": TEST_READ_TIMEOUT,
         }
         entry = {"name": member.name, "address": member.address, "role": role, "os": "windows"}
-        return {**entry, "windowsVersion": 2022, "winrm": winrm}
+        adapter = next(iter(member.simulated.machine.adapters))
+        return {**entry, "windowsVersion": 2022, "interface": adapter, "winrm": winrm}
 
     def env(self) -> dict[str, str]:
         """The environment the CLI runs with (the WinRM password comes from it)."""

@@ -98,6 +98,12 @@ class WindowsMachine:
     nic_rebinds: bool = True
     """The first external HNS network cuts every connection for a moment (the NIC moves to a vSwitch)."""
     hns_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """HNS endpoints by name: id, network, ipAddress and whether it is attached to the host."""
+    adapters: dict[str, str] = field(default_factory=lambda: {"Ethernet": "192.0.2.10"})
+    """Physical adapters (``Get-NetAdapter`` names) and their IPv4 address. VMware guests name the NIC
+    ``Ethernet0``, Hyper-V and Azure guests often ``Ethernet 2`` (microsoft/SDN#300)."""
+    vnic_delay: float = 0.0
+    """Seconds after a network is created before its vNIC holds the management IP."""
     boot_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -172,6 +178,10 @@ class WindowsMachine:
             self.reboots += 1
             for service in self.services.values():
                 service.status = "Stopped"
+            for endpoint in self.hns_endpoints.values():
+                # HNS keeps the network and the host endpoint over a reboot, but the endpoint comes back
+                # detached from the host (flannel-io/flannel#1391, #1858).
+                endpoint["attached"] = False
             done = {"InstallPending": "Installed", "UninstallPending": "Available"}
             self.feature_states = {k: done.get(v, v) for k, v in self.feature_states.items()}
         for hook in list(self.boot_hooks):

@@ -12,6 +12,7 @@ param(
     [string[]]$Tasks = @(),
     [string[]]$Networks = @(),
     [string]$RouteInterface = '',
+    [string[]]$Interfaces = @(),
     [string[]]$HealthUrls = @(),
     [string]$RecordPath = ''
 )
@@ -239,6 +240,15 @@ if ($Networks.Count -gt 0) {
 }
 if ($RouteInterface -ne '') {
     $state.routes = Get-RouteState -Alias $RouteInterface
+}
+if ($Interfaces.Count -gt 0) {
+    # A host endpoint detached by a reboot is still listed by HNS; only its interface is gone
+    # (flannel-io/flannel#1391, #1858).
+    $found = @{}
+    foreach ($alias in $Interfaces) {
+        $found[$alias] = $null -ne (Get-NetIPInterface -InterfaceAlias $alias -AddressFamily IPv4 -ErrorAction SilentlyContinue)
+    }
+    $state.interfaces = $found
 }
 if ($HealthUrls.Count -gt 0) {
     $found = @{}
