@@ -119,3 +119,36 @@ def test_teardown_removes_pod_endpoints_before_the_network(testbed: Testbed) -> 
     report, _ = testbed.run(teardown(False), hosts=["win1"])
     assert not failures(report), failures(report)
     assert machine.hns_networks == {} and machine.hns_endpoints == {}
+
+
+def test_a_forced_restart_stops_dependents_as_windows_does() -> None:
+    """The emulated service manager: Restart-Service -Force stops running dependents and leaves them
+    stopped (a restart is a stop plus a start, winsw/winsw#400)."""
+    from tests.support.winrm.machine import Service, WindowsMachine
+    from tests.support.winrm.windows_kube import KubeSide
+
+    machine = WindowsMachine()
+    machine.services = {
+        "a": Service("a", status="Running"),
+        "b": Service("b", status="Running", depends_on=["a"]),
+        "c": Service("c", status="Running", depends_on=["b"]),
+    }
+    assert KubeSide(None).restart_forced(machine, "a") == ["b", "c"]
+    assert [machine.services[n].status for n in "abc"] == ["Running", "Stopped", "Stopped"]
+
+
+def test_a_kubelet_only_change_leaves_kube_proxy_running(testbed: Testbed) -> None:
+    """Defect 8: kube-proxy no longer depends on the kubelet service, so restarting the kubelet after a
+    change of its files does not stop kube-proxy (Azure/AgentBaker#4882: fix the dependency)."""
+    converge(testbed)
+    machine = testbed.nodes["win1"].host.machine
+    assert "kubelet" not in machine.services["kube-proxy"].depends_on
+    config = "C:\\var\\lib\\kubelet\\config.yaml"
+    machine.write_file(config, machine.read_file(config) + b"\n# edited by hand\n")
+    calls = len(machine.history)
+    report, _ = testbed.run(testbed.steps(ALL), hosts=["win1"])
+    assert not failures(report), failures(report)
+    run = machine.history[calls:]
+    assert any(c.identity == "win/nssm-service" and c.parameters.get("Name") == "kubelet" for c in run)
+    assert not any(c.parameters.get("Name") == "kube-proxy" for c in run if c.identity != "win/state")
+    assert machine.services["kube-proxy"].status == "Running"

@@ -27,7 +27,12 @@ HEALTH_WAIT = 60.0
 
 
 class WindowsKubeProxy(WindowsStep):
-    """Install kube-proxy's files and service (depending on kubelet) and wait until /healthz answers."""
+    """Install kube-proxy's files and service and wait until /healthz answers.
+
+    The service does not depend on the kubelet: ``Restart-Service -Force kubelet`` would stop it and leave
+    it stopped (winsw/winsw#400; Azure/AgentBaker#4882 discussion: fix the dependency, not the stop).
+    kube-proxy waits for the HNS network instead (boot.ps1 starts it after the network is back).
+    """
 
     name: ClassVar[str] = "windows-kube-proxy"
     title: ClassVar[str] = "kube-proxy (Windows)"

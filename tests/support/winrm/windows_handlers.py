@@ -205,8 +205,7 @@ class WindowsScripts:
         elif action == "start" and service.status != "Running":
             self._start(ctx, name)
         elif action == "restart" and service.status == "Running":
-            self.kube.stop(ctx.machine, name)
-            self._start(ctx, name)
+            self._restart(ctx, name)
         _reply(ctx, {"status": service.status})
 
     def nssm_service(self, ctx: ScriptContext) -> None:
@@ -224,9 +223,21 @@ class WindowsScripts:
         service.parameters = _nssm_parameters(ctx)
         if ctx.param("Start"):
             if service.status == "Running":
-                self.kube.stop(ctx.machine, name)
-            self._start(ctx, name)
+                self._restart(ctx, name)
+            else:
+                self._start(ctx, name)
         _reply(ctx, {"created": created, "status": service.status})
+
+    def _restart(self, ctx: ScriptContext, name: str) -> None:
+        """The scripts' restart: Restart-Service -Force (Windows stops the dependents), then Start-Service
+        for each dependent that was running before."""
+        try:
+            stopped = self.kube.restart_forced(ctx.machine, name)
+        except ScriptError as exc:
+            ctx.machine.services[name].status = "Stopped"
+            ctx.fail(f"Restart-Service: service '{name}' cannot be started: {exc.message}")
+        for dependent in stopped:
+            self._start(ctx, dependent)
 
     def _start(self, ctx: ScriptContext, name: str) -> None:
         try:
