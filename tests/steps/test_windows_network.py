@@ -152,3 +152,36 @@ def test_a_kubelet_only_change_leaves_kube_proxy_running(testbed: Testbed) -> No
     assert any(c.identity == "win/nssm-service" and c.parameters.get("Name") == "kubelet" for c in run)
     assert not any(c.parameters.get("Name") == "kube-proxy" for c in run if c.identity != "win/state")
     assert machine.services["kube-proxy"].status == "Running"
+
+
+CREDENTIALS = (
+    "C:\\var\\lib\\kubelet\\pki",
+    "C:\\var\\lib\\kubelet\\pki\\kubelet-client-current.pem",
+    "C:\\etc\\kubernetes\\kubelet.conf",
+    "C:\\etc\\kubernetes\\bootstrap-kubelet.conf",  # gone after the join; would inherit if written again
+    "C:\\k\\kube-proxy.kubeconfig",
+)
+USERS = "S-1-5-32-545"
+
+
+def test_no_credential_is_readable_by_users_and_acl_drift_is_repaired(testbed: Testbed) -> None:
+    """Defect 7: the emulated host records ACLs and inherits BUILTIN\\Users read from C:\\ as Windows does
+    (Kubernetes documentation, Windows security: protect credential files with ACLs)."""
+    machine = testbed.nodes["win1"].host.machine
+    assert any(r.startswith(USERS) for r in machine.effective_acl("C:\\k\\anything")["rules"])
+    converge(testbed)
+    for path in CREDENTIALS:
+        rules = machine.effective_acl(path)["rules"]
+        assert not any(r.startswith(USERS) for r in rules), (path, rules)
+        assert {r.split(":", 1)[0] for r in rules} == {"S-1-5-18", "S-1-5-32-544"}, (path, rules)
+
+    del machine.acls["c:\\k"]  # someone reset C:\k to inherited permissions
+    plan, _ = testbed.run(testbed.steps(ALL), read_only=True, hosts=["win1"])
+    drift = [c for _, step, found in changes(plan) if step == "windows-credential-acls" for c in found]
+    opened = f"restrict the ACL (also readable by {USERS})"
+    assert drift == [f"{opened}: C:\\k", f"{opened}: C:\\k\\kube-proxy.kubeconfig"]
+    again, _ = testbed.run(testbed.steps(ALL), hosts=["win1"])
+    assert not failures(again), failures(again)
+    assert not any(
+        r.startswith(USERS) for r in machine.effective_acl("C:\\k\\kube-proxy.kubeconfig")["rules"]
+    )

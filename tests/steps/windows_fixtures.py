@@ -42,6 +42,7 @@ def machine_snapshot(host: SimulatedWindowsHost) -> dict[str, Any]:
                 "features": dict(m.feature_states),
                 "firewall": m.firewall_rules,
                 "hns": (m.hns_networks, m.hns_endpoints),
+                "acls": m.acls,
                 "routes": m.routes,
                 "tasks": m.scheduled_tasks,
                 "path": m.machine_path,

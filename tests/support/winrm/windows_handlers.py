@@ -68,6 +68,7 @@ class WindowsScripts:
             "service-control",
             "nssm-service",
             "hns-network",
+            "protect-paths",
             "boot-task",
             "reset",
         ):
@@ -319,6 +320,18 @@ class WindowsScripts:
                     f"HNS network {name}: no interface holds its management IP after {timeout:g} seconds"
                 )
             ctx.sleep(0.5)
+
+    def protect_paths(self, ctx: ScriptContext) -> None:
+        """Set-Acl: SYSTEM and Administrators full control, inheritance off, for each existing path."""
+        done = []
+        for path in [str(p) for p in ctx.require("Paths")]:
+            if ctx.machine.exists(path):
+                ctx.machine.acls[path_key(path)] = {
+                    "protected": True,
+                    "rules": ["S-1-5-18:Allow:FullControl", "S-1-5-32-544:Allow:FullControl"],
+                }
+                done.append(path)
+        _reply(ctx, {"protected": done})
 
     def boot_task(self, ctx: ScriptContext) -> None:
         """Register-ScheduledTask -Force (at startup, SYSTEM)."""

@@ -146,6 +146,13 @@ def _hns(machine: WindowsMachine, _names: list[str], _s: Any) -> dict[str, Any]:
     }
 
 
+def _acls(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, Any]:
+    return {
+        p: {"exists": True, **machine.effective_acl(p)} if machine.exists(p) else {"exists": False}
+        for p in paths
+    }
+
+
 def _interfaces(machine: WindowsMachine, aliases: list[str], _s: Any) -> dict[str, bool]:
     present = interfaces(machine)
     return {a: a in present for a in aliases}
@@ -176,6 +183,7 @@ _READERS = (
     ("Networks", "hns", _hns),
     ("RouteInterface", "routes", _routes),
     ("Interfaces", "interfaces", _interfaces),
+    ("Acls", "acls", _acls),
     ("HealthUrls", "health", _health),
     ("RecordPath", "record", _record),
 )

@@ -13,6 +13,7 @@ param(
     [string[]]$Networks = @(),
     [string]$RouteInterface = '',
     [string[]]$Interfaces = @(),
+    [string[]]$Acls = @(),
     [string[]]$HealthUrls = @(),
     [string]$RecordPath = ''
 )
@@ -249,6 +250,24 @@ if ($Interfaces.Count -gt 0) {
         $found[$alias] = $null -ne (Get-NetIPInterface -InterfaceAlias $alias -AddressFamily IPv4 -ErrorAction SilentlyContinue)
     }
     $state.interfaces = $found
+}
+if ($Acls.Count -gt 0) {
+    # Effective access rules (inherited ones included) by well-known SID, and whether inheritance is off.
+    $found = @{}
+    foreach ($path in $Acls) {
+        if (-not (Test-Path -LiteralPath $path)) {
+            $found[$path] = @{ exists = $false }
+            continue
+        }
+        $acl = Get-Acl -LiteralPath $path
+        $rules = @()
+        foreach ($rule in $acl.Access) {
+            $sid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value
+            $rules += ($sid + ':' + [string]$rule.AccessControlType + ':' + [string]$rule.FileSystemRights)
+        }
+        $found[$path] = @{ exists = $true; protected = [bool]$acl.AreAccessRulesProtected; rules = $rules }
+    }
+    $state.acls = $found
 }
 if ($HealthUrls.Count -gt 0) {
     $found = @{}
