@@ -85,8 +85,15 @@ class HybridLab:
         return self.workdir / ".hybridctl" / "lab"
 
     def add_linux(self, count: int) -> list[TestHost]:
-        """Linux test hosts with the simulated toolchain."""
+        """Linux test hosts with the simulated toolchain; the lab's first one has FORWARD policy DROP.
+
+        Docker sets the FORWARD policy to DROP when it enables IP forwarding (so do ufw and firewalld);
+        on such a host cross-node pod traffic lives only through hybridctl's FORWARD accept rules
+        (flannel-io/flannel#1450).
+        """
         hosts = self.sim.add(count)
+        if hosts and not self.linux:
+            hosts[0].exec("iptables", "-w", "-t", "filter", "-P", "FORWARD", "DROP")
         self.linux += hosts
         return hosts
 
