@@ -9,6 +9,7 @@ The scenario is one cluster built up step by step: the tests of this module run 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -85,6 +86,11 @@ def test_ping_reports_linux_and_windows_facts(hybrid: HybridLab) -> None:
 
 
 def test_pods_on_every_node_reach_each_other_over_the_routes(hybrid: HybridLab) -> None:
+    """Real packets between pods on every node. The first Linux host's FORWARD policy is DROP, as Docker
+    leaves it: traffic crosses it only through hybridctl's FORWARD accept chain (flannel-io/flannel#1450)."""
+    dropping = hybrid.linux[0].exec("iptables", "-w", "-t", "filter", "-S").stdout
+    assert "-P FORWARD DROP" in dropping
+    assert "-A FORWARD -j HYBRIDCTL-POD-FWD" in dropping
     pods = Pods()
     try:
         _pods(hybrid, pods, "a")
@@ -117,14 +123,40 @@ def _expected_routes(hybrid: HybridLab, name: str) -> set[str]:
     return {n["podCIDR"] for other, n in hybrid.sim.model.nodes().items() if other != name}
 
 
+def _full_routes(hybrid: HybridLab, name: str) -> list[tuple[str, str]]:
+    """(pod CIDR, node address) of every other node, sorted: what ``name`` must route, once each."""
+    addresses = {h.name: h.address for h in hybrid.linux} | {n.name: n.address for n in hybrid.windows}
+    nodes = hybrid.sim.model.nodes()
+    return sorted((n["podCIDR"], addresses[other]) for other, n in nodes.items() if other != name)
+
+
+def _linux_route_list(host: TestHost) -> list[tuple[str, str, str]]:
+    """hybridctl's kernel routes (proto 233) read from outside with ``ip -j``: dst, gateway, device."""
+    out = host.exec("ip", "-4", "-j", "route", "show", "table", "all", "proto", "233").stdout
+    return sorted((r["dst"], r.get("gateway", ""), r.get("dev", "")) for r in json.loads(out or "[]"))
+
+
+def _windows_route_list(node: WindowsNode) -> list[tuple[str, str, str, str]]:
+    """The emulated host's routes as Get-NetRoute lists them: destination, next hop, interface, store."""
+    keys = ("destinationPrefix", "nextHop", "interfaceAlias", "store")
+    return sorted(tuple(r[k] for k in keys) for r in node.simulated.machine.routes)  # type: ignore[misc]
+
+
 def _assert_route_tables(hybrid: HybridLab) -> None:
+    """Full routes on every host, from outside it: destination, next hop, device/interface and count (a
+    duplicate or a route on the wrong device fails), both in the kernels and in the Windows route stores."""
     nodes = hybrid.sim.model.nodes()
     for host in hybrid.linux:
         if host.name in nodes:
-            assert _linux_routes(host) == _expected_routes(hybrid, host.name), host.name
+            wanted = [(d, via, "eth0") for d, via in _full_routes(hybrid, host.name)]
+            assert _linux_route_list(host) == wanted, host.name
     for node in hybrid.windows:
         if node.name in nodes:
-            assert _windows_routes(node) == _expected_routes(hybrid, node.name), node.name
+            full = _full_routes(hybrid, node.name)
+            assert sorted(node.lab_host.realiser.kernel_routes()) == full, node.name
+            alias = f"vEthernet ({next(iter(node.simulated.machine.adapters))})"
+            stores = ("ActiveStore", "PersistentStore")
+            assert _windows_route_list(node) == sorted((d, h, alias, s) for d, h in full for s in stores)
 
 
 def test_every_node_routes_to_every_other_pod_cidr_and_no_other(hybrid: HybridLab) -> None:
@@ -216,6 +248,7 @@ def test_down_of_the_whole_cluster_leaves_every_host_clean(hybrid: HybridLab) ->
         assert _linux_routes(host) == set(), host.name
         assert [p for p in LINUX_LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0] == []
         assert "cni0" not in host.exec("ip", "link", "show").stdout
+        assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout
     for node in hybrid.windows:
         machine = node.simulated.machine
         assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == []
