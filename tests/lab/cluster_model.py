@@ -267,7 +267,11 @@ def node_object(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": entry["name"], "labels": copy.deepcopy(entry.get("labels") or {})},
+        "metadata": {
+            "name": entry["name"],
+            "labels": copy.deepcopy(entry.get("labels") or {}),
+            "annotations": copy.deepcopy(entry.get("annotations") or {}),
+        },
         "spec": spec,
         "status": {
             "conditions": [condition],

@@ -228,6 +228,26 @@ def label(words, flags, cluster):
     return 0
 
 
+def annotate(words, flags, cluster):
+    if len(words) < 3 or KINDS.get(words[0]) != "nodes":
+        raise SimError("the lab annotates nodes only: kubectl annotate node NAME KEY=VALUE...")
+    entry = _node_or_fail(words[1])
+    annotations = dict(entry.get("annotations") or {})
+    for pair in words[2:]:
+        if pair.endswith("-"):
+            annotations.pop(pair[:-1], None)
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SimError(f"invalid annotation {pair!r}")
+        if key in annotations and annotations[key] != value and "--overwrite" not in flags:
+            raise SimError(f"'{key}' already has a value ({annotations[key]}), and --overwrite is false")
+        annotations[key] = value
+    model().update_node(words[1], annotations=annotations)
+    print(f"node/{words[1]} annotated")
+    return 0
+
+
 def taint(words, flags, cluster):
     if len(words) < 3 or KINDS.get(words[0]) != "nodes":
         raise SimError("the lab taints nodes only: kubectl taint node NAME KEY[=VALUE]:EFFECT...")
@@ -318,6 +338,7 @@ VERBS = {
     "get": get,
     "apply": apply,
     "label": label,
+    "annotate": annotate,
     "taint": taint,
     "patch": patch,
     "drain": drain,
