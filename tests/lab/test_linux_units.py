@@ -45,13 +45,13 @@ def test_dearmor_checks_the_crc_and_matches_the_armored_bytes() -> None:
 def test_the_exact_package_revision_is_chosen_from_madison() -> None:
     madison = (
         "   kubeadm | 1.34.3-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
-        "   kubeadm | 1.34.2-1.2 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
-        "   kubeadm | 1.34.2-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
+        "   kubeadm | 1.37.2-1.2 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
+        "   kubeadm | 1.37.2-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
     )
-    assert repo.choose_version(madison, "kubeadm", "1.34.2") == "1.34.2-1.2"
+    assert repo.choose_version(madison, "kubeadm", "1.37.2") == "1.37.2-1.2"
     with pytest.raises(repo.RepositoryError, match=r"no kubeadm 1\.34\.9"):
         repo.choose_version(madison, "kubeadm", "1.34.9")
-    assert repo.Installed("1.34.2-150500.1.1", False).is_release("1.34.2")
+    assert repo.Installed("1.37.2-150500.1.1", False).is_release("1.37.2")
 
 
 def _fake_shell(command: object, timeout: float | None) -> tuple[int, str, str]:
@@ -82,9 +82,9 @@ def test_the_dnf_path_writes_a_repository_with_excludes_and_pins_versions() -> N
             "install",
             "-y",
             "--disableexcludes=kubernetes",
-            "kubeadm-1.34.2",
-            "kubelet-1.34.2",
-            "kubectl-1.34.2",
+            "kubeadm-1.37.2",
+            "kubelet-1.37.2",
+            "kubectl-1.37.2",
         )
     ]
 

@@ -8,7 +8,18 @@ from typing import Any
 
 import yaml
 
+from hybridctl.versions import DEFAULT_VERSION
 from tests.support.linux_hosts import TestHost
+
+# The Linux test hosts share this machine's kernel: on a cgroup v1 or hybrid host (no cgroup2 mount at
+# /sys/fs/cgroup, as libcontainer's IsCgroup2UnifiedMode() tests) hybridctl's preflight refuses them unless
+# the inventory opts in, exactly as it would refuse such a production host.
+HOST_CGROUP_V1 = not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
+def kubernetes_spec(**overrides: Any) -> dict[str, Any]:
+    """``spec.kubernetes`` for inventories of test hosts: the default version, cgroup opt-in as needed."""
+    return {"version": DEFAULT_VERSION, "allowCgroupV1": HOST_CGROUP_V1, **overrides}
 
 
 def linux_entry(host: TestHost, role: str = "worker", user: str = "root") -> dict[str, Any]:
@@ -23,12 +34,12 @@ def linux_entry(host: TestHost, role: str = "worker", user: str = "root") -> dic
 
 
 def write_inventory(path: Path, hosts: Sequence[dict[str, Any]], **spec: Any) -> Path:
-    """An inventory with ``hosts`` and defaults for everything else (Kubernetes 1.34.2, routes mode)."""
+    """An inventory with ``hosts`` and defaults for everything else (default Kubernetes, routes mode)."""
     document = {
         "apiVersion": "hybridctl.io/v1alpha1",
         "kind": "Cluster",
         "metadata": {"name": spec.pop("name", "lab")},
-        "spec": {"kubernetes": {"version": "1.34.2"}, **spec, "hosts": list(hosts)},
+        "spec": {"kubernetes": kubernetes_spec(), **spec, "hosts": list(hosts)},
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

@@ -24,7 +24,12 @@ if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: 
     echo firewall=ufw
 fi
 iptables -w -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD /forward=/p' || true
+echo "cgroupfs=$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"
 """
+# The kubelet asks libcontainer's IsCgroup2UnifiedMode(): /sys/fs/cgroup must be a cgroup2 mount. A hybrid
+# host (tmpfs there, cgroup2 only below it) counts as cgroup v1 (pkg/kubelet/apis/config/validation/
+# validation_linux.go, k8s.io/kubernetes v1.37.2).
+_CGROUP_V2_FS = "cgroup2fs"
 
 
 class LinuxPreflight(LinuxStep):
@@ -40,7 +45,7 @@ class LinuxPreflight(LinuxStep):
         facts: dict[str, Any] = dict(ctx.state.get(facts_key(host.name)))
         facts.update(_linux_facts(host))
         facts["family"] = FAMILIES.get(facts["distribution"])
-        facts["problems"] = [*facts["problems"], *_problems(facts)]
+        facts["problems"] = [*facts["problems"], *_problems(facts), *_cgroup_problems(facts, ctx)]
         facts["warnings"] = firewall_warnings(facts)
         ctx.state.set(facts_key(host.name), facts)
         for warning in facts["warnings"]:
@@ -65,6 +70,7 @@ def _linux_facts(host: HostView) -> dict[str, Any]:
         "swap": [value for key, value in pairs if key == "swap"],
         "firewalls": [value for key, value in pairs if key == "firewall"],
         "forwardPolicy": next((value for key, value in pairs if key == "forward"), ""),
+        "cgroup_v2": ["cgroupfs", _CGROUP_V2_FS] in pairs,
     }
 
 
@@ -86,6 +92,22 @@ def firewall_warnings(facts: dict[str, Any]) -> list[str]:
             "HYBRIDCTL-POD-FWD chain accepts the pod network's traffic"
         )
     return found
+
+
+def _cgroup_problems(facts: dict[str, Any], ctx: StepContext) -> list[str]:
+    """A cgroup v1 host needs the operator's explicit choice: the kubelet refuses it by default.
+
+    ``failCgroupV1`` defaults to true since Kubernetes 1.35 (KEP-5573; ``SetDefaults_KubeletConfiguration``
+    in pkg/kubelet/apis/config/v1beta1/defaults.go), and the kubelet then exits with "kubelet is configured
+    to not run on a host using cgroup v1".
+    """
+    if facts["cgroup_v2"] or ctx.cluster.spec.kubernetes.allow_cgroup_v1:
+        return []
+    return [
+        "the host runs cgroup v1 (or hybrid cgroups), which the kubelet refuses since Kubernetes 1.35: "
+        "boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or set "
+        "spec.kubernetes.allowCgroupV1: true to render failCgroupV1: false (deprecated upstream)"
+    ]
 
 
 def _problems(facts: dict[str, Any]) -> list[str]:
