@@ -244,19 +244,31 @@ def planned_changes(stdout: str) -> list[tuple[str, str]]:
     return found
 
 
-def interrupt_after(process: subprocess.Popen[str], steps: int, how: signal.Signals) -> list[dict[str, Any]]:
-    """Let ``steps`` applies finish, then send ``how``; returns the events seen (waits for the exit)."""
+def interrupt_after(
+    process: subprocess.Popen[str], steps: int | float, how: signal.Signals
+) -> list[dict[str, Any]]:
+    """Let ``steps`` applies finish, then send ``how``; returns the events seen (waits for the exit).
+
+    A float in [0, 1) picks the point uniformly over the whole run: it is scaled by the number of
+    (host, step) results of the verb's own plan phase, so every step of every host (route programming and
+    the cluster steps included) can be the one interrupted.
+    """
     assert process.stdout is not None
     seen: list[dict[str, Any]] = []
-    applying, done = False, 0
+    applying, done, planned = False, 0, 0
+    target = steps if isinstance(steps, int) else None
     for line in _lines(process):
         event = json.loads(line)
         seen.append(event)
         if event["event"] == "run-start":
             applying = not str(event.get("verb", "")).endswith("(plan)")
+            if applying and target is None:
+                target = 1 + int(float(steps) * max(planned - 2, 1))
+        elif event["event"] == "step-end" and not applying:
+            planned += 1
         elif event["event"] == "step-end" and applying:
             done += 1
-            if done == steps:
+            if done == target:
                 process.send_signal(how)
                 break
     process.communicate(timeout=CLI_TIMEOUT)

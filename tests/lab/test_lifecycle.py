@@ -56,6 +56,16 @@ def test_up_builds_the_hybrid_cluster(hybrid: HybridLab) -> None:
     # (the nodes became Ready while other hosts were still being configured).
     assert changed - planned == set()
     assert planned - changed <= {(hybrid.linux[0].name, "nodes-ready")}
+    # The cluster objects exist in the API afterwards (not only in the plan): the RuntimeClass of the
+    # Windows build with its build selector, the Windows taint and the OS label on every Windows node.
+    document = hybrid.sim.model.read()
+    runtime_class = document["objects"]["runtimeclasses"]["windows-2022"]
+    assert runtime_class["handler"] == "runhcs-wcow-process"
+    assert runtime_class["scheduling"]["nodeSelector"]["node.kubernetes.io/windows-build"] == "10.0.20348"
+    for node in hybrid.windows:
+        entry = nodes[node.name]
+        assert {"key": "os", "value": "windows", "effect": "NoSchedule"} in entry["taints"], node.name
+        assert entry["labels"]["kubernetes.io/os"] == "windows", node.name
 
 
 def test_second_up_changes_nothing(hybrid: HybridLab) -> None:
@@ -183,6 +193,32 @@ def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> N
         assert pods.reach(source, target) == target.name
     finally:
         pods.close()
+
+
+def test_windows_drift_is_planned_and_repaired_through_the_cli(hybrid: HybridLab) -> None:
+    """Drift made on an emulated Windows host behind WinRM: a route gone (route store and kernel), a
+    firewall rule removed, the host endpoint detached (a reboot without the boot task, flannel-io/flannel
+    #1391), kube-proxy stopped. ``plan --detailed-exitcode`` exits 5 naming the steps, ``up`` repairs
+    all of it through the CLI, and the next plan exits 0."""
+    win = hybrid.windows[0]
+    machine = win.simulated.machine
+    route = next(r for r in machine.routes if r["store"] == "ActiveStore")
+    machine.routes.remove(route)
+    win.lab_host.realiser.remove_route(route["destinationPrefix"], route["nextHop"])
+    del machine.firewall_rules[next(n for n in machine.firewall_rules if n.startswith("hybridctl-"))]
+    machine.hns_endpoints["cbr0_ep"]["attached"] = False
+    machine.services["kube-proxy"].status = "Stopped"
+
+    plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert plan.returncode == 5, plan.stderr
+    steps = {step for host, step in planned_changes(plan.stdout) if host == win.name}
+    assert {"windows-firewall", "windows-pod-network", "windows-kube-proxy"} <= steps, steps
+    fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
+    assert fixed.returncode == 0, fixed.stderr + fixed.stdout[-3000:]
+    again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert again.returncode == 0, planned_changes(again.stdout)
+    assert machine.hns_endpoints["cbr0_ep"]["attached"] and machine.services["kube-proxy"].status == "Running"
+    _assert_route_tables(hybrid)
 
 
 def test_add_node_joins_new_hosts_and_only_adds_routes_elsewhere(hybrid: HybridLab) -> None:
