@@ -10,11 +10,13 @@ The scenario is one cluster built up step by step: the tests of this module run 
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
+from tests.lab.datapath import CLIENT, Pods, attach_linux, attach_windows, reachability
 from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
 from tests.support.linux_hosts import TestHost
@@ -167,6 +169,40 @@ def _assert_route_tables(hybrid: HybridLab) -> None:
             alias = f"vEthernet ({next(iter(node.simulated.machine.adapters))})"
             stores = ("ActiveStore", "PersistentStore")
             assert _windows_route_list(node) == sorted((d, h, alias, s) for d, h in full for s in stores)
+
+
+def test_windows_pod_traffic_is_nated_only_outside_the_cluster(hybrid: HybridLab) -> None:
+    """The rendered sdnbridge config's OutBoundNAT exceptions, realised as NAT rules in the emulated host's
+    namespace (tests/lab/datapath.py): a Windows pod reaches a Linux pod with its own address (the pod
+    subnet is an exception) and an address outside the cluster (the lab bridge's, in no exception) from
+    the node's address. Real: packets, iptables; emulated: HNS/VFP applying the policy."""
+    win, lin = hybrid.windows[0], hybrid.linux[1]
+    pods = Pods()
+    outside = socket.create_server((hybrid.sim.hosts.gateway, 0))
+    peers: list[str] = []
+
+    def answer_once() -> None:
+        connection, peer = outside.accept()
+        peers.append(peer[0])
+        connection.sendall(b"outside")
+        connection.close()
+
+    try:
+        windows_pod = attach_windows(pods, win, "pod-nat-w")
+        linux_pod = attach_linux(pods, lin, "pod-nat-l")
+        assert pods.answer(windows_pod, linux_pod) == f"{linux_pod.name} {windows_pod.address}"
+        thread = threading.Thread(target=answer_once, daemon=True)
+        thread.start()
+        port = str(outside.getsockname()[1])
+        assert (
+            windows_pod.run("/usr/bin/python3", "-c", CLIENT, hybrid.sim.hosts.gateway, port).strip()
+            == "outside"
+        )
+        thread.join(10)
+        assert peers == [win.address]
+    finally:
+        outside.close()
+        pods.close()
 
 
 def test_every_node_routes_to_every_other_pod_cidr_and_no_other(hybrid: HybridLab) -> None:
