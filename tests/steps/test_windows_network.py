@@ -185,3 +185,53 @@ def test_no_credential_is_readable_by_users_and_acl_drift_is_repaired(testbed: T
     assert not any(
         r.startswith(USERS) for r in machine.effective_acl("C:\\k\\kube-proxy.kubeconfig")["rules"]
     )
+
+
+def _route(destination: str, store: str) -> dict[str, object]:
+    return {
+        "destinationPrefix": destination,
+        "nextHop": "192.0.2.99",
+        "routeMetric": 300,
+        "interfaceAlias": "vEthernet (Ethernet)",
+        "store": store,
+    }
+
+
+def test_planted_script_bugs_leave_their_traces_in_the_emulated_host() -> None:
+    """Sensitivity of the emulation (issue 14, "the lab asserts outcomes"): effects come from the calls a
+    script makes (tree-sitter syntax tree), so a routes.ps1 that no longer removes stale routes and a
+    reset.ps1 that no longer calls Remove-NetRoute both leave the routes in the simulated host."""
+    import threading
+    from pathlib import Path
+
+    from hybridctl.resources import powershell_script
+    from tests.support.winrm import SimulatedWindowsHost
+    from tests.support.winrm.host import ScriptContext
+    from tests.support.winrm.windows_boot import _Sink
+    from tests.support.winrm.windows_handlers import register_windows
+    from tests.support.winrm.windows_net import NullRealiser, run_routes
+
+    golden = (
+        Path(__file__).parents[1] / "golden" / "example" / "win1" / "C" / "k" / "hybridctl" / "routes.ps1"
+    )
+    good = golden.read_text(encoding="utf-8")
+    planted = good.replace("            $route | Remove-NetRoute -Confirm:$false\n", "")
+    assert planted != good
+    for text, stale_left in ((good, False), (planted, True)):
+        host = SimulatedWindowsHost()
+        host.machine.routes = [_route("10.244.250.0/24", s) for s in ("ActiveStore", "PersistentStore")]
+        ctx = ScriptContext(host, "run-file", {}, _Sink(), threading.Event())
+        run_routes(ctx, text, NullRealiser())
+        left = [r for r in host.machine.routes if r["destinationPrefix"] == "10.244.250.0/24"]
+        assert bool(left) is stale_left
+
+    reset = powershell_script("win/reset")
+    broken = reset.replace("                $route | Remove-NetRoute -Confirm:$false\n", "")
+    assert broken != reset
+    for script, kept in ((reset, 0), (broken, 2)):
+        host = SimulatedWindowsHost()
+        register_windows(host.scripts)
+        host.machine.routes = [_route("10.244.3.0/24", s) for s in ("ActiveStore", "PersistentStore")]
+        params = {"RouteInterface": "vEthernet (Ethernet)", "RoutePrefixes": ["10.244.3.0/24"]}
+        host.run(script, params, _Sink(), threading.Event())
+        assert len(host.machine.routes) == kept

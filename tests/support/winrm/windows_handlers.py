@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.powershell import invocations
 from tests.support.winrm import windows_hns as hns
 from tests.support.winrm.handlers import fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptError, ScriptRegistry
@@ -352,7 +353,7 @@ class WindowsScripts:
         self.kube.update_ready(machine)
         removed += _reset_hns(ctx, self.realiser)
         removed += self._reset_routes(ctx)
-        prefix = str(ctx.param("FirewallPrefix") or "")
+        prefix = str(ctx.param("FirewallPrefix") or "") if calls(ctx, "Remove-NetFirewallRule") else ""
         for name in [n for n in machine.firewall_rules if prefix and n.startswith(prefix)]:
             del machine.firewall_rules[name]
             removed.append(f"firewall rule {name}")
@@ -369,6 +370,8 @@ class WindowsScripts:
         _reply(ctx, {"removed": removed})
 
     def _reset_routes(self, ctx: ScriptContext) -> list[str]:
+        if not calls(ctx, "Remove-NetRoute"):
+            return []  # the script sent makes no Remove-NetRoute call: nothing is removed
         alias, prefixes = (
             str(ctx.param("RouteInterface") or ""),
             {str(p) for p in ctx.param("RoutePrefixes") or []},
@@ -440,6 +443,12 @@ def _member(ctx: ScriptContext, members: dict[str, bytes], suffix: str, source: 
         if ("/" + name.lstrip("./")).lower().endswith("/" + suffix.lower()):
             return content
     ctx.fail(f"{source} has no file {suffix}")
+
+
+def calls(ctx: ScriptContext, cmdlet: str) -> bool:
+    """Whether the script the client sent calls ``cmdlet`` (from its syntax tree): a constant script's
+    handler realises an effect only when the script really makes the call behind it."""
+    return not ctx.script or bool(invocations(ctx.script, cmdlet))
 
 
 def _network_matches(reported: dict[str, Any], definition: dict[str, Any]) -> bool:
