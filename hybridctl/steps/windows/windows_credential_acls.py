@@ -51,6 +51,8 @@ class WindowsCredentialAcls(WindowsStep):
         """Protect the directories, then any credential file that still lets others in."""
         acls = _acls(host)
         paths = [p for p in (*PROTECTED_DIRECTORIES, *CREDENTIALS) if _problem(p, acls.get(p) or {})]
+        if not paths:
+            return
         apply_json(host, "protect-paths", {"Paths": strings(paths)})
 
 
@@ -70,7 +72,8 @@ def acl_problems(acls: dict[str, Any]) -> list[str]:
 
 def _problem(path: str, acl: dict[str, Any]) -> str | None:
     if not acl.get("exists"):
-        return None
+        # windows-directories creates it first; it must be protected before any credential lands in it.
+        return "protect once created" if path in PROTECTED_DIRECTORIES else None
     others = sorted({str(r).split(":", 1)[0] for r in acl.get("rules") or []} - ALLOWED_SIDS)
     if others:
         return f"restrict the ACL (also readable by {', '.join(others)})"
