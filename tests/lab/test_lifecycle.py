@@ -15,7 +15,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
+from tests.lab.cluster_model import ModelError
 from tests.lab.datapath import CLIENT, Pods, attach_linux, attach_windows, reachability
 from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
@@ -255,6 +257,31 @@ def test_windows_drift_is_planned_and_repaired_through_the_cli(hybrid: HybridLab
     assert again.returncode == 0, planned_changes(again.stdout)
     assert machine.hns_endpoints["cbr0_ep"]["attached"] and machine.services["kube-proxy"].status == "Running"
     _assert_route_tables(hybrid)
+
+
+def test_kube_proxy_token_rotation_replaces_the_secret_and_every_kubeconfig(hybrid: HybridLab) -> None:
+    """Issue 14 defect 7: ``up --rotate-kube-proxy-token`` replaces the never-expiring token: the old one
+    is no longer accepted by the (simulated) API, every Windows node's kube-proxy.kubeconfig carries the
+    new one, kube-proxy runs with it, the old token never shows in the output, the next plan is empty."""
+
+    def token(node: WindowsNode) -> str:
+        kubeconfig = yaml.safe_load(node.simulated.machine.read_file("C:\\k\\kube-proxy.kubeconfig"))
+        return str(kubeconfig["users"][0]["user"]["token"])
+
+    (old,) = {token(n) for n in hybrid.windows}
+    plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert plan.returncode == 0, planned_changes(plan.stdout)
+    result = hybrid.hybridctl("up", "--yes", "--rotate-kube-proxy-token", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert old not in result.stdout + result.stderr
+    (new,) = {token(n) for n in hybrid.windows}
+    assert new != old
+    assert hybrid.sim.model.check_sa_token(new) == "kube-system/kube-proxy"
+    with pytest.raises(ModelError):
+        hybrid.sim.model.check_sa_token(old)
+    assert all(n.simulated.machine.services["kube-proxy"].status == "Running" for n in hybrid.windows)
+    again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert again.returncode == 0, planned_changes(again.stdout)
 
 
 def test_add_node_joins_new_hosts_and_only_adds_routes_elsewhere(hybrid: HybridLab) -> None:

@@ -48,7 +48,10 @@ class WindowsKubeProxy(WindowsStep):
             return [Change("create kube-proxy's ServiceAccount token, then install kube-proxy")]
         files = host_files(ctx, host.host, FILES)
         state = _state(host, files)
-        return file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
+        changes = file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
+        if ctx.options.get("rotate_kube_proxy_token") and ctx.read_only:
+            changes.append(Change("rotate kube-proxy's ServiceAccount token (--rotate-kube-proxy-token)"))
+        return changes
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Write the files, (re)start the service when anything it reads changed, wait for health."""

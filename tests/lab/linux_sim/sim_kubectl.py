@@ -326,14 +326,33 @@ def drain(words, flags, cluster):
 
 
 def delete(words, flags, cluster):
+    if len(words) == 2 and words[0] in ("secret", "secrets"):
+        return _delete_secret(words[1], flags)
     if len(words) != 2 or KINDS.get(words[0]) != "nodes":
-        raise SimError("the lab deletes nodes only: kubectl delete node NAME")
+        raise SimError("the lab deletes nodes and secrets only: kubectl delete node|secret NAME")
     if words[1] not in model().nodes():
         if "--ignore-not-found" in flags:
             return 0
         raise SimError(f'Error from server (NotFound): nodes "{words[1]}" not found')
     model().delete_node(words[1])
     print(f'node "{words[1]}" deleted')
+    return 0
+
+
+def _delete_secret(name, flags):
+    """Delete a Secret; a service-account-token Secret's token stops being valid with it (legacy tokens
+    are checked against their Secret by the API server)."""
+    key = f"{_namespace(flags)}/{name}"
+    secret = model().objects("secrets").get(key)
+    if secret is None:
+        if "--ignore-not-found" in flags:
+            return 0
+        raise SimError(f'Error from server (NotFound): secrets "{name}" not found')
+    token = secret.get("data", {}).get("token")
+    if token:
+        model().revoke_sa_token(base64.b64decode(token).decode())
+    model().delete_object("secrets", key)
+    print(f'secret "{name}" deleted')
     return 0
 
 
