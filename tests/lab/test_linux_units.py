@@ -74,7 +74,7 @@ def test_the_dnf_path_writes_a_repository_with_excludes_and_pins_versions() -> N
     assert any(c.summary == f"write {repo.DNF_REPO}" for c in step.check(view, w.ctx))
     step.apply(view, w.ctx, [])
     assert b"exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni" in host.files[repo.DNF_REPO]
-    assert b"baseurl=https://pkgs.k8s.io/core:/stable:/v1.34/rpm/" in host.files[repo.DNF_REPO]
+    assert b"baseurl=https://pkgs.k8s.io/core:/stable:/v1.37/rpm/" in host.files[repo.DNF_REPO]
     dnf = [c.argv for c in host.history if isinstance(c, PosixCommand) and c.argv[0] == "dnf"]
     assert dnf == [
         (

@@ -52,7 +52,7 @@ def test_one_runtime_class_per_windows_version_and_hyperv() -> None:
                 "node.kubernetes.io/windows-build": build,
             }
             assert doc["scheduling"]["tolerations"] == [TOLERATION]
-            kubernetes_validate.validate(doc, "1.34.0", strict=True)
+            kubernetes_validate.validate(doc, "1.37.0", strict=True)
 
 
 def test_two_hosts_of_one_version_share_a_class_and_no_hyperv_class_unless_offered() -> None:
