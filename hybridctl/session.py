@@ -90,7 +90,12 @@ class Session:
         settings: RunSettings,
         command: str,
         factory: TransportFactory | None = None,
+        *,
+        exclusive: bool = True,
     ) -> None:
+        """``exclusive``: hold the cluster's run lock; read-only verbs (status, support-bundle) run beside
+        any other run, since a stuck ``up`` is exactly when they are wanted."""
+        self.exclusive = exclusive
         self.env = env
         self.cluster = cluster
         self.settings = settings
@@ -110,16 +115,20 @@ class Session:
 
     def __enter__(self) -> Session:
         self.state_dir.ensure()
-        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
-            break_lock=self.settings.break_lock
-        )
-        if self._lock.stale_removed is not None:
-            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
+        if self.exclusive:
+            self._take_lock()
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
         self._install_sigterm()
         return self
+
+    def _take_lock(self) -> None:
+        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
+            break_lock=self.settings.break_lock
+        )
+        if self._lock.stale_removed is not None:
+            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
