@@ -134,6 +134,21 @@ function New-BridgeNetwork {
     return Invoke-Hns -Method 'POST' -Path '/networks' -Request (ConvertTo-Json $request -Depth 5)
 }
 
+function Get-InterfaceByAddress {
+    param(
+        [string]$Address
+    )
+    # .NET names each interface by its alias ('Ethernet0', 'vEthernet (cbr0_ep)'), as Get-NetIPAddress does.
+    foreach ($nic in [System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces()) {
+        foreach ($unicast in $nic.GetIPProperties().UnicastAddresses) {
+            if ($unicast.Address.ToString() -eq $Address) {
+                return $nic.Name
+            }
+        }
+    }
+    return $null
+}
+
 function Wait-ManagementAddress {
     param(
         $Network,
@@ -143,8 +158,7 @@ function Wait-ManagementAddress {
     while ($true) {
         $current = Invoke-Hns -Method 'GET' -Path ('/networks/' + $Network.ID) -Request ''
         if ($current.ManagementIP) {
-            $address = Get-NetIPAddress -IPAddress $current.ManagementIP -ErrorAction SilentlyContinue
-            if ($null -ne $address) {
+            if ($null -ne (Get-InterfaceByAddress -Address $current.ManagementIP)) {
                 return $current
             }
         }
@@ -187,7 +201,12 @@ function Test-Interface {
     param(
         [string]$Alias
     )
-    return $null -ne (Get-NetIPInterface -InterfaceAlias $Alias -AddressFamily IPv4 -ErrorAction SilentlyContinue)
+    foreach ($nic in [System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces()) {
+        if ($nic.Name -eq $Alias) {
+            return $true
+        }
+    }
+    return $false
 }
 
 $definition = Get-Content -LiteralPath $DefinitionPath -Raw | ConvertFrom-Json

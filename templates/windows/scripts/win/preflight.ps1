@@ -70,11 +70,15 @@ if ($HotFix -ne '') {
 # The adapter that owns the node's address, found by address as flanneld's --iface does: VMware guests
 # call it 'Ethernet0', Hyper-V and Azure guests often 'Ethernet 2' (microsoft/SDN#300). Once the L2Bridge
 # network exists the address lives on 'vEthernet (<adapter>)'.
+# .NET names each interface by its alias, as Get-NetIPAddress's InterfaceAlias does.
 $nodeAdapter = $null
 if ($NodeAddress -ne '') {
-    $owner = @(Get-NetIPAddress -IPAddress $NodeAddress -AddressFamily IPv4 -ErrorAction SilentlyContinue)[0]
-    if ($null -ne $owner) {
-        $nodeAdapter = [string]$owner.InterfaceAlias
+    foreach ($nic in [System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces()) {
+        foreach ($unicast in $nic.GetIPProperties().UnicastAddresses) {
+            if ($unicast.Address.ToString() -eq $NodeAddress) {
+                $nodeAdapter = [string]$nic.Name
+            }
+        }
     }
 }
 

@@ -32,7 +32,7 @@ foreach ($path in $Paths) {
         $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $sid, 'FullControl', $inherit, 'None', 'Allow'
         $acl.AddAccessRule($rule)
     }
-    Set-Acl -LiteralPath $path -AclObject $acl
+    $item.SetAccessControl($acl)
     $done += $path
 }
 @{ protected = $done } | ConvertTo-Json -Compress

@@ -246,8 +246,9 @@ if ($Interfaces.Count -gt 0) {
     # A host endpoint detached by a reboot is still listed by HNS; only its interface is gone
     # (flannel-io/flannel#1391, #1858).
     $found = @{}
+    $names = @([System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces() | ForEach-Object { $_.Name })
     foreach ($alias in $Interfaces) {
-        $found[$alias] = $null -ne (Get-NetIPInterface -InterfaceAlias $alias -AddressFamily IPv4 -ErrorAction SilentlyContinue)
+        $found[$alias] = $names -contains $alias
     }
     $state.interfaces = $found
 }
@@ -259,10 +260,10 @@ if ($Acls.Count -gt 0) {
             $found[$path] = @{ exists = $false }
             continue
         }
-        $acl = Get-Acl -LiteralPath $path
+        $acl = (Get-Item -LiteralPath $path -Force).GetAccessControl()
         $rules = @()
-        foreach ($rule in $acl.Access) {
-            $sid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value
+        foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+            $sid = [string]$rule.IdentityReference.Value
             $rules += ($sid + ':' + [string]$rule.AccessControlType + ':' + [string]$rule.FileSystemRights)
         }
         $found[$path] = @{ exists = $true; protected = [bool]$acl.AreAccessRulesProtected; rules = $rules }
