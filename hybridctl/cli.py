@@ -230,12 +230,23 @@ def up(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     diff: DiffOpt = False,
+    rotate_kube_proxy_token: Annotated[
+        bool,
+        typer.Option(
+            "--rotate-kube-proxy-token",
+            help="Replace the Windows kube-proxy ServiceAccount token (Secret and every node's kubeconfig).",
+        ),
+    ] = False,
     env: AppEnv,
     settings: Any,
 ) -> None:
     """Build or converge the whole cluster: show the plan, confirm, apply; a second run changes nothing."""
+    import dataclasses
+
     from hybridctl.verbs.lifecycle import Confirmation
 
+    if rotate_kube_proxy_token:
+        settings = dataclasses.replace(settings, rotate_kube_proxy_token=True)
     raise typer.Exit(_lifecycle(env, settings, "up", [], Confirmation(yes=yes, dry_run=dry_run, diff=diff)))
 
 

@@ -43,6 +43,7 @@ class RunSettings:
     continue_on_error: bool = False
     junit: Path | None = None
     connect_timeout: float = 10.0
+    rotate_kube_proxy_token: bool = False
 
     def runner_options(self) -> RunnerOptions:
         """The runner's share of the settings."""
@@ -180,6 +181,7 @@ class Session:
             "state_dir": self.state_dir.root,
             "run_id": self.run_id,
             "inventory_dir": self.env.inventory_path().resolve().parent,
+            "rotate_kube_proxy_token": self.settings.rotate_kube_proxy_token,
         }
         return StepContext(self.cluster, self.pool, events, self.masker, self.run_state, read_only, options)
 

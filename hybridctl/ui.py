@@ -123,6 +123,8 @@ def _line(event: Event) -> str | None:
         return f"{data['host']}: {data['step']}: retrying in {data['delay']:g}s ({data['error']})"
     if event.kind == "reboot":
         return f"{data['host']}: reboot: {data.get('phase')}"
+    if event.kind == "warning":
+        return f"{data['host']}: {data['step']}: warning: {data['message']}"
     return None
 
 

@@ -27,7 +27,8 @@ class RuntimeClassSpec:
 
 
 def runtime_classes(cluster: Cluster, values: RuntimeValues) -> list[RuntimeClassSpec]:
-    """One process-isolation class per Windows build present, then ``windows-hyperv`` when offered."""
+    """One process-isolation class per Windows build present, then one ``windows-hyperv-<version>`` per
+    build when Hyper-V isolation is offered."""
     if not cluster.windows_hosts:
         return []
     found: dict[str, RuntimeClassSpec] = {}
@@ -36,8 +37,18 @@ def runtime_classes(cluster: Cluster, values: RuntimeValues) -> list[RuntimeClas
         found.setdefault(spec.name, spec)
     specs = sorted(found.values(), key=lambda s: s.name)
     if "hyperv" in cluster.spec.windows.isolation:
-        specs.append(RuntimeClassSpec("windows-hyperv", HYPERV_HANDLER, None, "runtimeclass-windows-hyperv"))
+        specs += [_hyperv_class(spec) for spec in specs]
     return specs
+
+
+def _hyperv_class(process: RuntimeClassSpec) -> RuntimeClassSpec:
+    """Hyper-V isolation pinned to one build too: without the build selector a pod whose image was built
+    for 2022 could land on a 2019 host, where no isolation mode runs it (an image must not be newer than
+    the host; reference section 7.3, kubernetes.io "Windows container version compatibility")."""
+    name = process.name.replace("windows-", "windows-hyperv-", 1)
+    return RuntimeClassSpec(
+        name, HYPERV_HANDLER, process.build, process.file.replace("windows-", "windows-hyperv-", 1)
+    )
 
 
 def _process_class(build: str, host: str) -> RuntimeClassSpec:

@@ -30,6 +30,7 @@ CA_CERT = "/etc/kubernetes/pki/ca.crt"
 TOKEN_DESCRIPTION = "hybridctl join token"  # noqa: S105 - a label, not a secret
 TOKEN_TTL = "1h"  # noqa: S105
 KUBE_PROXY_SECRET = "hybridctl-kube-proxy"  # noqa: S105 - an object name
+KUBE_PROXY_ROTATED = "kube-proxy-token-rotated"  # a RunState key
 _JOIN_RE = re.compile(
     r"kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})"
 )
@@ -173,13 +174,29 @@ def _json_stream(text: str) -> list[dict[str, Any]]:
 
 
 def kube_proxy_token(ctx: StepContext) -> SecretStr:
-    """A long-lived kube-system/kube-proxy token for Windows kube-proxy (a service-account-token Secret)."""
-    token: SecretStr = ctx.state.setdefault(KUBE_PROXY_TOKEN, lambda: _kube_proxy_token(ctx))
+    """A long-lived kube-system/kube-proxy token for Windows kube-proxy (a service-account-token Secret).
+
+    With ``--rotate-kube-proxy-token`` the first apply that needs it replaces the Secret once per run (the
+    plan phase may already have read the old token) and every later step renders the new one.
+    """
+    if ctx.options.get("rotate_kube_proxy_token") and not ctx.read_only:
+        token: SecretStr = ctx.state.setdefault(KUBE_PROXY_ROTATED, lambda: _kube_proxy_token(ctx))
+        ctx.state.set(KUBE_PROXY_TOKEN, token)
+        return token
+    token = ctx.state.setdefault(KUBE_PROXY_TOKEN, lambda: _kube_proxy_token(ctx))
     return token
 
 
 def _kube_proxy_token(ctx: StepContext) -> SecretStr:
     host = control_plane_handle(ctx) if not ctx.read_only else control_plane_view(ctx)
+    if ctx.options.get("rotate_kube_proxy_token") and isinstance(host, HostHandle):
+        # Rotation: the legacy token Secret is deleted (its token stops being valid) and created again;
+        # the token controller issues a new one, which every Windows node of this run then gets. Running
+        # kube-proxies keep their HNS load balancers, so Services keep working while they restart.
+        old = _read_secret_token(host)
+        if old is not None:
+            ctx.masker.add(old)
+        kubectl(host, "delete", "secret", KUBE_PROXY_SECRET, "-n", "kube-system", "--ignore-not-found")
     token = _read_secret_token(host)
     if token is None and isinstance(host, HostHandle):
         kubectl(host, "apply", "-f", "-", stdin=_secret_manifest().encode())

@@ -211,6 +211,11 @@ class ClusterModel:
             store[key] = obj
             return changed
 
+    def revoke_sa_token(self, token: str) -> None:
+        """The token is no longer valid (its Secret was deleted)."""
+        with self.edit() as doc:
+            doc["serviceAccountTokens"].pop(token, None)
+
     def delete_object(self, kind: str, key: str) -> bool:
         """Delete an object; True when it existed."""
         with self.edit() as doc:
@@ -267,7 +272,11 @@ def node_object(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": entry["name"], "labels": copy.deepcopy(entry.get("labels") or {})},
+        "metadata": {
+            "name": entry["name"],
+            "labels": copy.deepcopy(entry.get("labels") or {}),
+            "annotations": copy.deepcopy(entry.get("annotations") or {}),
+        },
         "spec": spec,
         "status": {
             "conditions": [condition],

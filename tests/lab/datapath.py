@@ -11,6 +11,7 @@ Every pod runs a tiny TCP server that answers with its own name; ``reach`` conne
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import subprocess
 import tempfile
@@ -29,8 +30,8 @@ import socket, sys
 server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("0.0.0.0", int(sys.argv[2]))); server.listen(16)
 while True:
-    connection, _ = server.accept()
-    connection.sendall(sys.argv[1].encode()); connection.close()
+    connection, peer = server.accept()
+    connection.sendall((sys.argv[1] + " " + peer[0]).encode()); connection.close()
 """
 CLIENT = """
 import socket, sys
@@ -70,7 +71,16 @@ class Pods:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-pods-")))
 
     def reach(self, source: Pod, target: Pod) -> str:
-        """What ``target``'s server answers a TCP connection from ``source`` (or the error)."""
+        """What ``target``'s server answers a TCP connection from ``source`` (its name, or the error)."""
+        answer = self.answer(source, target)
+        return answer if answer.startswith("error") else answer.split(" ", 1)[0]
+
+    def seen_from(self, source: Pod, target: Pod) -> str:
+        """The source address ``target`` saw for a connection from ``source`` (NAT shows here)."""
+        return self.answer(source, target).split(" ", 1)[-1]
+
+    def answer(self, source: Pod, target: Pod) -> str:
+        """The raw answer: target's name and the peer address it saw, or the error."""
         host = self.linux_hosts.get(source.node)
         return source.run("/usr/bin/python3", "-c", CLIENT, target.address, str(PORT), host=host).strip()
 
@@ -135,6 +145,7 @@ def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
             "dataDir": str(pods.workdir / node.name),
         },
     }
+    realise_endpoint_policies(node, rendered)
     env = [e.replace("/opt/cni/bin", "/usr/lib/cni") for e in _plugin_env(name, f"/var/run/netns/{name}")]
     plugin = ["ip", "netns", "exec", node.namespace, "env", *env, "/usr/lib/cni/bridge"]
     out = subprocess.run(plugin, input=json.dumps(config), capture_output=True, text=True, check=True).stdout
@@ -145,6 +156,42 @@ def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
     pod = Pod(name, node.name, address, prefix)
     pods.pods.append(pod)
     return pod
+
+
+OUTBOUND_NAT_CHAIN = "HNS-OUTBOUNDNAT"
+
+
+def endpoint_policies(rendered: dict[str, Any]) -> dict[str, list[Any]]:
+    """The sdnbridge EndpointPolicy entries of a rendered Windows CNI config, by policy type."""
+    found: dict[str, list[Any]] = {}
+    for arg in rendered.get("AdditionalArgs") or []:
+        if arg.get("Name") == "EndpointPolicy":
+            value = arg["Value"]
+            found.setdefault(value["Type"], []).append(value.get("Settings") or {})
+    return found
+
+
+def realise_endpoint_policies(node: WindowsNode, rendered: dict[str, Any]) -> None:
+    """What HNS/VFP does with the endpoint's policies, as iptables NAT in the host's namespace: pod traffic
+    is SNATed to the node address (OutBoundNAT) unless its destination is in the Exceptions list
+    (microsoft/SDN l2bridge cni.conf, reference section 6.2). SDNRoute/ROUTE policies with NeedEncap send
+    service and node-IP traffic through the host; the pod's default route already points at the host
+    endpoint here, so they need no rule, but each must name a valid prefix."""
+    policies = endpoint_policies(rendered)
+    for route in policies.get("SDNRoute", []) + policies.get("ROUTE", []):
+        ipaddress.ip_network(route["DestinationPrefix"])
+        assert route.get("NeedEncap") is True, route
+    ns = ["ip", "netns", "exec", node.namespace, "iptables", "-w", "-t", "nat"]
+    subprocess.run([*ns, "-N", OUTBOUND_NAT_CHAIN], capture_output=True, check=False)
+    subprocess.run([*ns, "-F", OUTBOUND_NAT_CHAIN], check=True)
+    for nat in policies.get("OutBoundNAT", []):
+        for exception in nat.get("Exceptions") or []:
+            subprocess.run([*ns, "-A", OUTBOUND_NAT_CHAIN, "-d", exception, "-j", "RETURN"], check=True)
+        subprocess.run([*ns, "-A", OUTBOUND_NAT_CHAIN, "-j", "MASQUERADE"], check=True)
+    subnet = rendered["ipam"]["subnet"]
+    jump = ["POSTROUTING", "-s", subnet, "-j", OUTBOUND_NAT_CHAIN]
+    if subprocess.run([*ns, "-C", *jump], capture_output=True, check=False).returncode != 0:
+        subprocess.run([*ns, "-A", *jump], check=True)
 
 
 def reachability(pods: Pods) -> dict[tuple[str, str], str]:

@@ -37,6 +37,7 @@ from tests.support.winrm import (
     WindowsMachine,
     register_builtin,
 )
+from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
@@ -85,8 +86,15 @@ class HybridLab:
         return self.workdir / ".hybridctl" / "lab"
 
     def add_linux(self, count: int) -> list[TestHost]:
-        """Linux test hosts with the simulated toolchain."""
+        """Linux test hosts with the simulated toolchain; the lab's first one has FORWARD policy DROP.
+
+        Docker sets the FORWARD policy to DROP when it enables IP forwarding (so do ufw and firewalld);
+        on such a host cross-node pod traffic lives only through hybridctl's FORWARD accept rules
+        (flannel-io/flannel#1450).
+        """
         hosts = self.sim.add(count)
+        if hosts and not self.linux:
+            hosts[0].exec("iptables", "-w", "-t", "filter", "-P", "FORWARD", "DROP")
         self.linux += hosts
         return hosts
 
@@ -107,12 +115,15 @@ class HybridLab:
             veth=f"hxw{slot}v{index}",
         )
         lab_host.create()
-        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name))
+        # Real adapter names vary (microsoft/SDN#300): VMware 'Ethernet0', Hyper-V/Azure 'Ethernet 2'.
+        adapter = ("Ethernet0", "Ethernet 2")[index % 2]
+        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
         register_builtin(simulated.scripts)
         scripts = WindowsScripts(
             KubeSide(self.sim.model, default_judge()), lab_host.realiser, api_probe=lab_host.connect_tcp
         )
         register_windows(simulated.scripts, scripts)
+        boot_with_tasks(simulated, scripts)
         cert, key = self.pki.ca.issue_server(address).write(self.workdir, f"lab-{name}")
         accounts = Accounts({self.account.user: self.account.password})
         config = EndpointConfig(accounts=accounts, cert_file=cert, key_file=key, restart_down_seconds=0.5)
@@ -165,7 +176,8 @@ class HybridLab:
             "readTimeout": TEST_READ_TIMEOUT,
         }
         entry = {"name": member.name, "address": member.address, "role": role, "os": "windows"}
-        return {**entry, "windowsVersion": 2022, "winrm": winrm}
+        adapter = next(iter(member.simulated.machine.adapters))
+        return {**entry, "windowsVersion": 2022, "interface": adapter, "winrm": winrm}
 
     def env(self) -> dict[str, str]:
         """The environment the CLI runs with (the WinRM password comes from it)."""
@@ -235,19 +247,31 @@ def planned_changes(stdout: str) -> list[tuple[str, str]]:
     return found
 
 
-def interrupt_after(process: subprocess.Popen[str], steps: int, how: signal.Signals) -> list[dict[str, Any]]:
-    """Let ``steps`` applies finish, then send ``how``; returns the events seen (waits for the exit)."""
+def interrupt_after(
+    process: subprocess.Popen[str], steps: int | float, how: signal.Signals
+) -> list[dict[str, Any]]:
+    """Let ``steps`` applies finish, then send ``how``; returns the events seen (waits for the exit).
+
+    A float in [0, 1) picks the point uniformly over the whole run: it is scaled by the number of
+    (host, step) results of the verb's own plan phase, so every step of every host (route programming and
+    the cluster steps included) can be the one interrupted.
+    """
     assert process.stdout is not None
     seen: list[dict[str, Any]] = []
-    applying, done = False, 0
+    applying, done, planned = False, 0, 0
+    target = steps if isinstance(steps, int) else None
     for line in _lines(process):
         event = json.loads(line)
         seen.append(event)
         if event["event"] == "run-start":
             applying = not str(event.get("verb", "")).endswith("(plan)")
+            if applying and target is None:
+                target = 1 + int(float(steps) * max(planned - 2, 1))
+        elif event["event"] == "step-end" and not applying:
+            planned += 1
         elif event["event"] == "step-end" and applying:
             done += 1
-            if done == steps:
+            if done == target:
                 process.send_signal(how)
                 break
     process.communicate(timeout=CLI_TIMEOUT)

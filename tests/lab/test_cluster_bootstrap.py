@@ -129,6 +129,16 @@ def test_inventory_labels_and_taints_are_applied_and_nodes_removed(lab: SimLab, 
     assert {"key": "dedicated", "value": "batch", "effect": "NoSchedule"} in node["taints"]
     assert run_steps(lab, cluster, up_steps(), options={"state_dir": str(tmp_path)}).changed() == {}
 
+    # A label removed from the inventory is taken off the node by the next up; one set by someone else stays.
+    lab.model.update_node(hosts[1].name, labels={**lab.model.nodes()[hosts[1].name]["labels"], "team": "x"})
+    del data["spec"]["hosts"][1]["labels"]["example.com/pool"]
+    cluster = type(cluster).model_validate(data)
+    run_steps(lab, cluster, up_steps(), options={"state_dir": str(tmp_path)}).assert_ok()
+    labels = lab.model.nodes()[hosts[1].name]["labels"]
+    assert "example.com/pool" not in labels
+    assert labels["node-role.kubernetes.io/worker"] == "" and labels["team"] == "x"
+    assert run_steps(lab, cluster, up_steps(), options={"state_dir": str(tmp_path)}).changed() == {}
+
     remove = [cluster_steps.REMOVE_NODES]
     plan = run_steps(lab, cluster, remove, hosts=[cluster.hosts[1]], read_only=True).changed()
     assert plan == {(hosts[1].name, "remove-node"): [f"drain and delete node {hosts[1].name}"]}

@@ -9,11 +9,16 @@ The scenario is one cluster built up step by step: the tests of this module run 
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
-from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
+from tests.lab.cluster_model import ModelError
+from tests.lab.datapath import CLIENT, Pods, attach_linux, attach_windows, reachability
 from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
 from tests.support.linux_hosts import TestHost
@@ -55,6 +60,16 @@ def test_up_builds_the_hybrid_cluster(hybrid: HybridLab) -> None:
     # (the nodes became Ready while other hosts were still being configured).
     assert changed - planned == set()
     assert planned - changed <= {(hybrid.linux[0].name, "nodes-ready")}
+    # The cluster objects exist in the API afterwards (not only in the plan): the RuntimeClass of the
+    # Windows build with its build selector, the Windows taint and the OS label on every Windows node.
+    document = hybrid.sim.model.read()
+    runtime_class = document["objects"]["runtimeclasses"]["windows-2022"]
+    assert runtime_class["handler"] == "runhcs-wcow-process"
+    assert runtime_class["scheduling"]["nodeSelector"]["node.kubernetes.io/windows-build"] == "10.0.20348"
+    for node in hybrid.windows:
+        entry = nodes[node.name]
+        assert {"key": "os", "value": "windows", "effect": "NoSchedule"} in entry["taints"], node.name
+        assert entry["labels"]["kubernetes.io/os"] == "windows", node.name
 
 
 def test_second_up_changes_nothing(hybrid: HybridLab) -> None:
@@ -85,6 +100,11 @@ def test_ping_reports_linux_and_windows_facts(hybrid: HybridLab) -> None:
 
 
 def test_pods_on_every_node_reach_each_other_over_the_routes(hybrid: HybridLab) -> None:
+    """Real packets between pods on every node. The first Linux host's FORWARD policy is DROP, as Docker
+    leaves it: traffic crosses it only through hybridctl's FORWARD accept chain (flannel-io/flannel#1450)."""
+    dropping = hybrid.linux[0].exec("iptables", "-w", "-t", "filter", "-S").stdout
+    assert "-P FORWARD DROP" in dropping
+    assert "-A FORWARD -j HYBRIDCTL-POD-FWD" in dropping
     pods = Pods()
     try:
         _pods(hybrid, pods, "a")
@@ -117,14 +137,74 @@ def _expected_routes(hybrid: HybridLab, name: str) -> set[str]:
     return {n["podCIDR"] for other, n in hybrid.sim.model.nodes().items() if other != name}
 
 
+def _full_routes(hybrid: HybridLab, name: str) -> list[tuple[str, str]]:
+    """(pod CIDR, node address) of every other node, sorted: what ``name`` must route, once each."""
+    addresses = {h.name: h.address for h in hybrid.linux} | {n.name: n.address for n in hybrid.windows}
+    nodes = hybrid.sim.model.nodes()
+    return sorted((n["podCIDR"], addresses[other]) for other, n in nodes.items() if other != name)
+
+
+def _linux_route_list(host: TestHost) -> list[tuple[str, str, str]]:
+    """hybridctl's kernel routes (proto 233) read from outside with ``ip -j``: dst, gateway, device."""
+    out = host.exec("ip", "-4", "-j", "route", "show", "table", "all", "proto", "233").stdout
+    return sorted((r["dst"], r.get("gateway", ""), r.get("dev", "")) for r in json.loads(out or "[]"))
+
+
+def _windows_route_list(node: WindowsNode) -> list[tuple[str, str, str, str]]:
+    """The emulated host's routes as Get-NetRoute lists them: destination, next hop, interface, store."""
+    keys = ("destinationPrefix", "nextHop", "interfaceAlias", "store")
+    return sorted(tuple(r[k] for k in keys) for r in node.simulated.machine.routes)  # type: ignore[misc]
+
+
 def _assert_route_tables(hybrid: HybridLab) -> None:
+    """Full routes on every host, from outside it: destination, next hop, device/interface and count (a
+    duplicate or a route on the wrong device fails), both in the kernels and in the Windows route stores."""
     nodes = hybrid.sim.model.nodes()
     for host in hybrid.linux:
         if host.name in nodes:
-            assert _linux_routes(host) == _expected_routes(hybrid, host.name), host.name
+            wanted = [(d, via, "eth0") for d, via in _full_routes(hybrid, host.name)]
+            assert _linux_route_list(host) == wanted, host.name
     for node in hybrid.windows:
         if node.name in nodes:
-            assert _windows_routes(node) == _expected_routes(hybrid, node.name), node.name
+            full = _full_routes(hybrid, node.name)
+            assert sorted(node.lab_host.realiser.kernel_routes()) == full, node.name
+            alias = f"vEthernet ({next(iter(node.simulated.machine.adapters))})"
+            stores = ("ActiveStore", "PersistentStore")
+            assert _windows_route_list(node) == sorted((d, h, alias, s) for d, h in full for s in stores)
+
+
+def test_windows_pod_traffic_is_nated_only_outside_the_cluster(hybrid: HybridLab) -> None:
+    """The rendered sdnbridge config's OutBoundNAT exceptions, realised as NAT rules in the emulated host's
+    namespace (tests/lab/datapath.py): a Windows pod reaches a Linux pod with its own address (the pod
+    subnet is an exception) and an address outside the cluster (the lab bridge's, in no exception) from
+    the node's address. Real: packets, iptables; emulated: HNS/VFP applying the policy."""
+    win, lin = hybrid.windows[0], hybrid.linux[1]
+    pods = Pods()
+    outside = socket.create_server((hybrid.sim.hosts.gateway, 0))
+    peers: list[str] = []
+
+    def answer_once() -> None:
+        connection, peer = outside.accept()
+        peers.append(peer[0])
+        connection.sendall(b"outside")
+        connection.close()
+
+    try:
+        windows_pod = attach_windows(pods, win, "pod-nat-w")
+        linux_pod = attach_linux(pods, lin, "pod-nat-l")
+        assert pods.answer(windows_pod, linux_pod) == f"{linux_pod.name} {windows_pod.address}"
+        thread = threading.Thread(target=answer_once, daemon=True)
+        thread.start()
+        port = str(outside.getsockname()[1])
+        assert (
+            windows_pod.run("/usr/bin/python3", "-c", CLIENT, hybrid.sim.hosts.gateway, port).strip()
+            == "outside"
+        )
+        thread.join(10)
+        assert peers == [win.address]
+    finally:
+        outside.close()
+        pods.close()
 
 
 def test_every_node_routes_to_every_other_pod_cidr_and_no_other(hybrid: HybridLab) -> None:
@@ -151,6 +231,57 @@ def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> N
         assert pods.reach(source, target) == target.name
     finally:
         pods.close()
+
+
+def test_windows_drift_is_planned_and_repaired_through_the_cli(hybrid: HybridLab) -> None:
+    """Drift made on an emulated Windows host behind WinRM: a route gone (route store and kernel), a
+    firewall rule removed, the host endpoint detached (a reboot without the boot task, flannel-io/flannel
+    #1391), kube-proxy stopped. ``plan --detailed-exitcode`` exits 5 naming the steps, ``up`` repairs
+    all of it through the CLI, and the next plan exits 0."""
+    win = hybrid.windows[0]
+    machine = win.simulated.machine
+    route = next(r for r in machine.routes if r["store"] == "ActiveStore")
+    machine.routes.remove(route)
+    win.lab_host.realiser.remove_route(route["destinationPrefix"], route["nextHop"])
+    del machine.firewall_rules[next(n for n in machine.firewall_rules if n.startswith("hybridctl-"))]
+    machine.hns_endpoints["cbr0_ep"]["attached"] = False
+    machine.services["kube-proxy"].status = "Stopped"
+
+    plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert plan.returncode == 5, plan.stderr
+    steps = {step for host, step in planned_changes(plan.stdout) if host == win.name}
+    assert {"windows-firewall", "windows-pod-network", "windows-kube-proxy"} <= steps, steps
+    fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
+    assert fixed.returncode == 0, fixed.stderr + fixed.stdout[-3000:]
+    again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert again.returncode == 0, planned_changes(again.stdout)
+    assert machine.hns_endpoints["cbr0_ep"]["attached"] and machine.services["kube-proxy"].status == "Running"
+    _assert_route_tables(hybrid)
+
+
+def test_kube_proxy_token_rotation_replaces_the_secret_and_every_kubeconfig(hybrid: HybridLab) -> None:
+    """Issue 14 defect 7: ``up --rotate-kube-proxy-token`` replaces the never-expiring token: the old one
+    is no longer accepted by the (simulated) API, every Windows node's kube-proxy.kubeconfig carries the
+    new one, kube-proxy runs with it, the old token never shows in the output, the next plan is empty."""
+
+    def token(node: WindowsNode) -> str:
+        kubeconfig = yaml.safe_load(node.simulated.machine.read_file("C:\\k\\kube-proxy.kubeconfig"))
+        return str(kubeconfig["users"][0]["user"]["token"])
+
+    (old,) = {token(n) for n in hybrid.windows}
+    plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert plan.returncode == 0, planned_changes(plan.stdout)
+    result = hybrid.hybridctl("up", "--yes", "--rotate-kube-proxy-token", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert old not in result.stdout + result.stderr
+    (new,) = {token(n) for n in hybrid.windows}
+    assert new != old
+    assert hybrid.sim.model.check_sa_token(new) == "kube-system/kube-proxy"
+    with pytest.raises(ModelError):
+        hybrid.sim.model.check_sa_token(old)
+    assert all(n.simulated.machine.services["kube-proxy"].status == "Running" for n in hybrid.windows)
+    again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert again.returncode == 0, planned_changes(again.stdout)
 
 
 def test_add_node_joins_new_hosts_and_only_adds_routes_elsewhere(hybrid: HybridLab) -> None:
@@ -216,6 +347,7 @@ def test_down_of_the_whole_cluster_leaves_every_host_clean(hybrid: HybridLab) ->
         assert _linux_routes(host) == set(), host.name
         assert [p for p in LINUX_LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0] == []
         assert "cni0" not in host.exec("ip", "link", "show").stdout
+        assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout
     for node in hybrid.windows:
         machine = node.simulated.machine
         assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == []

@@ -130,3 +130,22 @@ def test_linux_only_placement_rules() -> None:
         _workload({"tolerations": [{"key": "os", "value": "windows", "effect": "NoSchedule"}]})
     )
     assert placement.needs_linux_only(_workload({}), check_tolerations=False)
+
+
+def test_the_simulated_apt_compares_versions_as_debian_does() -> None:
+    """deb-version(7) / dpkg's verrevcmp: numbers numerically, '~' before anything, epoch first."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "linux_sim"))
+    try:
+        compare = importlib.import_module("sim_apt").compare_versions
+    finally:
+        sys.path.pop(0)
+    assert compare("1.34.10-1.1", "1.34.9-1.1") > 0
+    assert compare("1.34.2-1.1", "1.34.2-1.1") == 0
+    assert compare("1.0~rc1-1", "1.0-1") < 0
+    assert compare("1:0.9", "2.0") > 0
+    assert compare("1.2a", "1.2+") < 0
+    assert compare("1.34.2-1.10", "1.34.2-1.9") > 0

@@ -30,12 +30,14 @@ from tests.support.winrm import (
     WindowsMachine,
     register_builtin,
 )
+from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 ALL = [*PREPARE, *JOIN, *NETWORK, *FINISH]
+ADAPTERS = {1: "Ethernet0", 2: "Ethernet 2"}
 FIRST_INDEX = 200  # Linux test hosts count up from .2; the Windows hosts take .201 and .202
 
 
@@ -89,10 +91,13 @@ class WindowsLab:
         )
         self.hosts[name] = host
         host.create()
-        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name))
+        # VMware guests name the NIC 'Ethernet0', Hyper-V/Azure guests often 'Ethernet 2' (microsoft/SDN#300).
+        adapter = ADAPTERS[index]
+        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
         register_builtin(simulated.scripts)
         scripts = WindowsScripts(kube, host.realiser, api_probe=host.connect_tcp)
         register_windows(simulated.scripts, scripts)
+        boot_with_tasks(simulated, scripts)
         cert, key = pki.ca.issue_server(address).write(workdir, f"lab-{name}")
         config = EndpointConfig(
             accounts=Accounts({account.user: account.password}),
@@ -172,7 +177,7 @@ def test_pod_network_removes_a_stale_kernel_route_and_restores_a_deleted_one(win
                 "destinationPrefix": stale[0],
                 "nextHop": stale[1],
                 "routeMetric": 300,
-                "interfaceAlias": "vEthernet (Ethernet)",
+                "interfaceAlias": "vEthernet (Ethernet0)",
                 "store": store,
             }
         )

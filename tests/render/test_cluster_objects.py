@@ -30,25 +30,29 @@ def _objects(
 def test_one_runtime_class_per_windows_version_and_hyperv() -> None:
     objects = _objects("ha-vxlan")
     classes = {doc["metadata"]["name"]: doc for doc in objects.values() if doc["kind"] == "RuntimeClass"}
-    assert list(classes) == ["windows-2019", "windows-2022", "windows-2025", "windows-hyperv"]
-    for name, build in (
-        ("windows-2019", "10.0.17763"),
-        ("windows-2022", "10.0.20348"),
-        ("windows-2025", "10.0.26100"),
-    ):
-        doc = classes[name]
-        assert doc["handler"] == "runhcs-wcow-process"
-        assert doc["scheduling"]["nodeSelector"] == {
-            "kubernetes.io/os": "windows",
-            "kubernetes.io/arch": "amd64",
-            "node.kubernetes.io/windows-build": build,
-        }
-        assert doc["scheduling"]["tolerations"] == [TOLERATION]
-        kubernetes_validate.validate(doc, "1.37.0", strict=True)
-    hyperv = classes["windows-hyperv"]
-    assert hyperv["handler"] == "runhcs-wcow-hypervisor"
-    assert "node.kubernetes.io/windows-build" not in hyperv["scheduling"]["nodeSelector"]
-    assert hyperv["scheduling"]["tolerations"] == [TOLERATION]
+    assert list(classes) == [
+        "windows-2019",
+        "windows-2022",
+        "windows-2025",
+        "windows-hyperv-2019",
+        "windows-hyperv-2022",
+        "windows-hyperv-2025",
+    ]
+    for version, build in (("2019", "10.0.17763"), ("2022", "10.0.20348"), ("2025", "10.0.26100")):
+        for name, handler in (
+            (f"windows-{version}", "runhcs-wcow-process"),
+            (f"windows-hyperv-{version}", "runhcs-wcow-hypervisor"),
+        ):
+            doc = classes[name]
+            assert doc["handler"] == handler
+            # Issue 14 defect 9: Hyper-V classes pin the build too, so a 2022 image never lands on 2019.
+            assert doc["scheduling"]["nodeSelector"] == {
+                "kubernetes.io/os": "windows",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/windows-build": build,
+            }
+            assert doc["scheduling"]["tolerations"] == [TOLERATION]
+            kubernetes_validate.validate(doc, "1.37.0", strict=True)
 
 
 def test_two_hosts_of_one_version_share_a_class_and_no_hyperv_class_unless_offered() -> None:

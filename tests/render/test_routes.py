@@ -130,6 +130,7 @@ def test_linux_masquerade_rule() -> None:
         "CHAIN": "HYBRIDCTL-POD-MASQ",
         "NODE_PODS": "10.244.1.0/24",
         "CLUSTER_PODS": "10.244.0.0/16",
+        "FORWARD_CHAIN": "HYBRIDCTL-POD-FWD",
     }
     chain = [r[6:] for r in rules if r[4:6] == ["-A", "$CHAIN"]]
     assert chain == [
@@ -138,6 +139,10 @@ def test_linux_masquerade_rule() -> None:
         ["-j", "MASQUERADE"],
     ]
     assert ["iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-j", "$CHAIN"] in rules
+    # flannel's --iptables-forward-rules (flannel-io/flannel#1450): forwarded pod traffic is accepted.
+    forward = [r[6:] for r in rules if r[4:6] == ["-A", "$FORWARD_CHAIN"]]
+    assert forward == [["-s", "$CLUSTER_PODS", "-j", "ACCEPT"], ["-d", "$CLUSTER_PODS", "-j", "ACCEPT"]]
+    assert ["iptables", "-w", "-t", "filter", "-I", "FORWARD", "1", "-j", "$FORWARD_CHAIN"] in rules
 
 
 def test_routes_mode_units_run_the_scripts_at_boot() -> None:

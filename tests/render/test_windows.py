@@ -105,8 +105,10 @@ def test_service_dependency_order() -> None:
         for f in _files("ha-vxlan", "win2022")
         if f.purpose.endswith("-service")
     }
-    assert vxlan["kube-proxy-service.json"]["dependOnService"] == ["kubelet", "flanneld"]
-    assert vxlan["flanneld-service.json"]["dependOnService"] == ["kubelet"]
+    # No service depends on the kubelet: Restart-Service -Force kubelet would stop it and leave it
+    # stopped (winsw/winsw#400; issue 14 defect 8).
+    assert vxlan["kube-proxy-service.json"]["dependOnService"] == ["flanneld"]
+    assert vxlan["flanneld-service.json"]["dependOnService"] == []
     assert vxlan["flanneld-service.json"]["environment"] == {"NODE_NAME": "win2022"}
     assert "--iface=172.20.3.32" in vxlan["flanneld-service.json"]["arguments"]
     routes = {
@@ -115,7 +117,7 @@ def test_service_dependency_order() -> None:
         if f.purpose.endswith("-service")
     }
     assert set(routes) == {"kubelet-service.json", "kube-proxy-service.json"}
-    assert routes["kube-proxy-service.json"]["dependOnService"] == ["kubelet"]
+    assert routes["kube-proxy-service.json"]["dependOnService"] == []
 
 
 def _proxy(name: str, host: str, data: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from tests.support.winrm import (
     WinRMEndpoint,
     register_builtin,
 )
+from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
@@ -43,6 +44,7 @@ def machine_snapshot(host: SimulatedWindowsHost) -> dict[str, Any]:
                 "features": dict(m.feature_states),
                 "firewall": m.firewall_rules,
                 "hns": (m.hns_networks, m.hns_endpoints),
+                "acls": m.acls,
                 "routes": m.routes,
                 "tasks": m.scheduled_tasks,
                 "path": m.machine_path,
@@ -55,9 +57,10 @@ def start_node(
     name: str, address: str, pki: WinRMPki, account: WinRMAccount, *, workdir: Path, scripts: WindowsScripts
 ) -> WindowsNode:
     """A simulated Windows host ``name`` behind an HTTPS endpoint on ``address``."""
-    host = SimulatedWindowsHost(WindowsMachine(hostname=name))
+    host = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={"Ethernet": address}))
     register_builtin(host.scripts)
     register_windows(host.scripts, scripts)
+    boot_with_tasks(host, scripts)
     cert, key = pki.ca.issue_server(address).write(workdir, f"server-{name}")
     config = EndpointConfig(
         accounts=Accounts({account.user: account.password}),

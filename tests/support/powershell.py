@@ -33,6 +33,11 @@ def _walk(node: tree_sitter.Node):  # type: ignore[no-untyped-def]
         yield from _walk(child)
 
 
+def walk(node: tree_sitter.Node):  # type: ignore[no-untyped-def]
+    """Every node below ``node`` (itself first), depth first."""
+    yield from _walk(node)
+
+
 def problems(script: str) -> list[str]:
     """Syntax errors and Windows PowerShell 5.1 incompatibilities; empty when the script is fine."""
     found: list[str] = []

@@ -84,15 +84,34 @@ def _same_runtime_class(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return same_labels and all(live.get(k) == wanted.get(k) for k in ("handler", "scheduling", "overhead"))
 
 
+LABELS_ANNOTATION = "hybridctl.io/inventory-labels"
+"""The inventory label keys hybridctl last applied to a node, comma-separated: a key removed from the
+inventory is then taken off the node by the next ``up`` (and labels set by others are left alone)."""
+
+
 def _labels(ctx: StepContext, nodes: dict[str, dict[str, Any]]) -> list[Fix]:
     found = []
     for host in ctx.cluster.hosts:
-        live = nodes.get(host.name, {}).get("metadata", {}).get("labels") or {}
-        wrong = {k: v for k, v in sorted(host.labels.items()) if live.get(k) != v}
-        if host.name in nodes and wrong:
-            pairs = [f"{k}={v}" for k, v in wrong.items()]
-            args = ("label", "node", host.name, *pairs, "--overwrite")
-            found.append(Fix(Change(f"label node {host.name}: {', '.join(pairs)}"), args))
+        if host.name in nodes:
+            found += _label_fixes(host.name, dict(host.labels), nodes[host.name].get("metadata", {}))
+    return found
+
+
+def _label_fixes(name: str, wanted: dict[str, str], metadata: dict[str, Any]) -> list[Fix]:
+    live = metadata.get("labels") or {}
+    owned = [k for k in str((metadata.get("annotations") or {}).get(LABELS_ANNOTATION, "")).split(",") if k]
+    wrong = {k: v for k, v in sorted(wanted.items()) if live.get(k) != v}
+    stale = sorted(k for k in owned if k not in wanted and k in live)
+    found = []
+    if wrong or stale:
+        pairs = [f"{k}={v}" for k, v in wrong.items()] + [f"{k}-" for k in stale]
+        args = ("label", "node", name, *pairs, "--overwrite")
+        found.append(Fix(Change(f"label node {name}: {', '.join(pairs)}"), args))
+    keys = ",".join(sorted(wanted))
+    if sorted(owned) != sorted(wanted):
+        value = f"{LABELS_ANNOTATION}={keys}" if keys else f"{LABELS_ANNOTATION}-"
+        args = ("annotate", "node", name, value, "--overwrite")
+        found.append(Fix(Change(f"record the inventory labels of node {name}: {keys or '(none)'}"), args))
     return found
 
 

@@ -16,7 +16,7 @@ from hybridctl.commands import PosixCommand, posix, shell
 from hybridctl.render.network import LINUX_ROUTE_PROTO
 from hybridctl.steps.base import Change
 from hybridctl.steps.host import HostView
-from hybridctl.steps.linux.linux_pod_network import CHAIN
+from hybridctl.steps.linux.linux_pod_network import CHAIN, FORWARD_CHAIN
 
 TABLES = ("filter", "nat", "mangle")
 LINKS = ("cni0", "flannel.4096", "flannel.1")
@@ -132,6 +132,7 @@ def kernel_state(host: HostView) -> list[Action]:
     return [
         *routes(host),
         *chains(host, CHAIN),
+        *chains(host, FORWARD_CHAIN),
         *chains(host, "KUBE-"),
         *nft_tables(host),
         *ipvs(host),

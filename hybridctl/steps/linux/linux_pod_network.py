@@ -33,6 +33,7 @@ UNITS = ("hybridctl-pod-routes.service", "hybridctl-pod-masquerade.service")
 ROUTES_SCRIPT = "/etc/hybridctl/pod-routes.sh"
 MASQUERADE_SCRIPT = "/etc/hybridctl/pod-masquerade.sh"
 CHAIN = "HYBRIDCTL-POD-MASQ"
+FORWARD_CHAIN = "HYBRIDCTL-POD-FWD"
 
 
 class LinuxPodNetwork(LinuxStep):
@@ -104,17 +105,36 @@ def wanted_rules(host: Host, ctx: StepContext) -> list[str]:
     ]
 
 
-def live_rules(host: HostView) -> list[str]:
-    """The NAT table's lines that mention hybridctl's chain."""
-    out = host.run(posix("iptables", "-w", "-t", "nat", "-S", probe=True)).stdout
-    return [line.strip() for line in out.splitlines() if CHAIN in line]
+def wanted_forward_rules(ctx: StepContext) -> list[str]:
+    """``iptables -t filter -S`` lines of hybridctl's FORWARD accept chain and its jump.
+
+    flannel adds ``-A FORWARD -s/-d <network> -j ACCEPT`` by default (``--iptables-forward-rules``)
+    because kube-proxy accepts only marked or established flows (flannel-io/flannel#1450).
+    """
+    pods = ctx.cluster.spec.kubernetes.pod_subnet
+    return [
+        f"-N {FORWARD_CHAIN}",
+        f"-A FORWARD -j {FORWARD_CHAIN}",
+        f"-A {FORWARD_CHAIN} -s {pods} -j ACCEPT",
+        f"-A {FORWARD_CHAIN} -d {pods} -j ACCEPT",
+    ]
+
+
+def live_rules(host: HostView, table: str = "nat", chain: str = CHAIN) -> list[str]:
+    """The table's lines that mention ``chain``."""
+    out = host.run(posix("iptables", "-w", "-t", table, "-S", probe=True)).stdout
+    return [line.strip() for line in out.splitlines() if chain in line]
 
 
 def masquerade_changes(host: HostView, ctx: StepContext) -> list[Change]:
-    """One change when the masquerade rules are not exactly hybridctl's."""
-    wanted, live = wanted_rules(host.host, ctx), live_rules(host)
-    if live == wanted:
-        return []
-    return [
-        Change(f"set the {CHAIN} masquerade rules", "\n".join(["live:", *live, "wanted:", *wanted]) + "\n")
-    ]
+    """A change per chain (masquerade, forward accept) whose rules are not exactly hybridctl's."""
+    changes = []
+    for chain, table, wanted, what in (
+        (CHAIN, "nat", wanted_rules(host.host, ctx), "masquerade"),
+        (FORWARD_CHAIN, "filter", wanted_forward_rules(ctx), "FORWARD accept"),
+    ):
+        live = live_rules(host, table, chain)
+        if live != wanted:
+            diff = "\n".join(["live:", *live, "wanted:", *wanted]) + "\n"
+            changes.append(Change(f"set the {chain} {what} rules", diff))
+    return changes

@@ -19,6 +19,11 @@ _PROBE = """\
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 for t; do if command -v "$t" >/dev/null 2>&1; then echo "tool=$t"; fi; done
 swapon --show=NAME --noheadings 2>/dev/null | sed 's/^/swap=/' || true
+if systemctl is-active --quiet firewalld 2>/dev/null; then echo firewall=firewalld; fi
+if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then
+    echo firewall=ufw
+fi
+iptables -w -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD /forward=/p' || true
 echo "cgroupfs=$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"
 """
 # The kubelet asks libcontainer's IsCgroup2UnifiedMode(): /sys/fs/cgroup must be a cgroup2 mount. A hybrid
@@ -41,7 +46,10 @@ class LinuxPreflight(LinuxStep):
         facts.update(_linux_facts(host))
         facts["family"] = FAMILIES.get(facts["distribution"])
         facts["problems"] = [*facts["problems"], *_problems(facts), *_cgroup_problems(facts, ctx)]
+        facts["warnings"] = firewall_warnings(facts)
         ctx.state.set(facts_key(host.name), facts)
+        for warning in facts["warnings"]:
+            ctx.emit("warning", host=host.name, step=self.name, message=warning)
         if facts["problems"]:
             raise StepError(
                 f"{host.name}: cannot prepare this host: " + "; ".join(facts["problems"]),
@@ -60,8 +68,30 @@ def _linux_facts(host: HostView) -> dict[str, Any]:
         "systemd": ["systemd", "yes"] in pairs,
         "tools": sorted(value for key, value in pairs if key == "tool"),
         "swap": [value for key, value in pairs if key == "swap"],
+        "firewalls": [value for key, value in pairs if key == "firewall"],
+        "forwardPolicy": next((value for key, value in pairs if key == "forward"), ""),
         "cgroup_v2": ["cgroupfs", _CGROUP_V2_FS] in pairs,
     }
+
+
+def firewall_warnings(facts: dict[str, Any]) -> list[str]:
+    """What an active host firewall means for the pod network, in words (reported, not refused).
+
+    hybridctl accepts forwarded pod traffic in its own FORWARD chain, as flannel does
+    (flannel-io/flannel#1450), but firewalld and ufw filter in their own chains too.
+    """
+    found = [
+        f"{name} is active: allow the cluster pod network to be forwarded and the node ports "
+        "(6443, 10250, 30000-32767/tcp) from the other nodes "
+        "(firewalld: firewall-cmd --permanent --zone=trusted --add-source=<podSubnet>; ufw: ufw route allow)"
+        for name in facts.get("firewalls") or []
+    ]
+    if facts.get("forwardPolicy") == "DROP":
+        found.append(
+            "the iptables FORWARD policy is DROP (Docker, ufw or firewalld set it): hybridctl's "
+            "HYBRIDCTL-POD-FWD chain accepts the pod network's traffic"
+        )
+    return found
 
 
 def _cgroup_problems(facts: dict[str, Any], ctx: StepContext) -> list[str]:

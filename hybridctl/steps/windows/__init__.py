@@ -14,6 +14,7 @@ from hybridctl.steps.windows.windows_cni_plugins import WindowsCniPlugins
 from hybridctl.steps.windows.windows_containerd import WindowsContainerd
 from hybridctl.steps.windows.windows_containerd_config import WindowsContainerdConfig
 from hybridctl.steps.windows.windows_containerd_service import WindowsContainerdService
+from hybridctl.steps.windows.windows_credential_acls import WindowsCredentialAcls
 from hybridctl.steps.windows.windows_directories import WindowsDirectories
 from hybridctl.steps.windows.windows_features import WindowsFeatures
 from hybridctl.steps.windows.windows_firewall import WindowsFirewall
@@ -28,6 +29,7 @@ PREPARE: list[Step] = [
     WindowsPreflight(),
     WindowsFeatures(),
     WindowsDirectories(),
+    WindowsCredentialAcls(),
     WindowsFirewall(),
     WindowsContainerd(),
     WindowsContainerdConfig(),
@@ -57,6 +59,7 @@ __all__ = [
     "WindowsContainerd",
     "WindowsContainerdConfig",
     "WindowsContainerdService",
+    "WindowsCredentialAcls",
     "WindowsDirectories",
     "WindowsFeatures",
     "WindowsFirewall",

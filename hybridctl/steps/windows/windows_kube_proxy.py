@@ -27,7 +27,12 @@ HEALTH_WAIT = 60.0
 
 
 class WindowsKubeProxy(WindowsStep):
-    """Install kube-proxy's files and service (depending on kubelet) and wait until /healthz answers."""
+    """Install kube-proxy's files and service and wait until /healthz answers.
+
+    The service does not depend on the kubelet: ``Restart-Service -Force kubelet`` would stop it and leave
+    it stopped (winsw/winsw#400; Azure/AgentBaker#4882 discussion: fix the dependency, not the stop).
+    kube-proxy waits for the HNS network instead (boot.ps1 starts it after the network is back).
+    """
 
     name: ClassVar[str] = "windows-kube-proxy"
     title: ClassVar[str] = "kube-proxy (Windows)"
@@ -43,7 +48,10 @@ class WindowsKubeProxy(WindowsStep):
             return [Change("create kube-proxy's ServiceAccount token, then install kube-proxy")]
         files = host_files(ctx, host.host, FILES)
         state = _state(host, files)
-        return file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
+        changes = file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
+        if ctx.options.get("rotate_kube_proxy_token") and ctx.read_only:
+            changes.append(Change("rotate kube-proxy's ServiceAccount token (--rotate-kube-proxy-token)"))
+        return changes
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Write the files, (re)start the service when anything it reads changed, wait for health."""

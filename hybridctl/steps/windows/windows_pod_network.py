@@ -73,19 +73,52 @@ def route_changes(wanted: set[tuple[str, str]], metric: int, live: list[dict[str
     return changes
 
 
-def network_problem(definition: dict[str, Any], hns: dict[str, Any]) -> str | None:
-    """Why the HNS network or its host endpoint is not what hns-network.json describes."""
+def network_problem(
+    definition: dict[str, Any], hns: dict[str, Any], interfaces: dict[str, bool] | None = None
+) -> str | None:
+    """Why the HNS network or its host endpoint is not what hns-network.json describes.
+
+    Judged as flannel's host-gw backend judges it (flannel-io/flannel pkg/backend/hostgw/hostgw_windows.go):
+    by address prefix and gateway. HNS reports a network created as ``L2Bridge`` as ``l2bridge`` with an
+    empty ``NetworkAdapterName`` (flannel-io/flannel#833), so the adapter is not compared and the type only
+    case-insensitively, as kube-proxy's winkernel proxier does (``strings.EqualFold``).
+    """
     network = (hns.get("networks") or {}).get(definition["Name"])
     if network is None:
         return f"create HNS network {definition['Name']} ({definition['Type']} {definition['AddressPrefix']})"
-    actual = (network.get("type"), network.get("addressPrefix"), network.get("adapter"))
-    if actual != (definition["Type"], definition["AddressPrefix"], definition["AdapterName"]):
-        return f"recreate HNS network {definition['Name']}: it is {actual}"
-    endpoint = (hns.get("endpoints") or {}).get(definition["HostEndpoint"]["Name"])
-    if endpoint is None or endpoint.get("ipAddress") != definition["HostEndpoint"]["IPAddress"]:
-        wanted = definition["HostEndpoint"]
+    if not _network_matches(network, definition):
+        found = (network.get("type"), network.get("addressPrefix"), network.get("gateway"))
+        pods = pod_endpoints(definition, hns)
+        busy = f"; {len(pods)} pod endpoints are attached: drain the node first" if pods else ""
+        return f"recreate HNS network {definition['Name']}: it is {found}{busy}"
+    wanted = definition["HostEndpoint"]
+    endpoint = (hns.get("endpoints") or {}).get(wanted["Name"])
+    if endpoint is None or endpoint.get("ipAddress") != wanted["IPAddress"]:
         return f"create host endpoint {wanted['Name']} ({wanted['IPAddress']})"
+    alias = f"vEthernet ({wanted['Name']})"
+    if interfaces is not None and not interfaces.get(alias, False):
+        # After a reboot HNS keeps the endpoint but detaches it (flannel-io/flannel#1391, #1858).
+        return f"attach host endpoint {wanted['Name']} ({alias} is missing)"
     return None
+
+
+def _network_matches(network: dict[str, Any], definition: dict[str, Any]) -> bool:
+    same_type = str(network.get("type", "")).casefold() == str(definition["Type"]).casefold()
+    same_subnet = (network.get("addressPrefix"), network.get("gateway")) == (
+        definition["AddressPrefix"],
+        definition["Gateway"],
+    )
+    return same_type and same_subnet
+
+
+def pod_endpoints(definition: dict[str, Any], hns: dict[str, Any]) -> list[str]:
+    """Endpoints on the network other than the host endpoint: pods that deleting it would cut off."""
+    host_endpoint = definition["HostEndpoint"]["Name"]
+    return sorted(
+        name
+        for name, endpoint in (hns.get("endpoints") or {}).items()
+        if endpoint.get("network") == definition["Name"] and name != host_endpoint
+    )
 
 
 class WindowsPodNetwork(WindowsStep):
@@ -110,9 +143,9 @@ class WindowsPodNetwork(WindowsStep):
         install(PLATFORM, host, files)
         definition = json.loads(one_file(files, "hns-network").content)
         state = _state(host, files)
-        problem = network_problem(definition, state.get("hns") or {})
-        if problem and problem.startswith("recreate"):
-            apply_json(host, "reset", {"Endpoints": [HOST_ENDPOINT], "Networks": [NETWORK_NAME]})
+        problem = _problem(definition, state)
+        if problem and problem.startswith("recreate") and pod_endpoints(definition, state.get("hns") or {}):
+            raise StepError(f"{host.name}: {problem}")  # never cut running pods off their network
         if problem:
             _ensure_network(host, files, definition)
         routes = one_file(files, "routes")
@@ -129,12 +162,17 @@ def _state(host: HostView, files: list[RenderedFile]) -> dict[str, Any]:
         Paths=strings(targets(files)),
         Networks=[NETWORK_NAME],
         RouteInterface=route_interface(host.host),
+        Interfaces=[f"vEthernet ({HOST_ENDPOINT})"],
     )
+
+
+def _problem(definition: dict[str, Any], state: dict[str, Any]) -> str | None:
+    return network_problem(definition, state.get("hns") or {}, state.get("interfaces") or {})
 
 
 def _live_changes(files: list[RenderedFile], state: dict[str, Any]) -> list[Change]:
     definition = json.loads(one_file(files, "hns-network").content)
-    problem = network_problem(definition, state.get("hns") or {})
+    problem = _problem(definition, state)
     routes = one_file(files, "routes")
     changes = [Change(problem)] if problem else []
     return changes + route_changes(
@@ -148,7 +186,7 @@ def _ensure_network(host: HostHandle, files: list[RenderedFile], definition: dic
         _create_network(host, definition)
         deadline = time.monotonic() + NETWORK_WAIT
         while time.monotonic() < deadline:
-            if network_problem(definition, _state(host, files).get("hns") or {}) is None:
+            if _problem(definition, _state(host, files)) is None:
                 return
             time.sleep(2.0)
     raise StepError(f"{host.name}: HNS network {definition['Name']} did not appear")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from datetime import datetime
@@ -49,10 +50,22 @@ class WindowsPreflight(WindowsStep):
 
 def _params(host: Host, cluster: Cluster) -> dict[str, PsValue]:
     address, _, port = api_endpoint(cluster).rpartition(":")
-    params: dict[str, PsValue] = {"ApiHost": address, "ApiPort": int(port), "HotFix": ""}
+    params: dict[str, PsValue] = {
+        "ApiHost": address,
+        "ApiPort": int(port),
+        "HotFix": "",
+        "NodeAddress": _ip_or_empty(host.address),
+    }
     if cluster.spec.network.mode == "vxlan" and host.windows_version == 2019:
         params["HotFix"] = OVERLAY_HOTFIX
     return params
+
+
+def _ip_or_empty(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return ""  # a DNS name: the host cannot be asked which adapter owns it
 
 
 def _api_expected(ctx: StepContext) -> bool:
@@ -72,6 +85,29 @@ def problems(host: Host, cluster: Cluster, facts: dict[str, Any], *, api_up: boo
         *_host_problems(facts),
         *_api_problems(cluster, str(facts.get("api", "")), api_up),
         *_feature_problems(host, cluster, facts),
+        *adapter_problems(host, facts),
+    ]
+
+
+def adapter_problems(host: Host, facts: dict[str, Any]) -> list[str]:
+    """The adapter owning the node's address must be the inventory's (or its vSwitch ``vEthernet (..)``).
+
+    HNS fails with "An adapter was not found" only when the network is created (microsoft/SDN#300), long
+    after a preflight that did not look; flannel finds the interface by the node's IP (``--iface``).
+    """
+    if not _ip_or_empty(host.address):
+        return []
+    found = facts.get("nodeAdapter")
+    if not found:
+        return [f"no network adapter on the host holds the node address {host.address} (behind NAT?)"]
+    if found in (host.adapter, f"vEthernet ({host.adapter})"):
+        return []
+    adapter = str(found)
+    if adapter.startswith("vEthernet (") and adapter.endswith(")"):
+        adapter = adapter[len("vEthernet (") : -1]
+    return [
+        f"the node address {host.address} is on adapter {found!r}, the inventory names {host.adapter!r}: "
+        f"set interface: {adapter!r} for this host"
     ]
 
 

@@ -105,7 +105,11 @@ def _leftovers(ctx: StepContext, host: HostView, state: dict[str, Any]) -> list[
     found = [f"service {n}" for n, s in (state.get("services") or {}).items() if s.get("exists")]
     hns = state.get("hns") or {}
     found += [f"HNS network {n}" for n in hns.get("networks") or {} if n == NETWORK_NAME]
-    found += [f"HNS endpoint {n}" for n in hns.get("endpoints") or {} if n == HOST_ENDPOINT]
+    found += [
+        f"HNS endpoint {n}"
+        for n, e in (hns.get("endpoints") or {}).items()
+        if n == HOST_ENDPOINT or e.get("network") == NETWORK_NAME
+    ]
     found += sorted({f"route {r['destinationPrefix']} via {r['nextHop']}" for r in _routes(ctx, state)})
     found += [f"firewall rule {r['name']}" for r in state.get("firewallRules") or []]
     found += [f"scheduled task {n}" for n, t in (state.get("tasks") or {}).items() if t.get("exists")]

@@ -10,6 +10,7 @@ apt's flags. dpkg-query answers exactly the one format hybridctl asks for.
 """
 
 import base64
+import functools
 import hashlib
 import re
 import sys
@@ -140,6 +141,46 @@ def apt_get(args):
     raise SimError(f"E: Invalid operation {verb}", 100)
 
 
+def _order(char):
+    """dpkg's order of a non-digit character: '~' first, then the end of a part, letters, the rest."""
+    if char == "~":
+        return -1
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _compare_part(a, b):
+    """dpkg's verrevcmp: alternate runs of non-digits (by _order) and digits (numerically)."""
+    while a or b:
+        a_text, a = re.match(r"([^0-9]*)(.*)", a).groups()
+        b_text, b = re.match(r"([^0-9]*)(.*)", b).groups()
+        for i in range(max(len(a_text), len(b_text))):
+            x = _order(a_text[i]) if i < len(a_text) else 0
+            y = _order(b_text[i]) if i < len(b_text) else 0
+            if x != y:
+                return -1 if x < y else 1
+        a_num, a = re.match(r"([0-9]*)(.*)", a).groups()
+        b_num, b = re.match(r"([0-9]*)(.*)", b).groups()
+        if int(a_num or 0) != int(b_num or 0):
+            return -1 if int(a_num or 0) < int(b_num or 0) else 1
+    return 0
+
+
+def compare_versions(a, b):
+    """Debian version comparison (deb-version(7)): epoch, then upstream, then revision."""
+
+    def split(version):
+        epoch, _, rest = version.rpartition(":") if ":" in version else ("0", "", version)
+        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+        return int(epoch or 0), upstream, revision
+
+    (ea, ua, ra), (eb, ub, rb) = split(a), split(b)
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return _compare_part(ua, ub) or _compare_part(ra, rb)
+
+
 def _candidates(data, name):
     return [(url, entry) for url, index in data["lists"].items() for entry in index.get(name, [])]
 
@@ -163,7 +204,8 @@ def install(packages, flags):
                 raise SimError(
                     "E: Held packages were changed and -y was used without --allow-change-held-packages.", 100
                 )
-            if current and current["version"] > version and "--allow-downgrades" not in flags:
+            newer = current and compare_versions(current["version"], version) > 0
+            if newer and "--allow-downgrades" not in flags:
                 raise SimError("E: Packages were downgraded and -y was used without --allow-downgrades.", 100)
             url, entry = matches[0]
             if hashlib.sha256(_fetch(url + entry["filename"])).hexdigest() != entry["sha256"]:
@@ -177,7 +219,11 @@ def apt_cache(args):
         raise SimError("the lab only simulates 'apt-cache madison PACKAGE...'", 100)
     with state("apt", EMPTY) as data:
         for name in args[1:]:
-            for url, entry in sorted(_candidates(data, name), key=lambda c: c[1]["version"], reverse=True):
+            candidates = _candidates(data, name)
+            candidates.sort(
+                key=functools.cmp_to_key(lambda a, b: compare_versions(a[1]["version"], b[1]["version"]))
+            )
+            for url, entry in reversed(candidates):
                 print(f"{name:>10} | {entry['version']} | {url.rstrip('/')}  Packages")
     return 0
 

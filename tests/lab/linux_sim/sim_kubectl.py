@@ -246,6 +246,26 @@ def label(words, flags, cluster):
     return 0
 
 
+def annotate(words, flags, cluster):
+    if len(words) < 3 or KINDS.get(words[0]) != "nodes":
+        raise SimError("the lab annotates nodes only: kubectl annotate node NAME KEY=VALUE...")
+    entry = _node_or_fail(words[1])
+    annotations = dict(entry.get("annotations") or {})
+    for pair in words[2:]:
+        if pair.endswith("-"):
+            annotations.pop(pair[:-1], None)
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SimError(f"invalid annotation {pair!r}")
+        if key in annotations and annotations[key] != value and "--overwrite" not in flags:
+            raise SimError(f"'{key}' already has a value ({annotations[key]}), and --overwrite is false")
+        annotations[key] = value
+    model().update_node(words[1], annotations=annotations)
+    print(f"node/{words[1]} annotated")
+    return 0
+
+
 def taint(words, flags, cluster):
     if len(words) < 3 or KINDS.get(words[0]) != "nodes":
         raise SimError("the lab taints nodes only: kubectl taint node NAME KEY[=VALUE]:EFFECT...")
@@ -313,14 +333,33 @@ def drain(words, flags, cluster):
 
 
 def delete(words, flags, cluster):
+    if len(words) == 2 and words[0] in ("secret", "secrets"):
+        return _delete_secret(words[1], flags)
     if len(words) != 2 or KINDS.get(words[0]) != "nodes":
-        raise SimError("the lab deletes nodes only: kubectl delete node NAME")
+        raise SimError("the lab deletes nodes and secrets only: kubectl delete node|secret NAME")
     if words[1] not in model().nodes():
         if "--ignore-not-found" in flags:
             return 0
         raise SimError(f'Error from server (NotFound): nodes "{words[1]}" not found')
     model().delete_node(words[1])
     print(f'node "{words[1]}" deleted')
+    return 0
+
+
+def _delete_secret(name, flags):
+    """Delete a Secret; a service-account-token Secret's token stops being valid with it (legacy tokens
+    are checked against their Secret by the API server)."""
+    key = f"{_namespace(flags)}/{name}"
+    secret = model().objects("secrets").get(key)
+    if secret is None:
+        if "--ignore-not-found" in flags:
+            return 0
+        raise SimError(f'Error from server (NotFound): secrets "{name}" not found')
+    token = secret.get("data", {}).get("token")
+    if token:
+        model().revoke_sa_token(base64.b64decode(token).decode())
+    model().delete_object("secrets", key)
+    print(f'secret "{name}" deleted')
     return 0
 
 
@@ -336,6 +375,7 @@ VERBS = {
     "get": get,
     "apply": apply,
     "label": label,
+    "annotate": annotate,
     "taint": taint,
     "patch": patch,
     "drain": drain,

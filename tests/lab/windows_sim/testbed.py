@@ -58,6 +58,12 @@ class EventLog:
         return [e.data for e in self.events if e.kind == kind]
 
 
+def _interface(node: WindowsNode) -> dict[str, str]:
+    """The inventory's ``interface`` for a host whose adapter is not the default ``Ethernet``."""
+    adapter = next(iter(node.host.machine.adapters), "Ethernet")
+    return {} if adapter == "Ethernet" else {"interface": adapter}
+
+
 def inventory(
     nodes: Sequence[WindowsNode],
     winrm: dict[str, Any],
@@ -78,6 +84,7 @@ def inventory(
                 "os": "windows",
                 "windowsVersion": 2022,
                 "winrm": {**winrm, "port": node.endpoint.port},
+                **_interface(node),
             }
         )
     document = {

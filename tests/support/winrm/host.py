@@ -77,6 +77,8 @@ class ScriptContext:
         self.params = dict(params)
         self.sink = sink
         self.cancelled = cancelled
+        self.script = ""
+        """The script text the client sent (handlers derive effects from its calls)."""
 
     def param(self, name: str, default: Any = None) -> Any:
         """A parameter's value (case-insensitive name, like PowerShell), or ``default``."""
@@ -169,7 +171,9 @@ class SimulatedWindowsHost:
         with self.machine.lock:
             self.machine.history.append(call)
         try:
-            handler(ScriptContext(self, identity, params, sink, cancelled))
+            context = ScriptContext(self, identity, params, sink, cancelled)
+            context.script = script
+            handler(context)
         except StopRequested:
             call.outcome = "stopped"
             raise

@@ -40,6 +40,14 @@ def path_key(path: str) -> str:
     return check_path(path).replace("/", "\\").rstrip("\\").casefold()
 
 
+DEFAULT_ROOT_ACL = (
+    "S-1-5-18:Allow:FullControl",
+    "S-1-5-32-544:Allow:FullControl",
+    "S-1-5-32-545:Allow:ReadAndExecute, Synchronize",
+)
+"""What ``C:`` grants and every directory created under it inherits: Users may read."""
+
+
 @dataclass
 class Service:
     """A Windows service (``Get-Service`` plus what ``sc.exe qc`` shows)."""
@@ -98,6 +106,17 @@ class WindowsMachine:
     nic_rebinds: bool = True
     """The first external HNS network cuts every connection for a moment (the NIC moves to a vSwitch)."""
     hns_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """HNS endpoints by name: id, network, ipAddress and whether it is attached to the host."""
+    adapters: dict[str, str] = field(default_factory=lambda: {"Ethernet": "192.0.2.10"})
+    """Physical adapters (``Get-NetAdapter`` names) and their IPv4 address. VMware guests name the NIC
+    ``Ethernet0``, Hyper-V and Azure guests often ``Ethernet 2`` (microsoft/SDN#300)."""
+    acls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Explicit ACLs by path key: ``protected`` (inheritance off) and ``rules`` (``SID:Allow:Rights``).
+    Paths without one inherit from their parent; ``C:`` grants BUILTIN Users (S-1-5-32-545) read and
+    execute, which directories created under it inherit (Windows' default; Kubernetes documentation,
+    Windows security)."""
+    vnic_delay: float = 0.0
+    """Seconds after a network is created before its vNIC holds the management IP."""
     boot_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -154,8 +173,26 @@ class WindowsMachine:
             dirs = {d for d in self.directories if d == key or d.startswith(key + "\\")}
             for name in files:
                 del self.files[name]
+            for name in [k for k in self.acls if k == key or k.startswith(key + "\\")]:
+                del self.acls[name]
             self.directories -= dirs
             return bool(files or dirs)
+
+    def effective_acl(self, path: str) -> dict[str, Any]:
+        """Get-Acl: the path's own rules plus inherited ones, and whether inheritance is off."""
+        parts = path_key(path).split("\\")
+        rules: list[str] = []
+        protected_here = False
+        for depth in range(len(parts), 0, -1):
+            key = "\\".join(parts[:depth])
+            acl = self.acls.get(key)
+            if acl is None:
+                continue
+            rules += [r for r in acl["rules"] if r not in rules]
+            protected_here = protected_here or (depth == len(parts) and acl["protected"])
+            if acl["protected"]:
+                return {"protected": protected_here, "rules": rules}
+        return {"protected": False, "rules": rules + [r for r in DEFAULT_ROOT_ACL if r not in rules]}
 
     def exists(self, path: str) -> bool:
         """Test-Path: a file, a directory, or the parent of either."""
@@ -172,6 +209,10 @@ class WindowsMachine:
             self.reboots += 1
             for service in self.services.values():
                 service.status = "Stopped"
+            for endpoint in self.hns_endpoints.values():
+                # HNS keeps the network and the host endpoint over a reboot, but the endpoint comes back
+                # detached from the host (flannel-io/flannel#1391, #1858).
+                endpoint["attached"] = False
             done = {"InstallPending": "Installed", "UninstallPending": "Available"}
             self.feature_states = {k: done.get(v, v) for k, v in self.feature_states.items()}
         for hook in list(self.boot_hooks):

@@ -14,13 +14,16 @@ import io
 import ipaddress
 import json
 import tarfile
+import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.powershell import invocations
+from tests.support.winrm import windows_hns as hns
 from tests.support.winrm.handlers import fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptError, ScriptRegistry
-from tests.support.winrm.machine import Service, path_key
+from tests.support.winrm.machine import Service, WindowsMachine, path_key
 from tests.support.winrm.windows_kube import KubeSide, agent_context
 from tests.support.winrm.windows_net import (
     NetworkRealiser,
@@ -66,6 +69,7 @@ class WindowsScripts:
             "service-control",
             "nssm-service",
             "hns-network",
+            "protect-paths",
             "boot-task",
             "reset",
         ):
@@ -203,8 +207,7 @@ class WindowsScripts:
         elif action == "start" and service.status != "Running":
             self._start(ctx, name)
         elif action == "restart" and service.status == "Running":
-            self.kube.stop(ctx.machine, name)
-            self._start(ctx, name)
+            self._restart(ctx, name)
         _reply(ctx, {"status": service.status})
 
     def nssm_service(self, ctx: ScriptContext) -> None:
@@ -222,9 +225,21 @@ class WindowsScripts:
         service.parameters = _nssm_parameters(ctx)
         if ctx.param("Start"):
             if service.status == "Running":
-                self.kube.stop(ctx.machine, name)
-            self._start(ctx, name)
+                self._restart(ctx, name)
+            else:
+                self._start(ctx, name)
         _reply(ctx, {"created": created, "status": service.status})
+
+    def _restart(self, ctx: ScriptContext, name: str) -> None:
+        """The scripts' restart: Restart-Service -Force (Windows stops the dependents), then Start-Service
+        for each dependent that was running before."""
+        try:
+            stopped = self.kube.restart_forced(ctx.machine, name)
+        except ScriptError as exc:
+            ctx.machine.services[name].status = "Stopped"
+            ctx.fail(f"Restart-Service: service '{name}' cannot be started: {exc.message}")
+        for dependent in stopped:
+            self._start(ctx, dependent)
 
     def _start(self, ctx: ScriptContext, name: str) -> None:
         try:
@@ -236,32 +251,88 @@ class WindowsScripts:
     # --- network, task, reset ------------------------------------------------------------------------
 
     def hns_network(self, ctx: ScriptContext) -> None:
-        """Create the L2Bridge network and host endpoint from hns-network.json when missing."""
+        """win/hns-network against the HNS model (tests/support/winrm/windows_hns.py), step by step."""
         definition = _definition(ctx, str(ctx.require("DefinitionPath")))
         machine, name = ctx.machine, definition["Name"]
-        created = name not in machine.hns_networks
-        if created:
-            first = not machine.hns_networks
-            endpoint_ip = definition["HostEndpoint"]["IPAddress"]
-            self.realiser.create_network(name, definition["AddressPrefix"], endpoint_ip)
-            machine.hns_networks[name] = {
-                "id": f"net-{name}",
-                "type": definition["Type"],
-                "adapter": definition["AdapterName"],
-                "addressPrefix": definition["AddressPrefix"],
-                "gateway": definition["Gateway"],
-            }
-            if first and machine.nic_rebinds and ctx.host.power is not None:
-                ctx.host.power.drop_connections()  # the NIC moves to the new vSwitch
         endpoint = definition["HostEndpoint"]
-        made = endpoint["Name"] not in machine.hns_endpoints
-        machine.hns_endpoints[endpoint["Name"]] = {
-            "id": "ep-" + endpoint["Name"],
-            "network": name,
-            "ipAddress": endpoint["IPAddress"],
-        }
+        try:
+            with machine.lock:
+                created = self._network(ctx, definition)
+            self._wait_management_ip(ctx, name, float(ctx.param("TimeoutSeconds", 60)))
+            with machine.lock:
+                made = _host_endpoint(machine, name, endpoint)
+                bridge = f"vEthernet ({endpoint['Name']})"
+                for alias in (bridge, str(ctx.require("InterfaceAlias"))):
+                    if alias not in hns.interfaces(machine):
+                        ctx.fail(
+                            "Set-NetIPInterface: No MSFT_NetIPInterface objects found with property "
+                            f"'InterfaceAlias' equal to '{alias}'.",
+                            "CmdletizationQuery_NotFound_InterfaceAlias",
+                        )
+        except hns.HnsError as exc:
+            ctx.fail(f"HNS call failed: {exc}")
         self.kube.update_ready(machine)
         _reply(ctx, {"networkCreated": created, "endpointCreated": made})
+
+    def _network(self, ctx: ScriptContext, definition: dict[str, Any]) -> bool:
+        machine, name = ctx.machine, definition["Name"]
+        network = machine.hns_networks.get(name)
+        if network is not None and not _network_matches(hns.reported_network(network), definition):
+            pods = [
+                n
+                for n, e in machine.hns_endpoints.items()
+                if e["network"] == name and n != definition["HostEndpoint"]["Name"]
+            ]
+            if pods:
+                ctx.fail(
+                    f"HNS network {name} differs from hns-network.json "
+                    f"but {len(pods)} pod endpoints are attached"
+                )
+            for other in [n for n, e in machine.hns_endpoints.items() if e["network"] == name]:
+                del machine.hns_endpoints[other]
+            hns.delete_network(machine, name)
+            self.realiser.delete_network(name)
+            network = None
+        if network is not None:
+            return False
+        machine.hns_endpoints.pop(definition["HostEndpoint"]["Name"], None)
+        first = not machine.hns_networks
+        request = {
+            "Name": name,
+            "Type": definition["Type"],
+            "NetworkAdapterName": definition["AdapterName"],
+            "Subnets": [
+                {"AddressPrefix": definition["AddressPrefix"], "GatewayAddress": definition["Gateway"]}
+            ],
+        }
+        hns.create_network(machine, request)
+        self.realiser.create_network(
+            name, definition["AddressPrefix"], definition["HostEndpoint"]["IPAddress"]
+        )
+        if first and machine.nic_rebinds and ctx.host.power is not None:
+            ctx.host.power.drop_connections()  # the NIC moves to the new vSwitch
+        return True
+
+    def _wait_management_ip(self, ctx: ScriptContext, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while hns.management_ip(ctx.machine, name) is None:
+            if time.monotonic() > deadline:
+                ctx.fail(
+                    f"HNS network {name}: no interface holds its management IP after {timeout:g} seconds"
+                )
+            ctx.sleep(0.5)
+
+    def protect_paths(self, ctx: ScriptContext) -> None:
+        """Set-Acl: SYSTEM and Administrators full control, inheritance off, for each existing path."""
+        done = []
+        for path in [str(p) for p in ctx.require("Paths")]:
+            if ctx.machine.exists(path):
+                ctx.machine.acls[path_key(path)] = {
+                    "protected": True,
+                    "rules": ["S-1-5-18:Allow:FullControl", "S-1-5-32-544:Allow:FullControl"],
+                }
+                done.append(path)
+        _reply(ctx, {"protected": done})
 
     def boot_task(self, ctx: ScriptContext) -> None:
         """Register-ScheduledTask -Force (at startup, SYSTEM)."""
@@ -280,15 +351,9 @@ class WindowsScripts:
             if machine.services.pop(name, None) is not None:
                 removed.append(f"service {name}")
         self.kube.update_ready(machine)
-        for name in [str(n) for n in ctx.param("Endpoints") or []]:
-            if machine.hns_endpoints.pop(name, None) is not None:
-                removed.append(f"hns endpoints {name}")
-        for name in [str(n) for n in ctx.param("Networks") or []]:
-            if machine.hns_networks.pop(name, None) is not None:
-                self.realiser.delete_network(name)
-                removed.append(f"hns networks {name}")
+        removed += _reset_hns(ctx, self.realiser)
         removed += self._reset_routes(ctx)
-        prefix = str(ctx.param("FirewallPrefix") or "")
+        prefix = str(ctx.param("FirewallPrefix") or "") if calls(ctx, "Remove-NetFirewallRule") else ""
         for name in [n for n in machine.firewall_rules if prefix and n.startswith(prefix)]:
             del machine.firewall_rules[name]
             removed.append(f"firewall rule {name}")
@@ -305,6 +370,8 @@ class WindowsScripts:
         _reply(ctx, {"removed": removed})
 
     def _reset_routes(self, ctx: ScriptContext) -> list[str]:
+        if not calls(ctx, "Remove-NetRoute"):
+            return []  # the script sent makes no Remove-NetRoute call: nothing is removed
         alias, prefixes = (
             str(ctx.param("RouteInterface") or ""),
             {str(p) for p in ctx.param("RoutePrefixes") or []},
@@ -376,6 +443,62 @@ def _member(ctx: ScriptContext, members: dict[str, bytes], suffix: str, source: 
         if ("/" + name.lstrip("./")).lower().endswith("/" + suffix.lower()):
             return content
     ctx.fail(f"{source} has no file {suffix}")
+
+
+def calls(ctx: ScriptContext, cmdlet: str) -> bool:
+    """Whether the script the client sent calls ``cmdlet`` (from its syntax tree): a constant script's
+    handler realises an effect only when the script really makes the call behind it."""
+    return not ctx.script or bool(invocations(ctx.script, cmdlet))
+
+
+def _network_matches(reported: dict[str, Any], definition: dict[str, Any]) -> bool:
+    """What the script's Test-NetworkMatch decides: type (case-insensitive -eq), prefix and gateway."""
+    return (
+        str(reported["type"]).casefold() == str(definition["Type"]).casefold()
+        and reported["addressPrefix"] == definition["AddressPrefix"]
+        and reported["gateway"] == definition["Gateway"]
+    )
+
+
+def _host_endpoint(machine: WindowsMachine, network: str, wanted: dict[str, Any]) -> bool:
+    """Create the host endpoint when missing or wrong, attach it ("already attached" is success)."""
+    name, made = wanted["Name"], False
+    endpoint = machine.hns_endpoints.get(name)
+    if endpoint is not None and (endpoint["ipAddress"], endpoint["network"]) != (
+        wanted["IPAddress"],
+        network,
+    ):
+        del machine.hns_endpoints[name]
+        endpoint = None
+    if endpoint is None:
+        hns.create_endpoint(machine, name, network, wanted["IPAddress"])
+        made = True
+    try:
+        hns.attach(machine, name)
+    except hns.HnsError as exc:
+        if hns.ALREADY_ATTACHED not in str(exc):
+            raise
+    return made
+
+
+def _reset_hns(ctx: ScriptContext, realiser: NetworkRealiser) -> list[str]:
+    """win/reset's HNS part: DELETE the named endpoints and every endpoint on a named network, then the
+    networks; an HNS error ends the script (HNS refuses a network that still has endpoints)."""
+    machine, removed = ctx.machine, []
+    names = {str(n) for n in ctx.param("Endpoints") or []}
+    networks = [str(n) for n in ctx.param("Networks") or []]
+    for name, endpoint in list(machine.hns_endpoints.items()):
+        if name in names or endpoint["network"] in networks:
+            del machine.hns_endpoints[name]
+            removed.append(f"hns endpoints {name}")
+    for name in [n for n in networks if n in machine.hns_networks]:
+        try:
+            hns.delete_network(machine, name)
+        except hns.HnsError as exc:
+            ctx.fail(f"HNS DELETE of networks {name} failed: {exc}")
+        realiser.delete_network(name)
+        removed.append(f"hns networks {name}")
+    return removed
 
 
 def utc_stamp(offset: float = 0.0) -> str:

@@ -102,6 +102,19 @@ class KubeSide:
         machine.services[name].status = "Stopped"
         self.update_ready(machine)
 
+    def restart_forced(self, machine: WindowsMachine, name: str) -> list[str]:
+        """``Restart-Service -Force``: stop the running services that depend on ``name`` (transitively),
+        stop and start ``name``; the dependents stay stopped (a restart is a stop plus a start,
+        winsw/winsw#400; Stop-Service -Force stops dependents). Returns the dependents it stopped."""
+        stopped = []
+        for dependent in dependents(machine, name):
+            if machine.services[dependent].status == "Running":
+                self.stop(machine, dependent)
+                stopped.append(dependent)
+        self.stop(machine, name)
+        self.start(machine, name)
+        return stopped
+
     def update_ready(self, machine: WindowsMachine) -> None:
         """Ready while the kubelet runs and the pod network exists."""
         node = machine.hostname.lower()
@@ -210,6 +223,15 @@ class KubeSide:
                 raise ScriptError(f"kube-proxy: {exc}") from None
             if owner != "kube-system/kube-proxy":
                 raise ScriptError(f"kube-proxy: the token belongs to {owner}, not kube-system/kube-proxy")
+
+
+def dependents(machine: WindowsMachine, name: str) -> list[str]:
+    """Services that depend on ``name``, directly or through others (``DependentServices``)."""
+    found: list[str] = []
+    for other, service in machine.services.items():
+        if name in service.depends_on and other not in found:
+            found += [other, *[d for d in dependents(machine, other) if d not in found]]
+    return found
 
 
 def _check_kubelet_config(config: dict[str, Any]) -> None:

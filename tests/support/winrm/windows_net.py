@@ -14,7 +14,7 @@ import ipaddress
 import re
 from typing import Any, Protocol
 
-from tests.support.powershell import invocations, problems, single_quoted_literals
+from tests.support.powershell import invocations, parse, problems, single_quoted_literals, walk
 from tests.support.ps_signatures import check_script
 from tests.support.winrm.host import ScriptContext
 
@@ -73,10 +73,13 @@ def run_routes(ctx: ScriptContext, text: str, realiser: NetworkRealiser) -> list
     """What routes.ps1 does: drop hybridctl-metric routes not wanted, add each wanted one once."""
     wanted = _wanted_routes(ctx, text)
     alias, metric = _route_settings(ctx, text)
+    cleaned = removal_stores(text)
     output = []
     with ctx.machine.lock:
         for route in list(ctx.machine.routes):
             key = (route["destinationPrefix"], route["nextHop"])
+            if route["store"] not in cleaned:
+                continue
             if route["interfaceAlias"] == alias and route["routeMetric"] == metric and key not in wanted:
                 ctx.machine.routes.remove(route)
                 realiser.remove_route(*key)
@@ -84,6 +87,22 @@ def run_routes(ctx: ScriptContext, text: str, realiser: NetworkRealiser) -> list
         for destination, hop in sorted(wanted):
             output += _add_route(ctx, (alias, metric), destination, hop, realiser)
     return output
+
+
+def removal_stores(text: str) -> set[str]:
+    """The route stores the script cleans of stale routes, from its syntax tree: the literal ``-Store`` of
+    each call to a function of the script whose body calls ``Remove-NetRoute`` (a script that forgets to
+    remove routes leaves them in the simulated host)."""
+    cleaners = set()
+    for node in walk(parse(text).root_node):
+        if node.type == "function_statement" and invocations(node.text.decode(), "Remove-NetRoute"):
+            name = next((c.text.decode() for c in node.children if c.type == "function_name"), "")
+            cleaners.add(name.lower())
+    stores = set()
+    for call in invocations(text):
+        if call.name.lower() in cleaners and "Store" in call.parameters:
+            stores.add(call.literal("Store"))
+    return stores
 
 
 def _add_route(

@@ -14,6 +14,7 @@ from tests.support.winrm.handlers import facts, fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
 from tests.support.winrm.machine import WindowsMachine, path_key
 from tests.support.winrm.windows_diagnostics import diagnostics
+from tests.support.winrm.windows_hns import interfaces, reported_endpoint, reported_network
 
 if TYPE_CHECKING:
     from tests.support.winrm.windows_handlers import WindowsScripts
@@ -55,8 +56,15 @@ def preflight(ctx: ScriptContext, scripts: WindowsScripts) -> None:
             "api": api,
             "hypervCapable": machine.hyperv_capable,
             "hotFixPresent": (hotfix in machine.hotfixes) if hotfix else None,
+            "nodeAdapter": _owner(machine, str(ctx.param("NodeAddress") or "")),
         },
     )
+
+
+def _owner(machine: WindowsMachine, address: str) -> str | None:
+    """Get-NetIPAddress -IPAddress: the interface holding ``address`` now."""
+    owners = [alias for alias, held in interfaces(machine).items() if address and held == address]
+    return owners[0] if owners else None
 
 
 def fetch_text(ctx: ScriptContext) -> None:
@@ -164,10 +172,23 @@ def _tasks(machine: WindowsMachine, names: list[str], _s: Any) -> dict[str, Any]
 
 
 def _hns(machine: WindowsMachine, _names: list[str], _s: Any) -> dict[str, Any]:
+    """What HNS GET answers, not what was posted (flannel-io/flannel#833)."""
     return {
-        "networks": {k: dict(v) for k, v in machine.hns_networks.items()},
-        "endpoints": {k: dict(v) for k, v in machine.hns_endpoints.items()},
+        "networks": {k: reported_network(v) for k, v in machine.hns_networks.items()},
+        "endpoints": {k: reported_endpoint(v) for k, v in machine.hns_endpoints.items()},
     }
+
+
+def _acls(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, Any]:
+    return {
+        p: {"exists": True, **machine.effective_acl(p)} if machine.exists(p) else {"exists": False}
+        for p in paths
+    }
+
+
+def _interfaces(machine: WindowsMachine, aliases: list[str], _s: Any) -> dict[str, bool]:
+    present = interfaces(machine)
+    return {a: a in present for a in aliases}
 
 
 def _routes(machine: WindowsMachine, alias: str, _s: Any) -> list[dict[str, Any]]:
@@ -194,6 +215,8 @@ _READERS = (
     ("Tasks", "tasks", _tasks),
     ("Networks", "hns", _hns),
     ("RouteInterface", "routes", _routes),
+    ("Interfaces", "interfaces", _interfaces),
+    ("Acls", "acls", _acls),
     ("HealthUrls", "health", _health),
     ("RecordPath", "record", _record),
 )

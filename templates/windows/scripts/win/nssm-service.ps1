@@ -77,7 +77,13 @@ else {
 if ($Start) {
     $service = Get-Service -Name $Name
     if ($service.Status -eq 'Running') {
+        # Restart-Service -Force stops the running services that depend on this one and does not start them
+        # again (a restart is a stop plus a start: winsw/winsw#400); start them again here.
+        $dependents = @($service.DependentServices | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
         Restart-Service -Name $Name -Force
+        foreach ($dependent in $dependents) {
+            Start-Service -Name $dependent
+        }
     }
     else {
         Start-Service -Name $Name

@@ -8,7 +8,8 @@ param(
     [Parameter(Mandatory = $true)]
     [int]$ApiPort,
     [int]$TimeoutMs = 3000,
-    [string]$HotFix = ''
+    [string]$HotFix = '',
+    [string]$NodeAddress = ''
 )
 $ErrorActionPreference = 'Stop'
 
@@ -66,6 +67,21 @@ if ($HotFix -ne '') {
     $hotFixPresent = $null -ne (Get-HotFix -Id $HotFix -ErrorAction SilentlyContinue)
 }
 
+# The adapter that owns the node's address, found by address as flanneld's --iface does: VMware guests
+# call it 'Ethernet0', Hyper-V and Azure guests often 'Ethernet 2' (microsoft/SDN#300). Once the L2Bridge
+# network exists the address lives on 'vEthernet (<adapter>)'.
+# .NET names each interface by its alias, as Get-NetIPAddress's InterfaceAlias does.
+$nodeAdapter = $null
+if ($NodeAddress -ne '') {
+    foreach ($nic in [System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces()) {
+        foreach ($unicast in $nic.GetIPProperties().UnicastAddresses) {
+            if ($unicast.Address.ToString() -eq $NodeAddress) {
+                $nodeAdapter = [string]$nic.Name
+            }
+        }
+    }
+}
+
 $facts = @{
     hostname = [System.Net.Dns]::GetHostName()
     build = [string]$os.Version
@@ -76,5 +92,6 @@ $facts = @{
     api = $api
     hypervCapable = $hyperv
     hotFixPresent = $hotFixPresent
+    nodeAdapter = $nodeAdapter
 }
 $facts | ConvertTo-Json -Compress

@@ -57,18 +57,28 @@ if (($Endpoints.Count + $Networks.Count) -gt 0) {
 public static extern void HNSCall([MarshalAs(UnmanagedType.LPWStr)] string method, [MarshalAs(UnmanagedType.LPWStr)] string path, [MarshalAs(UnmanagedType.LPWStr)] string request, [MarshalAs(UnmanagedType.LPWStr)] out string response);
 '@
     $api = Add-Type -MemberDefinition $signature -Namespace 'Hybridctl.HnsReset' -Name 'NativeMethods' -PassThru
+    # Endpoints first, every one on a network being removed (pods' too, not only the host endpoint): HNS
+    # refuses to delete a network that still has endpoints (reference section 8.1 steps 4-5; microsoft/SDN
+    # and sig-windows-tools remove containers and endpoints before networks). Errors are not ignored.
     foreach ($kind in @('endpoints', 'networks')) {
-        if ($kind -eq 'endpoints') {
-            $names = $Endpoints
-        }
-        else {
-            $names = $Networks
-        }
         $response = ''
         $api::HNSCall('GET', '/' + $kind, '', [ref]$response)
         foreach ($item in @(($response | ConvertFrom-Json).Output)) {
-            if (($null -ne $item) -and ($names -contains $item.Name)) {
+            if ($null -eq $item) {
+                continue
+            }
+            if ($kind -eq 'endpoints') {
+                $wanted = ($Endpoints -contains $item.Name) -or ($Networks -contains $item.VirtualNetworkName)
+            }
+            else {
+                $wanted = $Networks -contains $item.Name
+            }
+            if ($wanted) {
                 $api::HNSCall('DELETE', '/' + $kind + '/' + $item.ID, '', [ref]$response)
+                $reply = $response | ConvertFrom-Json
+                if ($reply.Error) {
+                    throw ('HNS DELETE of ' + $kind + ' ' + $item.Name + ' failed: ' + $reply.Error)
+                }
                 $removed += ('hns ' + $kind + ' ' + $item.Name)
             }
         }

@@ -30,6 +30,12 @@ elseif ($Action -eq 'stop') {
     }
 }
 elseif ($service.Status -eq 'Running') {
+    # Restart-Service -Force stops the running services that depend on this one and does not start them
+    # again (a restart is a stop plus a start: winsw/winsw#400); start them again here.
+    $dependents = @($service.DependentServices | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
     Restart-Service -Name $Name -Force
+    foreach ($dependent in $dependents) {
+        Start-Service -Name $dependent
+    }
 }
 @{ status = [string](Get-Service -Name $Name).Status } | ConvertTo-Json -Compress

@@ -12,6 +12,8 @@ param(
     [string[]]$Tasks = @(),
     [string[]]$Networks = @(),
     [string]$RouteInterface = '',
+    [string[]]$Interfaces = @(),
+    [string[]]$Acls = @(),
     [string[]]$HealthUrls = @(),
     [string]$RecordPath = ''
 )
@@ -239,6 +241,34 @@ if ($Networks.Count -gt 0) {
 }
 if ($RouteInterface -ne '') {
     $state.routes = Get-RouteState -Alias $RouteInterface
+}
+if ($Interfaces.Count -gt 0) {
+    # A host endpoint detached by a reboot is still listed by HNS; only its interface is gone
+    # (flannel-io/flannel#1391, #1858).
+    $found = @{}
+    $names = @([System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces() | ForEach-Object { $_.Name })
+    foreach ($alias in $Interfaces) {
+        $found[$alias] = $names -contains $alias
+    }
+    $state.interfaces = $found
+}
+if ($Acls.Count -gt 0) {
+    # Effective access rules (inherited ones included) by well-known SID, and whether inheritance is off.
+    $found = @{}
+    foreach ($path in $Acls) {
+        if (-not (Test-Path -LiteralPath $path)) {
+            $found[$path] = @{ exists = $false }
+            continue
+        }
+        $acl = (Get-Item -LiteralPath $path -Force).GetAccessControl()
+        $rules = @()
+        foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+            $sid = [string]$rule.IdentityReference.Value
+            $rules += ($sid + ':' + [string]$rule.AccessControlType + ':' + [string]$rule.FileSystemRights)
+        }
+        $found[$path] = @{ exists = $true; protected = [bool]$acl.AreAccessRulesProtected; rules = $rules }
+    }
+    $state.acls = $found
 }
 if ($HealthUrls.Count -gt 0) {
     $found = @{}
