@@ -6,15 +6,17 @@ Heavy modules (pydantic, jinja2, paramiko, pypsrp) are imported inside commands 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from hybridctl import library_logs
 from hybridctl.appenv import AppEnv
 from hybridctl.cli_options import DebugOpt, InventoryOpt, NoColorOpt, OutputOpt, VerboseOpt, merge, options
-from hybridctl.errors import ExitCode, HybridctlError, UsageError
+from hybridctl.errors import ExitCode, HybridctlError, UsageError, local_file_error
 
 app = typer.Typer(
     name="hybridctl",
@@ -113,7 +115,12 @@ def ping(ctx: typer.Context, names: HostsArg = None, *, env: AppEnv, settings: A
 @options()
 def hosts_forget(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Host names whose recorded SSH keys to forget.")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="Host names (or bastion addresses) whose recorded SSH keys to forget.", metavar="NAME..."
+        ),
+    ],
     *,
     state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Run state directory.")] = None,
     env: AppEnv,
@@ -233,15 +240,33 @@ def _lifecycle(
     return run_action(env, settings, action, cluster, confirm)
 
 
-def _report(error: HybridctlError, debug: bool) -> None:
-    """Print a user-facing error (and its traceback only with --debug)."""
-    if debug:
+def _report(error: HybridctlError, args: list[str]) -> None:
+    """Print a user-facing error (and its traceback only with --debug); a JSON event with --output json."""
+    if "--debug" in args:
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
+    if _wants_json(args):
+        print(json.dumps(_error_event(error)), flush=True)
     print(f"error: {error.message}", file=sys.stderr)
     if error.hint:
         print(f"hint: {error.hint}", file=sys.stderr)
+
+
+def _error_event(error: HybridctlError) -> dict[str, Any]:
+    event: dict[str, Any] = {"event": "error", "exitCode": int(error.exit_code), "message": error.message}
+    if error.hint:
+        event["hint"] = error.hint
+    problems = getattr(error, "problems", None)
+    if problems:
+        event["problems"] = problems
+    return event
+
+
+def _wants_json(args: list[str]) -> bool:
+    """``--output json`` anywhere on the command line (errors may come before options are parsed)."""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--output=json" in args or any(a == "--output" and b == "json" for a, b in pairs)
 
 
 def _show_usage_error(exc: Exception) -> None:
@@ -261,6 +286,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run hybridctl and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    library_logs.capture(debug=debug)
     try:
         result: Any = app(args=args, prog_name="hybridctl", standalone_mode=False)
     except typer.Exit as exc:
@@ -269,8 +295,13 @@ def run(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except HybridctlError as exc:
-        _report(exc, debug)
+        _report(exc, args)
         return exc.exit_code
+    except OSError as exc:  # a local path the user named cannot be used: one line, never a traceback
+        error = local_file_error(exc)
+        error.__cause__ = exc
+        _report(error, args)
+        return error.exit_code
     except typer.TyperException as exc:  # click usage errors: bad option, missing argument
         _show_usage_error(exc)
         return ExitCode.USAGE

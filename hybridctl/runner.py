@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from hybridctl.events import Event, Outcome
 from hybridctl.inventory.models import Host
+from hybridctl.library_logs import about_host
 from hybridctl.steps.base import Change, Step
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.outcome import StepResult, classify
@@ -186,6 +187,10 @@ class Runner:
 
     def _attempts(self, item: _Item) -> StepResult:
         """Run one step on one host, retrying transient errors when the step is safe to repeat."""
+        with about_host(item.host.name):  # library log records of this thread belong to this host
+            return self._attempt_until_done(item)
+
+    def _attempt_until_done(self, item: _Item) -> StepResult:
         attempt = 1
         while True:
             started = time.monotonic()

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hybridctl.errors import InventoryError
+from hybridctl.errors import InventoryError, NoInventoryError
 from hybridctl.inventory.checks import check_cluster
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Path as DataPath
@@ -24,6 +24,7 @@ from hybridctl.inventory.secrets import Resolved, masker_for, resolve_env, secre
 from hybridctl.inventory.yamlsource import Positions, YamlSyntaxError, parse_yaml
 
 SECRET_KEYS = secret_keys(Cluster)
+NO_FILE = "the inventory file does not exist"
 
 
 @dataclass
@@ -45,14 +46,31 @@ class LoadResult:
         """Problems that do not fail validation."""
         return [p for p in self.problems if not p.is_error]
 
+    @property
+    def missing(self) -> bool:
+        """True when there is no inventory file at all (a usage error, not an invalid inventory)."""
+        return any(p.message == NO_FILE for p in self.problems)
+
     def require(self) -> Cluster:
-        """The cluster, or InventoryError listing every error."""
+        """The cluster; NoInventoryError when there is no file, InventoryError listing every error."""
+        if self.missing:
+            raise no_inventory(self.path)
         if self.cluster is None or self.errors:
-            raise InventoryError(
+            error = InventoryError(
                 f"{self.path} is not a valid inventory:\n" + "\n".join(str(p) for p in self.errors),
                 hint=f"run 'hybridctl validate -i {self.path}' for details",
             )
+            error.problems = [p.to_json() for p in self.problems]
+            raise error
         return self.cluster
+
+
+def no_inventory(path: Path) -> NoInventoryError:
+    """The error of a command that needs an inventory and finds none (exit 2)."""
+    return NoInventoryError(
+        "no inventory: pass -i FILE or create one with `hybridctl init`",
+        hint=f"looked for {path} (-i FILE, else $HYBRIDCTL_INVENTORY, else ./inventory.yaml)",
+    )
 
 
 def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResult:
@@ -72,7 +90,7 @@ def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResu
 
 def _read_error(exc: OSError) -> Problem:
     if isinstance(exc, FileNotFoundError):
-        return error((), "the inventory file does not exist", "pass an existing file with -i FILE")
+        return error((), NO_FILE, "pass an existing file with -i FILE, or create one with `hybridctl init`")
     if isinstance(exc, IsADirectoryError):
         return error((), "this is a directory, not an inventory file", "pass a YAML file with -i FILE")
     return error((), f"cannot read the inventory file: {exc.strerror or exc}", "check the file's permissions")

@@ -22,6 +22,8 @@ class TransportSettings:
     connect_timeout: float = 10.0
     base_dir: Path = field(default_factory=Path.cwd)
     """Relative file paths in the inventory (keys, CA bundles) are relative to the inventory's directory."""
+    inventory: Path | None = None
+    """The inventory file, named in hints such as ``hybridctl hosts forget NAME -i FILE``."""
 
 
 def open_transport(host: Host, settings: TransportSettings) -> Transport:
@@ -37,7 +39,9 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
     from hybridctl.transport.ssh import SSHTransport
 
     # A KnownHosts per host is fine: writes to one file are serialised by hostkeys' per-file lock.
-    known = KnownHosts(settings.known_hosts, accept_new=settings.accept_new_host_keys)
+    known = KnownHosts(
+        settings.known_hosts, accept_new=settings.accept_new_host_keys, inventory=settings.inventory
+    )
     return SSHTransport.connect(
         host,
         known_hosts=known,

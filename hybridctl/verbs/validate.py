@@ -8,7 +8,7 @@ from hybridctl import __version__
 from hybridctl.appenv import AppEnv
 from hybridctl.errors import ExitCode
 from hybridctl.inventory import load_inventory
-from hybridctl.inventory.load import LoadResult
+from hybridctl.inventory.load import LoadResult, no_inventory
 from hybridctl.inventory.models import Cluster
 from hybridctl.versions import SUPPORTED_RANGE, WINDOWS_BUILDS
 
@@ -16,10 +16,16 @@ from hybridctl.versions import SUPPORTED_RANGE, WINDOWS_BUILDS
 def run_validate(env: AppEnv) -> int:
     """Validate the inventory; print every problem; return 0 or 3."""
     result = load_inventory(env.inventory_path())
+    if result.missing and not env.json:
+        raise no_inventory(result.path)
     if env.json:
-        _print_json(env, result)
-    else:
-        _print_human(env, result)
+        _print_json(env, result)  # validate's one JSON document, even without a file
+        return ExitCode.USAGE if result.missing else _validity(result)
+    _print_human(env, result)
+    return _validity(result)
+
+
+def _validity(result: LoadResult) -> int:
     return ExitCode.INVALID_INVENTORY if result.errors or result.cluster is None else ExitCode.OK
 
 

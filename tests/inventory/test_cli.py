@@ -81,11 +81,12 @@ def test_json_output_is_one_object_on_stdout_and_nothing_else(invalid: Path) -> 
     }
 
 
-def test_a_missing_file_exits_3_with_a_clear_message_and_no_traceback(tmp_path: Path) -> None:
+def test_a_missing_file_is_a_usage_error_with_a_clear_message_and_no_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     done = _hybridctl("validate", "-i", str(missing))
-    assert done.returncode == 3
-    assert f"{missing}: error: the inventory file does not exist" in done.stderr
+    assert done.returncode == 2
+    assert "error: no inventory: pass -i FILE or create one with `hybridctl init`" in done.stderr
+    assert f"looked for {missing}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
@@ -93,7 +94,7 @@ def test_a_missing_file_with_json_output_is_still_one_json_object(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     done = cli(capsys, "validate", "-i", str(tmp_path / "missing.yaml"), "--output", "json")
-    assert done.code == 3
+    assert done.code == 2
     document = json.loads(done.stdout)
     assert document["valid"] is False
     assert [p["message"] for p in document["problems"]] == ["the inventory file does not exist"]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hybridctl.transport.hostkeys import forget
 from tests.support.hosts_fixtures import HostFactory
 from tests.support.inventory import linux_entry, write_inventory
 
@@ -72,8 +73,42 @@ def test_changed_host_key_is_refused_until_forgotten(linux_hosts: HostFactory, t
     changed = hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path)
     assert changed.returncode != 0
     output = changed.stdout + changed.stderr
-    assert f"hybridctl hosts forget {a.name}" in output
+    assert f"hybridctl hosts forget {a.name} -i {inventory}" in output
     forgotten = hybridctl("hosts", "forget", a.name, "-i", inventory, cwd=tmp_path)
     assert forgotten.returncode == 0, forgotten.stderr
     assert "removed 1 key" in forgotten.stdout
     assert hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path).returncode == 0
+
+
+def test_forgetting_a_host_behind_a_bastion_keeps_the_bastion_key(
+    linux_hosts: HostFactory, tmp_path: Path
+) -> None:
+    jump, target = linux_hosts(2)
+    behind = linux_entry(target, "control-plane")
+    behind["ssh"]["bastion"] = {"address": jump.address, "privateKeyFile": str(jump.keys.key)}
+    inventory = write_inventory(tmp_path / "inv.yaml", [behind])
+    known = tmp_path / ".hybridctl" / "lab" / "known_hosts"
+    first = hybridctl("ping", "-i", inventory, "--accept-new-host-keys", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    recorded = {line.split()[0]: line.split()[-1] for line in known.read_text().splitlines()}
+    assert recorded == {
+        jump.address: f"hybridctl-host={jump.address}",
+        target.address: f"hybridctl-host={target.name}",
+    }
+    forgotten = hybridctl("hosts", "forget", target.name, "-i", inventory, cwd=tmp_path)
+    assert "removed 1 key" in forgotten.stdout
+    assert jump.address in known.read_text() and target.address not in known.read_text()
+    strict = hybridctl("ping", "-i", inventory, cwd=tmp_path)  # the bastion is still trusted
+    assert strict.returncode == 1
+    assert f"{target.address} presented an unknown host key" in strict.stdout + strict.stderr
+    assert hybridctl("hosts", "forget", jump.address, "-i", inventory, cwd=tmp_path).returncode == 0
+    assert known.read_text() == ""
+
+
+def test_forget_keeps_a_bastion_key_an_older_version_recorded_under_the_target_name(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        "10.9.0.5 ssh-ed25519 AAAAbastion hybridctl-host=w2\n10.9.0.22 ssh-ed25519 AAAAw2 hybridctl-host=w2\n"
+    )
+    assert forget(known, ["w2", "10.9.0.22"], keep={"10.9.0.5"}) == 1
+    assert known.read_text() == "10.9.0.5 ssh-ed25519 AAAAbastion hybridctl-host=w2\n"
