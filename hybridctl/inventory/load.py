@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from hybridctl.errors import InventoryError, NoInventoryError
 from hybridctl.inventory.checks import check_cluster
+from hybridctl.inventory.local_files import check_local_files
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Path as DataPath
 from hybridctl.inventory.problems import Problem, error, in_document_order
@@ -85,7 +86,8 @@ def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResu
         line = raw.count(b"\n", 0, exc.start) + 1
         problem = error((), "the file is not UTF-8 text", "save the inventory as UTF-8")
         return LoadResult(path, None, [problem.located(str(path), line, None)])
-    return load_text(text, str(path), path, env if env is not None else os.environ)
+    environment = env if env is not None else os.environ
+    return load_text(text, str(path), path, environment, files_from=path.resolve().parent)
 
 
 def _read_error(exc: OSError) -> Problem:
@@ -100,8 +102,13 @@ def _unreadable(path: Path, problem: Problem) -> LoadResult:
     return LoadResult(path, None, [problem.located(str(path), None, None)])
 
 
-def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> LoadResult:
-    """Validate inventory ``text``; ``shown`` is the file name used in messages."""
+def load_text(
+    text: str, shown: str, path: Path, env: Mapping[str, str], *, files_from: Path | None = None
+) -> LoadResult:
+    """Validate inventory ``text``; ``shown`` is the file name used in messages.
+
+    With ``files_from`` (the inventory's directory) the local files it names are checked too.
+    """
     try:
         document = parse_yaml(text)
     except YamlSyntaxError as exc:
@@ -111,7 +118,7 @@ def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> Load
         result.problems.append(_not_a_mapping(document.data))
         return _finish(result, shown, [])
     resolved = resolve_env(document.data, env)
-    cluster, problems = _validate(resolved)
+    cluster, problems = _validate(resolved, files_from)
     result.cluster = cluster if not resolved.problems else None
     result.problems = [*resolved.problems, *problems]
     return _finish(result, shown, [*resolved.values, *secret_values(resolved.data, SECRET_KEYS)])
@@ -125,21 +132,26 @@ def _not_a_mapping(data: Any) -> Problem:
     return error((), message, "start from inventories/example.yaml")
 
 
-def _validate(resolved: Resolved) -> tuple[Cluster | None, list[Problem]]:
+def _validate(resolved: Resolved, files_from: Path | None) -> tuple[Cluster | None, list[Problem]]:
     try:
         cluster = Cluster.model_validate(resolved.data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        return None, _with_repair(resolved, exc)
-    return cluster, _trusted(check_cluster(cluster), resolved.failed_paths)
+        return None, _with_repair(resolved, exc, files_from)
+    return cluster, _trusted(_checks(cluster, files_from), resolved.failed_paths)
 
 
-def _with_repair(resolved: Resolved, exc: ValidationError) -> list[Problem]:
+def _checks(cluster: Cluster, files_from: Path | None) -> list[Problem]:
+    local = check_local_files(cluster, files_from) if files_from is not None else []
+    return check_cluster(cluster) + local
+
+
+def _with_repair(resolved: Resolved, exc: ValidationError, files_from: Path | None) -> list[Problem]:
     """Schema problems, plus the semantic problems of the data repaired around them."""
     schema = _trusted(problems_from(exc, Cluster), resolved.failed_paths)
     repaired, repair = validate_repaired(resolved.data, Cluster, exc.errors(include_url=False))
     if repaired is None:
         return schema
-    found = [replace(p, path=repair.original(p.path)) for p in check_cluster(repaired)]
+    found = [replace(p, path=repair.original(p.path)) for p in _checks(repaired, files_from)]
     return schema + _trusted(found, [*repair.changed, *resolved.failed_paths])
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.inventory.local_files import resolve_path
 from hybridctl.inventory.models import Bastion, Host, SSHConnection, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.transport.base import CommandLog, NullLog, Transport
@@ -52,10 +52,7 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
 
 
 def _path(value: str | None, base: Path) -> str | None:
-    if value is None:
-        return None
-    expanded = Path(os.path.expanduser(value))
-    return str(expanded if expanded.is_absolute() else (base / expanded))
+    return None if value is None else str(resolve_path(value, base))
 
 
 def resolve_paths(host: Host, base: Path) -> Host:

@@ -10,6 +10,11 @@ import yaml
 
 from tests.support.linux_hosts import TestHost
 
+STAND_IN_KEY = Path(__file__).with_name("stand-in-key")
+"""A readable file where an inventory names a key it never uses (validation checks files exist)."""
+EXAMPLE_PINS = {"NSSM_SHA256": "a" * 64, "WINDOWS_CNI_SHA256": "b" * 64}
+"""The pins the shipped examples read from the environment (``${env:NSSM_SHA256}``, ...), as test values."""
+
 
 def linux_entry(host: TestHost, role: str = "worker", user: str = "root") -> dict[str, Any]:
     """The inventory entry of a Linux test host (key login)."""

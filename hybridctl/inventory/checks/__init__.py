@@ -13,6 +13,7 @@ from hybridctl.inventory.checks.cluster import (
     check_metadata,
     check_subnets,
     check_version,
+    check_what_up_supports,
 )
 from hybridctl.inventory.checks.common import Check
 from hybridctl.inventory.checks.hosts import check_hosts, check_labels_and_taints
@@ -36,6 +37,7 @@ CHECKS: tuple[Check, ...] = (
     check_labels_and_taints,
     check_windows_features,
     check_software,
+    check_what_up_supports,
 )
 
 
