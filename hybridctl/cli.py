@@ -12,11 +12,26 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 
 from hybridctl import library_logs
 from hybridctl.appenv import AppEnv
 from hybridctl.cli_options import DebugOpt, InventoryOpt, NoColorOpt, OutputOpt, VerboseOpt, merge, options
 from hybridctl.errors import ExitCode, HybridctlError, UsageError, local_file_error
+
+
+def _argument_help_name(argument: typer.core.TyperArgument) -> str:
+    """``NAME...`` for a list argument, as usage lines write it (typer shows ``NAME <list[str]>``)."""
+    name = argument.display_name_raw
+    return f"{name}..." if argument.nargs != 1 else name
+
+
+def _argument_type(argument: typer.core.TyperArgument, ctx: Any) -> str:
+    return ""  # the metavar (NAME, FILE) says what an argument is; its Python type means nothing to users
+
+
+typer.core.TyperArgument._rich_display_name = _argument_help_name  # type: ignore[method-assign,assignment]
+typer.core.TyperArgument.display_type = _argument_type  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="hybridctl",
@@ -33,7 +48,18 @@ app.add_typer(hosts_app, name="hosts")
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
 DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
-HostsArg = Annotated[list[str] | None, typer.Argument(help="Host names from the inventory (default: all).")]
+HostsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Host names from the inventory (default: all).", metavar="NAME", show_default=False),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hybridctl import __version__
+
+        print(f"hybridctl {__version__}")
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -45,6 +71,12 @@ def _root(
     verbose: VerboseOpt = None,
     no_color: NoColorOpt = None,
     debug: DebugOpt = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print hybridctl's version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Global options may come before the command or after it."""
     given = {
@@ -118,7 +150,7 @@ def hosts_forget(
     names: Annotated[
         list[str],
         typer.Argument(
-            help="Host names (or bastion addresses) whose recorded SSH keys to forget.", metavar="NAME..."
+            help="Host names (or bastion addresses) whose recorded SSH keys to forget.", metavar="NAME"
         ),
     ],
     *,
@@ -181,7 +213,7 @@ def up(
 @options(run=True)
 def add_node(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.")],
+    names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.", metavar="NAME")],
     *,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,

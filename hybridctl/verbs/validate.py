@@ -10,6 +10,7 @@ from hybridctl.errors import ExitCode
 from hybridctl.inventory import load_inventory
 from hybridctl.inventory.load import LoadResult, no_inventory
 from hybridctl.inventory.models import Cluster
+from hybridctl.ui import counted
 from hybridctl.versions import SUPPORTED_RANGE, WINDOWS_BUILDS
 
 
@@ -43,10 +44,12 @@ def _print_human(env: AppEnv, result: LoadResult) -> None:
         env.stderr.write(f"{problem}\n")
     errors, warnings = len(result.errors), len(result.warnings)
     if errors or result.cluster is None:
-        env.stderr.write(f"{result.path}: invalid ({errors} errors, {warnings} warnings)\n")
+        env.stderr.write(
+            f"{result.path}: invalid ({counted(errors, 'error')}, {counted(warnings, 'warning')})\n"
+        )
     else:
         hosts = len(result.cluster.hosts)
-        env.stdout.write(f"{result.path}: valid ({hosts} hosts, {warnings} warnings)\n")
+        env.stdout.write(f"{result.path}: valid ({counted(hosts, 'host')}, {counted(warnings, 'warning')})\n")
 
 
 def print_schema(env: AppEnv) -> None:

@@ -118,7 +118,7 @@ def test_warnings_are_shown_and_do_not_fail(tmp_path: Path, capsys: pytest.Captu
     human = cli(capsys, "validate", "-i", str(path))
     assert human.code == 0
     assert f"{path}:20:5: warning: spec.windows.isolation: hyperv isolation needs" in human.stderr
-    assert "valid (4 hosts, 1 warnings)" in human.stdout
+    assert "valid (4 hosts, 1 warning)" in human.stdout
     as_json = cli(capsys, "validate", "-i", str(path), "--output", "json")
     assert as_json.code == 0
     document = json.loads(as_json.stdout)
