@@ -206,7 +206,15 @@ class Journal:
 
     def emit(self, event: Event) -> None:
         """Append ``step-start``/``step-end``/``run-*`` events as records."""
-        if event.kind not in ("run-start", "step-start", "step-end", "retry", "reboot", "run-end"):
+        if event.kind not in (
+            "run-start",
+            "step-start",
+            "step-end",
+            "retry",
+            "reboot",
+            "download",
+            "run-end",
+        ):
             return
         line = self._masker.mask(json.dumps(event.to_json(), ensure_ascii=False, default=str)) + "\n"
         os.write(self._fd, line.encode())

@@ -166,6 +166,8 @@ def _line(event: Event) -> str | None:
         return f"{data['host']}: reboot: {data.get('phase')}"
     if event.kind == "interrupt":
         return str(data["message"])
+    if event.kind == "download" and "seconds" in data:
+        return f"{data['host']}: downloaded {data['message']}"
     return None
 
 
