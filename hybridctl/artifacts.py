@@ -1,7 +1,7 @@
 """Every binary hybridctl installs: where it comes from, and how its sha256 is known.
 
 Upstream URLs are the projects' release locations. A mirror holds the same paths below its base URL:
-``https://dl.k8s.io/v1.34.2/bin/...`` becomes ``<mirrorUrl>/dl.k8s.io/v1.34.2/bin/...``. The sha256 comes
+``https://dl.k8s.io/v1.37.2/bin/...`` becomes ``<mirrorUrl>/dl.k8s.io/v1.37.2/bin/...``. The sha256 comes
 from the inventory's pinned ``checksums`` when given, else from the checksum file upstream publishes next
 to the artifact (fetched from the same source). Artifacts without a published checksum must be pinned.
 """
@@ -68,7 +68,7 @@ class Catalog:
         self.cluster = cluster
         self.spec = cluster.spec.artifacts
         self.k8s = KubeVersion.parse(cluster.spec.kubernetes.version)
-        self.containerd = cluster.spec.containerd.version
+        self.containerd = cluster.containerd_version
 
     def url(self, upstream: str) -> str:
         """``upstream`` rewritten for the configured source."""
@@ -126,7 +126,7 @@ class Catalog:
 
     def crictl(self, os_name: str) -> Artifact:
         """cri-tools' crictl for ``linux`` or ``windows``."""
-        v = self.spec.crictl_version
+        v = self.cluster.crictl_version
         base = f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{v}/crictl-v{v}-{os_name}-amd64.tar.gz"
         return self._artifact(f"crictl-{os_name}", base, base + ".sha256")
 

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+from hybridctl.versions import DEFAULT_VERSION, ContainerdVersion, KubeVersion, Release
+
 API_VERSION = "hybridctl.io/v1alpha1"
 KIND = "Cluster"
 
@@ -44,7 +46,10 @@ class Metadata(Model):
 class KubernetesSpec(Model):
     """Kubernetes version and the kubeadm networking settings."""
 
-    version: str = Field(description="Exact Kubernetes patch version, e.g. 1.34.2.")
+    version: str = Field(
+        DEFAULT_VERSION,
+        description=f"Exact Kubernetes patch version; default {DEFAULT_VERSION}, the newest hybridctl knows.",
+    )
     control_plane_endpoint: str | None = Field(
         None, description="host[:port] of the API endpoint; required with more than one control-plane node."
     )
@@ -57,6 +62,12 @@ class KubernetesSpec(Model):
     cert_sans: list[str] = Field(
         default_factory=list, alias="certSANs", description="Extra API server certificate SANs."
     )
+    allow_cgroup_v1: bool = Field(
+        False,
+        description="Let the kubelet run on Linux hosts with cgroup v1 or hybrid cgroups (failCgroupV1: "
+        "false). Upstream refuses such hosts by default since 1.35 and will remove the support; preflight "
+        "refuses them unless this is true.",
+    )
 
 
 class NetworkSpec(Model):
@@ -68,7 +79,13 @@ class NetworkSpec(Model):
 class ContainerdSpec(Model):
     """containerd on every node."""
 
-    version: str = Field("2.1.4", description="containerd release installed on Linux and Windows nodes.")
+    version: str | None = Field(
+        None,
+        description="containerd release installed on Linux and Windows nodes; default: the newest patch "
+        "of the newest containerd line recommended for the cluster's Kubernetes minor.",
+    )
+    # 3.10.2 for every minor, also where kubeadm pins 3.10.1 (1.35): it is the first pause whose manifest
+    # list covers Windows Server 2025 (kubernetes-sigs/windows-testing#557), and one tag serves everywhere.
     pause_image: str = Field(
         "registry.k8s.io/pause:3.10.2",
         description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster.",
@@ -88,7 +105,9 @@ class ArtifactsSpec(Model):
     cni_plugins_version: str = Field("1.6.2", description="containernetworking/plugins release.")
     windows_cni_version: str = Field("0.3.1", description="microsoft/windows-container-networking release.")
     runc_version: str = Field("1.2.6", description="runc release for Linux nodes.")
-    crictl_version: str = Field("1.34.0", description="cri-tools release.")
+    crictl_version: str | None = Field(
+        None, description="cri-tools release; default: the one of the cluster's Kubernetes minor."
+    )
     nssm_version: str = Field(
         "2.24", description="nssm, the Windows service wrapper for kubelet and kube-proxy."
     )
@@ -230,6 +249,29 @@ class Cluster(Model):
     def name(self) -> str:
         """The cluster name."""
         return self.metadata.name
+
+    @property
+    def release(self) -> Release:
+        """The version table's row for this cluster's Kubernetes minor (the newest row if it has none)."""
+        try:
+            return KubeVersion.parse(self.spec.kubernetes.version).release
+        except ValueError:
+            return KubeVersion.parse(DEFAULT_VERSION).release
+
+    @property
+    def containerd_version(self) -> str:
+        """The containerd release to install: the inventory's, else the table's default for the minor."""
+        return self.spec.containerd.version or self.release.containerd_default
+
+    @property
+    def containerd(self) -> ContainerdVersion:
+        """``containerd_version`` parsed; ValueError when the inventory's text is not a version."""
+        return ContainerdVersion.parse(self.containerd_version)
+
+    @property
+    def crictl_version(self) -> str:
+        """The cri-tools release to install: the inventory's, else the table's for the minor."""
+        return self.spec.artifacts.crictl_version or self.release.crictl
 
     @property
     def hosts(self) -> list[Host]:

@@ -29,8 +29,6 @@ class ClusterView:
     name: str
     version: KubeVersion
     kubeadm_api: str
-    extra_args_as_list: bool
-    gates_locked: bool
     pod_subnet: str
     service_subnet: str
     dns_domain: str
@@ -46,6 +44,7 @@ class ClusterView:
     cert_sans: tuple[str, ...]
     controller_manager_args: tuple[tuple[str, str], ...]
     node_addresses: tuple[str, ...]
+    allow_cgroup_v1: bool
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,6 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         name=cluster.name,
         version=version,
         kubeadm_api=version.kubeadm_api,
-        extra_args_as_list=version.kubeadm_extra_args_as_list,
-        gates_locked=version.windows_gates_locked,
         pod_subnet=k8s.pod_subnet,
         service_subnet=k8s.service_subnet,
         dns_domain=k8s.dns_domain,
@@ -116,12 +113,13 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         vxlan=vxlan,
         network_name=FLANNEL_NETWORK if vxlan else BRIDGE_NETWORK,
         pause_image=cluster.spec.containerd.pause_image,
-        containerd=ContainerdVersion.parse(cluster.spec.containerd.version),
+        containerd=cluster.containerd,
         hyperv="hyperv" in cluster.spec.windows.isolation,
         several_control_planes=len(cluster.control_planes) > 1,
         cert_sans=_cert_sans(cluster),
         controller_manager_args=_controller_manager_args(cluster),
         node_addresses=tuple(h.address for h in cluster.hosts),
+        allow_cgroup_v1=k8s.allow_cgroup_v1,
     )
 
 

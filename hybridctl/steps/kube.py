@@ -23,6 +23,7 @@ from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.values import JOIN, KUBE_PROXY_TOKEN
 from hybridctl.transport.base import Result
+from hybridctl.versions import KubeVersion
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CA_CERT = "/etc/kubernetes/pki/ca.crt"
@@ -68,6 +69,12 @@ def kubectl(
 def kubectl_json(host: HostView, *args: str) -> Any:
     """Parsed ``kubectl ... -o json``."""
     return json.loads(kubectl(host, *args, "-o", "json").stdout)
+
+
+def server_version(host: HostView) -> KubeVersion:
+    """The API server's release, from its ``/version`` endpoint."""
+    document = json.loads(kubectl(host, "get", "--raw", "/version").stdout)
+    return KubeVersion.parse(str(document["gitVersion"]).split("+", 1)[0].split("-", 1)[0])
 
 
 def initialised(host: HostView) -> bool:

@@ -11,7 +11,7 @@ from hybridctl.inventory import load_inventory
 from hybridctl.inventory.load import LoadResult, no_inventory
 from hybridctl.inventory.models import Cluster
 from hybridctl.ui import counted
-from hybridctl.versions import SUPPORTED_RANGE, WINDOWS_BUILDS
+from hybridctl.versions import RELEASES, SUPPORTED_RANGE, WINDOWS_BUILDS, support_document
 
 
 def run_validate(env: AppEnv) -> int:
@@ -61,12 +61,15 @@ def print_schema(env: AppEnv) -> None:
 
 
 def print_version(env: AppEnv) -> None:
-    """Print versions."""
-    windows = {str(v): build for v, build in WINDOWS_BUILDS.items()}
+    """Print hybridctl's version, the supported Kubernetes minors with their components, and Windows."""
     if env.json:
-        document = {"version": __version__, "kubernetes": SUPPORTED_RANGE, "windowsServer": windows}
-        env.stdout.write(json.dumps(document) + "\n")
+        env.stdout.write(json.dumps({"version": __version__, **support_document()}) + "\n")
         return
     env.stdout.write(f"hybridctl {__version__}\n")
     env.stdout.write(f"Kubernetes: {SUPPORTED_RANGE}\n")
-    env.stdout.write("Windows Server: " + ", ".join(f"{v} ({b})" for v, b in windows.items()) + "\n")
+    for r in reversed(RELEASES):
+        status = "in upstream support" if r.in_upstream_support else "kept only to upgrade from"
+        lines = ", ".join(f"{v}+" for v in r.containerd)
+        env.stdout.write(f"  {r.series}: newest {r.newest}, {status}; containerd {lines}, pause {r.pause}\n")
+    windows = ", ".join(f"{v} ({b})" for v, b in WINDOWS_BUILDS.items())
+    env.stdout.write(f"Windows Server: {windows}\n")

@@ -42,7 +42,7 @@ def cluster(linux: int = 2, windows: int = 2) -> Cluster:
             "apiVersion": "hybridctl.io/v1alpha1",
             "kind": "Cluster",
             "metadata": {"name": "t"},
-            "spec": {"kubernetes": {"version": "1.34.2"}, "hosts": hosts},
+            "spec": {"kubernetes": {"version": "1.37.2"}, "hosts": hosts},
         }
     )
 

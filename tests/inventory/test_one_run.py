@@ -105,7 +105,7 @@ def test_warnings_and_errors_are_both_listed_and_only_errors_fail() -> None:
     result = load(text)
     assert [p.severity for p in result.problems] == [Severity.WARNING]
     assert result.errors == [] and result.require()
-    broken = load(edit(text, "version: 1.34.2", "version: 1.20.0"))
+    broken = load(edit(text, "version: 1.37.2", "version: 1.20.0"))
     assert [p.severity for p in broken.problems] == [Severity.ERROR, Severity.WARNING]
 
 

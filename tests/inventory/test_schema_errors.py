@@ -9,6 +9,7 @@ import pytest
 
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.schema_errors import Repair, known_keys, validate_repaired
+from hybridctl.versions import DEFAULT_VERSION
 from tests.inventory.helpers import EXAMPLE_TEXT, edit, example_data, load
 
 
@@ -59,7 +60,7 @@ def test_a_value_outside_a_fixed_set_suggests_the_value_meant(old: str, new: str
     ("value", "hinted"), [("1.34", True), ("true", True), ("null", True), ("[1, 2]", False)]
 )
 def test_a_non_text_value_where_text_is_expected_hints_at_quoting(value: str, hinted: bool) -> None:
-    _, message, hint = _first(edit(EXAMPLE_TEXT, "version: 1.34.2", f"version: {value}"))
+    _, message, hint = _first(edit(EXAMPLE_TEXT, "version: 1.37.2", f"version: {value}"))
     assert message == "must be text (a string)"
     assert (hint is not None and "quotes" in hint) is hinted
 
@@ -112,7 +113,7 @@ def test_repair_sets_aside_broken_items_and_drops_unknown_keys() -> None:
     repaired, repair = validate_repaired(data, Cluster, errors)
     assert repaired is not None
     assert [h.name for h in repaired.hosts] == ["cp1", "win1", "win2"]
-    assert repaired.spec.kubernetes.version == ""
+    assert repaired.spec.kubernetes.version == DEFAULT_VERSION, "a field with a default falls back to it"
     assert sorted(repair.changed) == [("spec", "hosts", 1), ("spec", "kubernetes", "version")]
     assert repair.original(("spec", "hosts", 1, "winrm")) == ("spec", "hosts", 2, "winrm")
     assert data["spec"]["hosts"][1]["role"] == "boss", "the caller's data is not changed"

@@ -53,7 +53,7 @@ def _leaks(output: str, secret: str) -> bool:
         ),
         ("  artifacts:\n", "  artifacts:\n    source: mirror\n    mirrorUrl: '${env:WINRM_PASSWORD}'\n"),
         ("dnsDomain: cluster.local", "dnsDomain: '${env:WINRM_PASSWORD}'"),
-        ("version: 1.34.2", "version: '${env:WINRM_PASSWORD}'"),
+        ("version: 1.37.2", "version: '${env:WINRM_PASSWORD}'"),
         ("user: admin", "user: '${env:WINRM_PASSWORD}'"),
     ],
     ids=["address", "name", "label", "key-file", "mirror", "dns-domain", "version", "user"],

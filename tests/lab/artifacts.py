@@ -2,7 +2,7 @@
 
 ``ArtifactServer(root, address)`` serves ``root`` on ``address`` (the lab bridge, so every test host
 reaches it) with the layout ``hybridctl.artifacts.Catalog.url`` expects of a mirror: the upstream URL
-``https://dl.k8s.io/v1.34.2/bin/...`` lives at ``<server.url>/dl.k8s.io/v1.34.2/bin/...``::
+``https://dl.k8s.io/v1.37.2/bin/...`` lives at ``<server.url>/dl.k8s.io/v1.37.2/bin/...``::
 
     with ArtifactServer(root, "10.231.17.1") as server:
         server.add(upstream_url, data, checksum_url=upstream_url + ".sha256")  # "<sha256>  <file>" line
@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from hybridctl.inventory.models import Cluster
 from hybridctl.steps.linux.repository import crc24
-from hybridctl.versions import ContainerdVersion, KubeVersion
+from hybridctl.versions import KubeVersion
 
 if TYPE_CHECKING:
     from hybridctl.artifacts import Catalog
@@ -242,7 +242,7 @@ def _tar(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
 
 def containerd_tarball(cluster: Cluster) -> bytes:
     """``bin/containerd`` & co. as stand-ins answering ``--version`` like the real release."""
-    version = ContainerdVersion.parse(cluster.spec.containerd.version)
+    version = cluster.containerd
     module = (
         "github.com/containerd/containerd/v2" if version.major >= 2 else "github.com/containerd/containerd"
     )

@@ -27,7 +27,7 @@ from tests.lab.artifacts import build_linux_artifacts
 from tests.lab.linux_sim.lab import SimLab
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
 from tests.lab.windows_sim.netns import WindowsLabHost
-from tests.support.inventory import linux_entry
+from tests.support.inventory import kubernetes_spec, linux_entry
 from tests.support.linux_hosts import TestHost
 from tests.support.winrm import (
     Accounts,
@@ -142,7 +142,7 @@ class HybridLab:
             "kind": "Cluster",
             "metadata": {"name": "lab"},
             "spec": {
-                "kubernetes": {"version": "1.34.2"},
+                "kubernetes": kubernetes_spec(),
                 "network": {"mode": "routes"},
                 "artifacts": artifacts,
                 "hosts": [self._entry(member, role) for member, role in members],

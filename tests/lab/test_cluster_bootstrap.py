@@ -137,11 +137,31 @@ def test_inventory_labels_and_taints_are_applied_and_nodes_removed(lab: SimLab, 
     assert run_steps(lab, cluster, remove, hosts=[cluster.hosts[1]]).changed() == {}
 
 
-@pytest.mark.parametrize("version", ["1.30.4"])
-def test_an_older_minor_bootstraps_with_its_own_kubeadm_api(
-    lab: SimLab, tmp_path: Path, version: str
-) -> None:
+@pytest.mark.parametrize("version", ["1.35.10"])
+def test_the_oldest_supported_minor_bootstraps(lab: SimLab, tmp_path: Path, version: str) -> None:
     built = bootstrap(lab, 1, tmp_path, kubernetes={"version": version})
     init = built.hosts[0].exec("cat", "/etc/kubernetes/hybridctl/kubeadm-init.yaml").stdout
-    assert "kubeadm.k8s.io/v1beta3" in init
+    assert "kubeadm.k8s.io/v1beta4" in init
     assert lab.model.cluster()["version"] == version
+
+
+@pytest.mark.parametrize(
+    ("built_at", "asked", "word"), [("1.36.6", "1.37.2", "upgrades"), ("1.37.2", "1.36.6", "downgrades")]
+)
+def test_a_version_change_on_an_existing_cluster_is_refused_before_anything_changes(
+    lab: SimLab, tmp_path: Path, built_at: str, asked: str, word: str
+) -> None:
+    """Upgrades are not supported yet: changing spec.kubernetes.version of a running cluster must not
+    half-upgrade it. Real: test hosts, SSH, files on the hosts; simulated: the API server's /version
+    (the release the simulated kubeadm initialised) and apt/dpkg."""
+    built = bootstrap(lab, 1, tmp_path, kubernetes={"version": built_at})
+    members = [(built.hosts[0], "control-plane"), (built.hosts[1], "worker")]
+    changed = lab.cluster(members, kubernetes={"version": asked})
+    packages = run_steps(lab, changed, [linux.KubePackages()], options=built.options).failures()
+    for host in built.hosts:
+        assert f"with kubeadm {built_at}" in packages[(host.name, "kube-packages")]
+        assert f"the inventory asks for {asked}" in packages[(host.name, "kube-packages")]
+    init = run_steps(lab, changed, [linux.KubeadmInit()], options=built.options).failures()
+    message = init[(built.hosts[0].name, "kubeadm-init")]
+    assert f"runs Kubernetes {built_at}" in message and f"{word} are not supported yet" in message
+    assert run_steps(lab, built.cluster, up_steps(), options=built.options).changed() == {}, "nothing moved"

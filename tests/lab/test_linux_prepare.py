@@ -13,6 +13,7 @@ import json
 
 from hybridctl.steps.linux import PREPARE
 from tests.lab.linux_sim.lab import LAB_SWAP, SimLab, host_snapshot, run_steps
+from tests.support.inventory import HOST_CGROUP_V1
 from tests.support.linux_hosts import TestHost
 
 STEP_NAMES = [s.name for s in PREPARE]
@@ -57,7 +58,7 @@ def _assert_prepared(host: TestHost) -> None:
         in host.exec("cat", "/etc/fstab").stdout
     )
     assert host.exec("swapon", "--show=NAME", "--noheadings").stdout == ""
-    assert "v2.1.4" in host.exec("/usr/local/bin/containerd", "--version").stdout
+    assert "v2.4.2" in host.exec("/usr/local/bin/containerd", "--version").stdout
     assert host.exec("stat", "-c", "%a", "/usr/local/sbin/runc").stdout.strip() == "755"
     plugin = host.exec("sha256sum", "/opt/cni/bin/bridge").stdout.split()[0]
     with open("/usr/lib/cni/bridge", "rb") as real:
@@ -65,11 +66,11 @@ def _assert_prepared(host: TestHost) -> None:
     query = host.exec(
         "dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\\n", "kubeadm", "kubelet"
     )
-    assert query.stdout.split("\n")[:2] == ["kubeadm 1.34.2-1.1 hi ", "kubelet 1.34.2-1.1 hi "]
+    assert query.stdout.split("\n")[:2] == ["kubeadm 1.37.2-1.1 hi ", "kubelet 1.37.2-1.1 hi "]
     assert host.exec("systemctl", "is-active", "containerd").stdout.strip() == "active"
     assert host.exec("systemctl", "is-enabled", "kubelet").stdout.strip() == "enabled"
     assert host.exec(
-        "test", "-e", "/var/cache/hybridctl/containerd-2.1.4-linux-amd64.tar.gz", check=False
+        "test", "-e", "/var/cache/hybridctl/containerd-2.4.2-linux-amd64.tar.gz", check=False
     ).returncode
 
 
@@ -86,7 +87,7 @@ def test_drift_is_found_and_repaired_with_minimal_restarts(lab: SimLab) -> None:
         (host.name, "sysctl"): ["set net.ipv4.ip_forward = 1 (now 0)"],
         (host.name, "containerd-config"): ["update /etc/containerd/config.toml"],
         (host.name, "containerd"): [
-            "install containerd-2.1.4-linux-amd64.tar.gz: /usr/local/bin/ctr is modified"
+            "install containerd-2.4.2-linux-amd64.tar.gz: /usr/local/bin/ctr is modified"
         ],
     }
     run_steps(lab, cluster, PREPARE).assert_ok()
@@ -103,7 +104,7 @@ def test_drift_is_found_and_repaired_with_minimal_restarts(lab: SimLab) -> None:
 def test_a_dropped_connection_during_the_download_converges_on_the_next_run(lab: SimLab) -> None:
     (host,) = lab.add(1)
     cluster = lab.cluster([(host, "control-plane")])
-    tarball = "https://github.com/containerd/containerd/releases/download/v2.1.4/containerd-2.1.4-linux-amd64.tar.gz"
+    tarball = "https://github.com/containerd/containerd/releases/download/v2.4.2/containerd-2.4.2-linux-amd64.tar.gz"
     dropped: list[int] = []
     lab.mirror.on_request(tarball, lambda: dropped.append(host.drop_connections()) if not dropped else None)
     try:
@@ -135,3 +136,23 @@ def test_preflight_refuses_what_cannot_work_and_nothing_runs_after_it(lab: SimLa
         if key[1] != "linux-preflight"
     )
     assert host.exec("test", "-e", "/etc/sysctl.d/90-hybridctl.conf", check=False).returncode != 0
+
+
+def test_preflight_refuses_cgroup_v1_unless_the_inventory_opts_in(lab: SimLab) -> None:
+    """The test hosts share this machine's kernel; on a cgroup v1/hybrid kernel preflight must refuse them
+    without ``allowCgroupV1`` (the kubelet would refuse them since 1.35) and accept them with it. On a
+    cgroup v2 machine both runs pass and the test only proves the opt-in is harmless there."""
+    (host,) = lab.add(1)
+    refused = run_steps(
+        lab, lab.cluster([(host, "control-plane")], kubernetes={"allowCgroupV1": False}), PREPARE
+    )
+    accepted = run_steps(
+        lab, lab.cluster([(host, "control-plane")], kubernetes={"allowCgroupV1": True}), PREPARE
+    )
+    assert (host.name, "linux-preflight") not in accepted.failures()
+    if HOST_CGROUP_V1:
+        error = refused.failures()[(host.name, "linux-preflight")]
+        assert "cgroup v1" in error and "allowCgroupV1: true" in error
+        assert "systemd.unified_cgroup_hierarchy=1" in error
+    else:
+        assert (host.name, "linux-preflight") not in refused.failures()

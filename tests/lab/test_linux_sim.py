@@ -18,7 +18,7 @@ nodeRegistration: {{name: {name}, criSocket: "unix:///var/run/containerd/contain
 ---
 apiVersion: {api}
 kind: ClusterConfiguration
-kubernetesVersion: v1.34.2
+kubernetesVersion: v1.37.2
 controlPlaneEndpoint: "{address}:6443"
 networking: {{podSubnet: 10.244.0.0/16}}
 """

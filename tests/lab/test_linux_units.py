@@ -45,13 +45,13 @@ def test_dearmor_checks_the_crc_and_matches_the_armored_bytes() -> None:
 def test_the_exact_package_revision_is_chosen_from_madison() -> None:
     madison = (
         "   kubeadm | 1.34.3-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
-        "   kubeadm | 1.34.2-1.2 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
-        "   kubeadm | 1.34.2-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
+        "   kubeadm | 1.37.2-1.2 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
+        "   kubeadm | 1.37.2-1.1 | https://pkgs.k8s.io/core:/stable:/v1.34/deb  Packages\n"
     )
-    assert repo.choose_version(madison, "kubeadm", "1.34.2") == "1.34.2-1.2"
+    assert repo.choose_version(madison, "kubeadm", "1.37.2") == "1.37.2-1.2"
     with pytest.raises(repo.RepositoryError, match=r"no kubeadm 1\.34\.9"):
         repo.choose_version(madison, "kubeadm", "1.34.9")
-    assert repo.Installed("1.34.2-150500.1.1", False).is_release("1.34.2")
+    assert repo.Installed("1.37.2-150500.1.1", False).is_release("1.37.2")
 
 
 def _fake_shell(command: object, timeout: float | None) -> tuple[int, str, str]:
@@ -74,7 +74,7 @@ def test_the_dnf_path_writes_a_repository_with_excludes_and_pins_versions() -> N
     assert any(c.summary == f"write {repo.DNF_REPO}" for c in step.check(view, w.ctx))
     step.apply(view, w.ctx, [])
     assert b"exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni" in host.files[repo.DNF_REPO]
-    assert b"baseurl=https://pkgs.k8s.io/core:/stable:/v1.34/rpm/" in host.files[repo.DNF_REPO]
+    assert b"baseurl=https://pkgs.k8s.io/core:/stable:/v1.37/rpm/" in host.files[repo.DNF_REPO]
     dnf = [c.argv for c in host.history if isinstance(c, PosixCommand) and c.argv[0] == "dnf"]
     assert dnf == [
         (
@@ -82,9 +82,9 @@ def test_the_dnf_path_writes_a_repository_with_excludes_and_pins_versions() -> N
             "install",
             "-y",
             "--disableexcludes=kubernetes",
-            "kubeadm-1.34.2",
-            "kubelet-1.34.2",
-            "kubectl-1.34.2",
+            "kubeadm-1.37.2",
+            "kubelet-1.37.2",
+            "kubectl-1.37.2",
         )
     ]
 

@@ -44,7 +44,7 @@ def test_one_runtime_class_per_windows_version_and_hyperv() -> None:
             "node.kubernetes.io/windows-build": build,
         }
         assert doc["scheduling"]["tolerations"] == [TOLERATION]
-        kubernetes_validate.validate(doc, "1.34.0", strict=True)
+        kubernetes_validate.validate(doc, "1.37.0", strict=True)
     hyperv = classes["windows-hyperv"]
     assert hyperv["handler"] == "runhcs-wcow-hypervisor"
     assert "node.kubernetes.io/windows-build" not in hyperv["scheduling"]["nodeSelector"]

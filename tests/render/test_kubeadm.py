@@ -1,7 +1,7 @@
 """kubeadm configuration of the Linux nodes: API version per Kubernetes minor, init, joins, labels, taints.
 
 Tier: render. Real: Jinja2 and the templates, ruamel.yaml. Simulated: nothing (kubeadm itself does not
-run here; field names follow kubeadm's v1beta3/v1beta4 types).
+run here; field names follow kubeadm's v1beta4 types).
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ def _args(section: dict[str, Any], key: str) -> dict[str, str]:
     return {a["name"]: a["value"] for a in raw} if isinstance(raw, list) else dict(raw)
 
 
-@pytest.mark.parametrize(
-    ("version", "api", "as_list"),
-    [("1.30.9", "kubeadm.k8s.io/v1beta3", False), ("1.31.0", "kubeadm.k8s.io/v1beta4", True)],
-)
-def test_api_version_and_extra_args_shape(version: str, api: str, as_list: bool) -> None:
+@pytest.mark.parametrize("version", ["1.35.10", "1.36.6", "1.37.2"])
+def test_api_version_and_extra_args_shape(version: str) -> None:
+    """v1beta4 with name/value lists for every supported minor: kubeadm 1.37 refuses v1beta3 (#136016)."""
+    api, as_list = "kubeadm.k8s.io/v1beta4", True
     data = _with_version("example", version)
     data["spec"]["kubernetes"]["nodeCidrMaskSize"] = 25
     init, cluster, kubelet = _docs("", "cp1", data=data)
@@ -71,7 +70,7 @@ def test_init_configuration_of_the_example() -> None:
         "dnsDomain": "cluster.local",
     }
     assert cluster["controlPlaneEndpoint"] == "192.168.10.10:6443"
-    assert cluster["kubernetesVersion"] == "v1.34.2"
+    assert cluster["kubernetesVersion"] == "v1.37.2"
     assert cluster["apiServer"]["certSANs"] == ["192.168.10.10"]
     assert "controllerManager" not in cluster  # node-cidr-mask-size only when not 24
     assert kubelet == {
@@ -165,3 +164,21 @@ def test_split_labels_sorts_and_partitions() -> None:
     own, api = split_labels({"z": "1", "node-role.kubernetes.io/x": "", "a.example/b": "2"})
     assert list(own) == ["a.example/b", "z"]
     assert api == {"node-role.kubernetes.io/x": ""}
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_cgroup_v1_is_an_explicit_choice(allow: bool) -> None:
+    """allowCgroupV1 renders failCgroupV1: false (the kubelet refuses cgroup v1 by default since 1.35) and
+    skips kubeadm's SystemVerification, whose cgroup validator fails for kubelet 1.35+ on cgroup v1
+    (k8s.io/system-validators v1.12.1); by default neither appears."""
+    data = _with_version("example", "1.37.2")
+    data["spec"]["kubernetes"]["allowCgroupV1"] = allow
+    init, _, kubelet = _docs("", "cp1", data=data)
+    (join,) = _docs("", "lin1", data=data)
+    assert ("failCgroupV1" in kubelet) is allow
+    if allow:
+        assert kubelet["failCgroupV1"] is False
+    for doc in (init, join):
+        assert doc["nodeRegistration"].get("ignorePreflightErrors") == (
+            ["SystemVerification"] if allow else None
+        )

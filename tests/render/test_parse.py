@@ -17,7 +17,7 @@ from cryptography import x509
 
 from hybridctl.render import PURPOSES, RenderedFile, RuntimeValues, render_all
 from hybridctl.render.placeholders import is_placeholder
-from hybridctl.versions import KubeVersion
+from hybridctl.versions import RELEASES, KubeVersion, Release
 from tests.render import helpers
 from tests.support.ci import in_ci
 
@@ -95,6 +95,19 @@ def test_every_file_parses(name: str, assumed: bool) -> None:
     for item in files:
         assert item.purpose in PURPOSES
         check_format(item, _kube_version(name))
+
+
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r.series)
+@pytest.mark.parametrize("name", helpers.INVENTORIES)
+def test_every_file_parses_at_every_supported_minor(name: str, release: Release) -> None:
+    """Each example rendered for the newest patch of each supported minor (with that minor's default
+    containerd) parses, and its cluster objects validate against that minor's OpenAPI schema."""
+    data = helpers.cluster_data(name)
+    data["spec"]["kubernetes"]["version"] = release.newest
+    data["spec"]["containerd"].pop("version", None)
+    files = render_all(helpers.build(data), helpers.assume(name))
+    for item in files:
+        check_format(item, f"1.{release.minor}.0")
 
 
 @pytest.mark.parametrize("name", helpers.INVENTORIES)

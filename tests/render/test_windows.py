@@ -140,14 +140,15 @@ def test_kube_proxy_routes_mode() -> None:
 def test_kube_proxy_vxlan_mode() -> None:
     config = _proxy("ha-vxlan", "win2022")
     assert config["winkernel"] == {"networkName": "flannel.4096", "sourceVip": "10.244.5.2"}
-    assert "featureGates" not in config  # WinOverlay is GA and locked from 1.34
+    assert "featureGates" not in config
 
 
-@pytest.mark.parametrize(("version", "gates"), [("1.33.5", {"WinOverlay": True}), ("1.34.0", None)])
-def test_kube_proxy_feature_gates_by_version(version: str, gates: dict[str, bool] | None) -> None:
+@pytest.mark.parametrize("version", ["1.35.10", "1.36.6", "1.37.2"])
+def test_kube_proxy_sets_no_feature_gates(version: str) -> None:
+    """WinOverlay/WinDSR are GA and locked in every supported minor (pkg/features/kube_features.go)."""
     data = helpers.cluster_data("ha-vxlan")
     data["spec"]["kubernetes"]["version"] = version
-    assert _proxy("", "win2022", data).get("featureGates") == gates
+    assert "featureGates" not in _proxy("", "win2022", data)
 
 
 def _kubeconfig(item: RenderedFile) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from hybridctl.inventory.checks.common import (
 )
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Path, Problem, error, warning
-from hybridctl.versions import SUPPORTED_RANGE, KubeVersion
+from hybridctl.versions import DEFAULT_VERSION, MIN_MINOR, SUPPORTED_RANGE, KubeVersion
 
 
 def check_metadata(cluster: Cluster) -> Iterator[Problem]:
@@ -33,12 +33,20 @@ def check_version(cluster: Cluster) -> Iterator[Problem]:
     """An exact Kubernetes patch version inside the supported range."""
     path, text = (*K8S, "version"), cluster.spec.kubernetes.version
     if not EXACT_VERSION.fullmatch(text):
-        yield error(
-            path, f"{text!r} is not an exact Kubernetes version", "write the patch release, e.g. 1.34.2"
-        )
+        hint = f"write the patch release, e.g. {DEFAULT_VERSION}"
+        yield error(path, f"{text!r} is not an exact Kubernetes version", hint)
     elif not (version := KubeVersion.parse(text)).supported:
         message = f"Kubernetes {version} is outside the supported range {SUPPORTED_RANGE}"
-        yield error(path, message, f"pick a release from {SUPPORTED_RANGE}")
+        yield error(path, message, _range_hint(version))
+
+
+def _range_hint(version: KubeVersion) -> str:
+    if (version.major, version.minor) < (1, MIN_MINOR):
+        return (
+            f"pick a release from {SUPPORTED_RANGE} (default {DEFAULT_VERSION}); an existing cluster "
+            f"must first be upgraded to 1.{MIN_MINOR} with kubeadm (hybridctl does not upgrade yet)"
+        )
+    return f"pick a release from {SUPPORTED_RANGE} (default {DEFAULT_VERSION})"
 
 
 def check_kubernetes_names(cluster: Cluster) -> Iterator[Problem]:

@@ -33,14 +33,25 @@ def _check_isolation(cluster: Cluster) -> Iterator[Problem]:
 
 def check_software(cluster: Cluster) -> Iterator[Problem]:
     """containerd version, pause image and artifact source."""
-    path, text = ("spec", "containerd", "version"), cluster.spec.containerd.version
-    # No leading 'v' here: the release URLs put their own 'v' in front of the version.
-    if not RELEASE.fullmatch(text) or text.count(".") != 2:
-        yield error(path, f"{text!r} is not an exact containerd version", "e.g. 2.1.4, without a 'v'")
-    elif not (1, 7) <= ((version := ContainerdVersion.parse(text)).major, version.minor) < (3, 0):
-        yield error(path, f"containerd {version} is not supported", "use 1.7.x or 2.x, e.g. 2.1.4")
+    yield from _check_containerd(cluster)
     yield from _check_pause(cluster)
     yield from _check_artifacts(cluster)
+
+
+def _check_containerd(cluster: Cluster) -> Iterator[Problem]:
+    """An exact release on a containerd line recommended for the cluster's Kubernetes minor."""
+    path, text = ("spec", "containerd", "version"), cluster.containerd_version
+    release = cluster.release
+    lines = ", ".join(f"{v}+" for v in release.containerd)
+    # No leading 'v' here: the release URLs put their own 'v' in front of the version.
+    if not RELEASE.fullmatch(text) or text.count(".") != 2:
+        hint = f"e.g. {release.containerd_default}, without a 'v'"
+        yield error(path, f"{text!r} is not an exact containerd version", hint)
+    elif not release.containerd_supported(version := ContainerdVersion.parse(text)):
+        # containerd's RELEASES.md "Kubernetes Support" matrix: which lines are tested with which minor.
+        message = f"containerd {version} is not recommended for Kubernetes {release.series} ({lines})"
+        hint = f"use {release.containerd_default}, or leave spec.containerd.version out to get it"
+        yield error(path, message, hint)
 
 
 def _check_pause(cluster: Cluster) -> Iterator[Problem]:
@@ -83,7 +94,7 @@ def _check_artifacts(cluster: Cluster) -> Iterator[Problem]:
     if art.cache_dir is not None:
         yield from check_text((*path, "cacheDir"), art.cache_dir, "cacheDir")
     for key, value in art.model_dump(by_alias=True).items():
-        if key.endswith("Version") and not RELEASE.fullmatch(value):
+        if key.endswith("Version") and value is not None and not RELEASE.fullmatch(value):
             yield error((*path, key), f"{value!r} is not a release version", "e.g. 1.6.2, without a 'v'")
     yield from _check_checksums(cluster)
     yield from _check_unverifiable(cluster)

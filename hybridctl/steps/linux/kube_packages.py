@@ -8,7 +8,7 @@ from typing import ClassVar
 from hybridctl.artifacts import Catalog
 from hybridctl.commands import posix
 from hybridctl.platforms.linux import LinuxPlatform
-from hybridctl.steps.base import Change
+from hybridctl.steps.base import Change, StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.linux import repository as repo
@@ -16,6 +16,7 @@ from hybridctl.steps.linux.common import LinuxStep, platform, unit_changes
 from hybridctl.versions import KubeVersion
 
 KUBELET = "kubelet.service"
+KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 _APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 
@@ -63,6 +64,7 @@ class KubePackages(LinuxStep):
     def _package_changes(self, host: HostView, ctx: StepContext, linux: LinuxPlatform) -> list[Change]:
         release = _release(ctx)
         found = repo.installed(host, linux.family)
+        _refuse_member_version_change(host, linux, found, release)
         changes = []
         for name in repo.PACKAGES:
             current = found.get(name)
@@ -72,6 +74,27 @@ class KubePackages(LinuxStep):
             elif linux.family == "apt" and not current.held:
                 changes.append(Change(f"hold {name} at {current.version}"))
         return changes
+
+
+def _refuse_member_version_change(
+    host: HostView, linux: LinuxPlatform, found: dict[str, repo.Installed], release: str
+) -> None:
+    """A node of the cluster keeps its version: installing other packages there would half-upgrade it.
+
+    Upgrades go through ``kubeadm upgrade`` on the control plane first and then node by node with drains
+    (kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/); hybridctl does not do that yet.
+    """
+    others = {
+        n: i.version for n, i in found.items() if n in ("kubeadm", "kubelet") and not i.is_release(release)
+    }
+    if not others or linux.file_hashes(host, [KUBELET_KUBECONFIG])[KUBELET_KUBECONFIG] is None:
+        return
+    running = ", ".join(f"{name} {version}" for name, version in sorted(others.items()))
+    raise StepError(
+        f"{host.name} is a cluster node with {running}, the inventory asks for {release}: "
+        "upgrades and downgrades are not supported yet",
+        hint="set spec.kubernetes.version to the cluster's version, or upgrade with kubeadm upgrade first",
+    )
 
 
 def _release(ctx: StepContext) -> str:

@@ -18,6 +18,7 @@ from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.linux.common import LinuxStep, files_install, platform
 from hybridctl.steps.values import runtime_values
+from hybridctl.versions import KubeVersion
 
 # Left behind by an init that was interrupted before it wrote admin.conf: kubeadm's preflight refuses
 # to run over them, and no cluster ever answered from them, so resetting is safe.
@@ -52,6 +53,9 @@ class KubeadmInit(LinuxStep):
                 hint="hybridctl never initialises a cluster twice: check the control plane; "
                 "to start over, run 'kubeadm reset -f' on this host",
             )
+        refuse_version_change(
+            kube.server_version(host), KubeVersion.parse(ctx.cluster.spec.kubernetes.version)
+        )
         return []
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
@@ -82,6 +86,23 @@ class KubeadmInit(LinuxStep):
             ctx.masker.add(key)
             values = dataclasses.replace(values, certificate_key=SecretStr(key))
         return [f for f in render_host(ctx.cluster, host, values) if f.purpose == "kubeadm-init"]
+
+
+def refuse_version_change(running: KubeVersion, wanted: KubeVersion) -> None:
+    """An existing cluster keeps its release: hybridctl neither upgrades nor downgrades it (yet).
+
+    Changing the inventory's version would otherwise install other packages and binaries node by node
+    while the control plane stays where it is: a half-upgrade that can break the skew policy.
+    """
+    if running == wanted:
+        return
+    what = "upgrades" if wanted > running else "downgrades"
+    raise StepError(
+        f"the cluster runs Kubernetes {running}, the inventory asks for {wanted}: "
+        f"{what} are not supported yet",
+        hint=f"set spec.kubernetes.version: {running} to manage this cluster; upgrade it with "
+        "'kubeadm upgrade' (control plane first, then each node) before changing the version here",
+    )
 
 
 def _init_flags(several: bool) -> list[str]:

@@ -19,7 +19,12 @@ _PROBE = """\
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 for t; do if command -v "$t" >/dev/null 2>&1; then echo "tool=$t"; fi; done
 swapon --show=NAME --noheadings 2>/dev/null | sed 's/^/swap=/' || true
+echo "cgroupfs=$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"
 """
+# The kubelet asks libcontainer's IsCgroup2UnifiedMode(): /sys/fs/cgroup must be a cgroup2 mount. A hybrid
+# host (tmpfs there, cgroup2 only below it) counts as cgroup v1 (pkg/kubelet/apis/config/validation/
+# validation_linux.go, k8s.io/kubernetes v1.37.2).
+_CGROUP_V2_FS = "cgroup2fs"
 
 
 class LinuxPreflight(LinuxStep):
@@ -35,7 +40,7 @@ class LinuxPreflight(LinuxStep):
         facts: dict[str, Any] = dict(ctx.state.get(facts_key(host.name)))
         facts.update(_linux_facts(host))
         facts["family"] = FAMILIES.get(facts["distribution"])
-        facts["problems"] = [*facts["problems"], *_problems(facts)]
+        facts["problems"] = [*facts["problems"], *_problems(facts), *_cgroup_problems(facts, ctx)]
         ctx.state.set(facts_key(host.name), facts)
         if facts["problems"]:
             raise StepError(
@@ -55,7 +60,24 @@ def _linux_facts(host: HostView) -> dict[str, Any]:
         "systemd": ["systemd", "yes"] in pairs,
         "tools": sorted(value for key, value in pairs if key == "tool"),
         "swap": [value for key, value in pairs if key == "swap"],
+        "cgroup_v2": ["cgroupfs", _CGROUP_V2_FS] in pairs,
     }
+
+
+def _cgroup_problems(facts: dict[str, Any], ctx: StepContext) -> list[str]:
+    """A cgroup v1 host needs the operator's explicit choice: the kubelet refuses it by default.
+
+    ``failCgroupV1`` defaults to true since Kubernetes 1.35 (KEP-5573; ``SetDefaults_KubeletConfiguration``
+    in pkg/kubelet/apis/config/v1beta1/defaults.go), and the kubelet then exits with "kubelet is configured
+    to not run on a host using cgroup v1".
+    """
+    if facts["cgroup_v2"] or ctx.cluster.spec.kubernetes.allow_cgroup_v1:
+        return []
+    return [
+        "the host runs cgroup v1 (or hybrid cgroups), which the kubelet refuses since Kubernetes 1.35: "
+        "boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or set "
+        "spec.kubernetes.allowCgroupV1: true to render failCgroupV1: false (deprecated upstream)"
+    ]
 
 
 def _problems(facts: dict[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """The Kubernetes package repository at pkgs.k8s.io (or its mirror) for apt and dnf; what is installed.
 
-pkgs.k8s.io has one repository per minor release (``core:/stable:/v1.34/deb/`` and ``.../rpm/``), so
+pkgs.k8s.io has one repository per minor release (``core:/stable:/v1.37/deb/`` and ``.../rpm/``), so
 pointing at the cluster's minor already keeps ``apt upgrade`` from crossing minors; hybridctl also holds
 the packages (apt) or excludes them from the repository (dnf: ``exclude=``, lifted with
 ``--disableexcludes`` only for hybridctl's own install), so a patch upgrade happens only through hybridctl.
@@ -43,7 +43,7 @@ class Installed:
     held: bool
 
     def is_release(self, release: str) -> bool:
-        """True when the package is upstream release ``release`` (``1.34.2``), whatever its revision."""
+        """True when the package is upstream release ``release`` (``1.37.2``), whatever its revision."""
         return self.version.split("-", 1)[0] == release
 
 
@@ -93,7 +93,7 @@ def installed(host: HostView, family: str, names: Sequence[str] = PACKAGES) -> d
 
 
 def choose_version(madison: str, package: str, release: str) -> str:
-    """The newest revision of ``release`` in ``apt-cache madison`` output (``1.34.2-1.1``)."""
+    """The newest revision of ``release`` in ``apt-cache madison`` output (``1.37.2-1.1``)."""
     for line in madison.splitlines():
         fields = [f.strip() for f in line.split("|")]
         if len(fields) >= 2 and fields[0] == package and fields[1].split("-", 1)[0] == release:

@@ -35,7 +35,7 @@ from tests.lab.cluster_model import ClusterModel
 from tests.lab.linux_sim.sim_common import PROGRAMS
 from tests.support.ci import in_ci, require_tool
 from tests.support.hosts_fixtures import require_linux_hosts
-from tests.support.inventory import linux_entry
+from tests.support.inventory import kubernetes_spec, linux_entry
 from tests.support.linux_hosts import LinuxTestHosts, TestHost
 
 SIM_SOURCE = Path(__file__).parent
@@ -160,7 +160,7 @@ class SimLab:
     def cluster(self, members: Sequence[tuple[Any, ...]], *, user: str = "root", **spec: Any) -> Cluster:
         """An inventory of ``(host, role[, user])`` using this lab's mirror; ``spec`` overrides spec keys."""
         entries = [linux_entry(m[0], m[1], m[2] if len(m) > 2 else user) for m in members]
-        kubernetes = {"version": "1.34.2", **spec.pop("kubernetes", {})}
+        kubernetes = kubernetes_spec(**spec.pop("kubernetes", {}))
         artifacts = {"source": "mirror", "mirrorUrl": self.mirror.url, **spec.pop("artifacts", {})}
         document = {
             "apiVersion": "hybridctl.io/v1alpha1",

@@ -2,11 +2,13 @@
 
 Validates the kubeconfig it is given (the client identity must belong to the current cluster, so a
 stale admin.conf is Unauthorized), and answers only what hybridctl uses, refusing other verbs, resources
-and flags: ``get`` (nodes, secrets, daemonsets, deployments, runtimeclasses, ``--raw /readyz``; ``-o json``,
-``-n``, ``-A``, ``--ignore-not-found``), ``apply -f -`` (RuntimeClass; Secret, a service-account-token
-one gets its token from the model), ``label node``, ``taint node``, ``patch`` (merge patches of
-daemonsets/deployments), ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy),
-``delete node``, ``create token``.
+and flags:
+- ``get`` nodes, secrets, daemonsets, deployments, runtimeclasses, ``--raw /readyz`` and ``/version``;
+  ``-o json``, ``-n``, ``-A``, ``--ignore-not-found``;
+- ``apply -f -`` (RuntimeClass; Secret, a service-account-token one gets its token from the model);
+- ``label node``, ``taint node``, ``patch`` (merge patches of daemonsets/deployments);
+- ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete node``,
+  ``create token``.
 """
 
 import base64
@@ -120,12 +122,21 @@ def _stored(kind, key, name):
     return {"apiVersion": api, "kind": kind_name, **obj, "metadata": metadata}
 
 
+def _raw(path, cluster):
+    """/readyz and friends, and /version: the API server's version is the release kubeadm initialised."""
+    if path == "/version":
+        major, minor, _ = cluster["version"].split(".")
+        print(json.dumps({"major": major, "minor": minor, "gitVersion": f"v{cluster['version']}"}))
+        return 0
+    if path not in ("/readyz", "/livez", "/healthz"):
+        raise SimError(f"the lab answers --raw /readyz and /version only, not {path}")
+    print("ok")
+    return 0
+
+
 def get(words, flags, cluster):
     if "--raw" in flags:
-        if flags["--raw"] not in ("/readyz", "/livez", "/healthz"):
-            raise SimError(f"the lab answers --raw /readyz only, not {flags['--raw']}")
-        print("ok")
-        return 0
+        return _raw(flags["--raw"], cluster)
     if not words or words[0] not in KINDS:
         raise SimError(f'the server doesn\'t have a resource type "{words[0] if words else ""}"')
     kind = KINDS[words[0]]

@@ -26,6 +26,7 @@ from tests.lab.artifacts import ArtifactServer
 from tests.lab.cluster_model import ClusterModel
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
 from tests.lab.windows_sim.control_plane import FakeControlPlane, KubeadmInit, PodCidrs
+from tests.support.inventory import kubernetes_spec
 from tests.support.winrm import SimulatedWindowsHost, WinRMEndpoint
 from tests.support.winrm_fixtures import RecordingLog
 
@@ -84,7 +85,7 @@ def inventory(
         "kind": "Cluster",
         "metadata": {"name": "wintest"},
         "spec": {
-            "kubernetes": {"version": "1.34.2"},
+            "kubernetes": kubernetes_spec(),
             "network": {"mode": "routes"},
             "artifacts": {"source": "mirror", "mirrorUrl": mirror, "checksums": pins},
             "hosts": hosts,
