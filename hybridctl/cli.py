@@ -317,27 +317,44 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Run hybridctl and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    library_logs.capture(debug=debug)
+    library_logs.capture(debug="--debug" in args)
     try:
         result: Any = app(args=args, prog_name="hybridctl", standalone_mode=False)
-    except typer.Exit as exc:
+    except KeyboardInterrupt:
+        return _exit_code(typer.Abort(), args)
+    except Exception as exc:  # every error, expected or not, ends here: one line, a documented code
+        return _exit_code(exc, args)
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _exit_code(exc: Exception, args: list[str]) -> int:
+    """The one place that turns an exception into what the user sees and the exit code."""
+    if isinstance(exc, typer.Exit):
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    if isinstance(exc, typer.Abort):
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except HybridctlError as exc:
-        _report(exc, args)
-        return exc.exit_code
-    except OSError as exc:  # a local path the user named cannot be used: one line, never a traceback
-        error = local_file_error(exc)
-        error.__cause__ = exc
-        _report(error, args)
-        return error.exit_code
-    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+    if isinstance(exc, typer.TyperException):  # click usage errors: bad option, missing argument
         _show_usage_error(exc)
         return ExitCode.USAGE
-    return result if isinstance(result, int) else ExitCode.OK
+    error = _as_error(exc)
+    _report(error, args)
+    return error.exit_code
+
+
+def _as_error(exc: Exception) -> HybridctlError:
+    if isinstance(exc, HybridctlError):
+        return exc
+    error: HybridctlError
+    if isinstance(exc, OSError):  # a local path the user named cannot be used
+        error = local_file_error(exc)
+    else:  # a bug: still one line; the traceback only with --debug
+        error = HybridctlError(f"internal error: {type(exc).__name__}: {exc}", hint=INTERNAL_HINT)
+    error.__cause__ = exc
+    return error
+
+
+INTERNAL_HINT = "this is a bug in hybridctl: run again with --debug and report the traceback"
 
 
 __all__ = ["UsageError", "app", "main", "run"]

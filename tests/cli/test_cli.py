@@ -138,3 +138,20 @@ def test_every_command_is_registered() -> None:
 
     names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
     assert {*COMMANDS, "hosts"} <= names
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_needs_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hybridctl.verbs import validate
+
+    def broken(env: object) -> int:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(validate, "run_validate", broken)
+    assert run(["validate", "-i", str(EXAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error: ValueError: a bug\nhint: this is a bug in hybridctl")
+    assert "Traceback" not in err
+    assert run(["validate", "-i", str(EXAMPLE), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
