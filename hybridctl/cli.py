@@ -89,6 +89,26 @@ def _root(
     ctx.obj = merge(AppEnv(), given)
 
 
+@app.command(epilog="Example: hybridctl init --linux-workers 1 --windows-workers 2 -o inventory.yaml")
+@options()
+def init(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to create (default: the -i path); never overwritten."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Cluster name.")] = "hybrid",
+    linux_workers: Annotated[int, typer.Option("--linux-workers", help="Linux workers besides cp1.")] = 1,
+    windows_workers: Annotated[int, typer.Option("--windows-workers", help="Windows Server workers.")] = 1,
+    env: AppEnv,
+) -> None:
+    """Write a commented starter inventory (secrets as ${env:NAME}) and say what to run next."""
+    from hybridctl.verbs.init import run_init
+
+    raise typer.Exit(run_init(env, out, name, linux_workers, windows_workers))
+
+
 @app.command(epilog="Example: hybridctl validate -i inventories/example.yaml --output json")
 @options()
 def validate(ctx: typer.Context, *, env: AppEnv) -> None:
@@ -141,6 +161,55 @@ def ping(ctx: typer.Context, names: HostsArg = None, *, env: AppEnv, settings: A
     from hybridctl.verbs.ping import run_ping
 
     raise typer.Exit(run_ping(env, settings, names or []))
+
+
+@app.command(epilog="Example: hybridctl kubeconfig -i inventory.yaml -o ~/.kube/hybrid.conf")
+@options(run=True)
+def kubeconfig(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Also write it here (default: only .hybridctl/<cluster>/admin.conf)."
+        ),
+    ] = None,
+    env: AppEnv,
+    settings: Any,
+) -> None:
+    """Fetch (or refresh) the admin kubeconfig of the existing cluster from its first control plane (0600)."""
+    from hybridctl.verbs.kubeconfig import run_kubeconfig
+
+    raise typer.Exit(run_kubeconfig(env, settings, out))
+
+
+@app.command(epilog="Example: hybridctl status -i inventory.yaml --output json")
+@options(run=True)
+def status(ctx: typer.Context, *, env: AppEnv, settings: Any) -> None:
+    """Per node and for the cluster, what the API and the hosts report; exit 6 when anything is unhealthy."""
+    from hybridctl.verbs.status import run_status
+
+    raise typer.Exit(run_status(env, settings))
+
+
+@app.command("support-bundle", epilog="Example: hybridctl support-bundle -i inventory.yaml -o support.tar.gz")
+@options(run=True)
+def support_bundle(
+    ctx: typer.Context,
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Archive to create (default: hybridctl-support-<cluster>-<time>.tar.gz)."
+        ),
+    ] = None,
+    env: AppEnv,
+    settings: Any,
+) -> None:
+    """Collect logs, configuration and network state of every host and the cluster into one tar.gz."""
+    from hybridctl.verbs.support_bundle import run_support_bundle
+
+    raise typer.Exit(run_support_bundle(env, settings, out))
 
 
 @hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     INVALID_INVENTORY = 3
     UNREACHABLE = 4
     CHANGES_PENDING = 5
+    UNHEALTHY = 6
     INTERRUPTED = 130
 
 

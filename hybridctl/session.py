@@ -91,7 +91,12 @@ class Session:
         settings: RunSettings,
         command: str,
         factory: TransportFactory | None = None,
+        *,
+        exclusive: bool = True,
     ) -> None:
+        """``exclusive``: hold the cluster's run lock; read-only verbs (status, support-bundle) run beside
+        any other run, since a stuck ``up`` is exactly when they are wanted."""
+        self.exclusive = exclusive
         self.env = env
         self.cluster = cluster
         self.settings = settings
@@ -114,11 +119,8 @@ class Session:
         self.state_dir.ensure()
         if self.settings.junit is not None:  # refuse an unusable report path before any host is touched
             self.settings.junit.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
-            break_lock=self.settings.break_lock
-        )
-        if self._lock.stale_removed is not None:
-            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
+        if self.exclusive:
+            self._take_lock()
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
@@ -126,6 +128,13 @@ class Session:
         self._routing.__enter__()
         self._install_sigterm()
         return self
+
+    def _take_lock(self) -> None:
+        self._lock = RunLock(self.state_dir.lock_path, self.command).acquire(
+            break_lock=self.settings.break_lock
+        )
+        if self._lock.stale_removed is not None:
+            self.env.stderr.write(f"note: removed a stale lock of {self._lock.stale_removed.describe()}\n")
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -1,9 +1,10 @@
 """Hostile values stay data: quoting filters round-trip any text, and odd inventories render safely.
 
-Tier: render. Real: Jinja2 and the templates, ruamel.yaml, tomllib, json, tree-sitter-powershell, shlex,
-``sh`` running the rendered route script with ``ip`` replaced by a recording shell function. The
-inventories are built with ``Cluster.model_validate`` to bypass the file-level validation that would refuse
-most of these values, proving that rendering alone cannot be broken by them. Simulated: the ``ip`` command.
+Tier: render. Real: Jinja2 and the templates, ruamel.yaml, tomllib, json, tree-sitter-powershell (and the
+documented cmdlet signatures of tests/powershell/cmdlets.json), shlex, ``sh`` running the rendered route
+script with ``ip`` replaced by a recording shell function. The inventories are built with
+``Cluster.model_validate`` to bypass the file-level validation that would refuse most of these values,
+proving that rendering alone cannot be broken by them. Simulated: the ``ip`` command.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hybridctl.render import RenderedFile, RuntimeValues, render_all
 from hybridctl.render.filters import FILTERS, double_quoted, finalize
 from tests.render import helpers
 from tests.support.powershell import invocations, problems, single_quoted_literals
+from tests.support.ps_signatures import check_script
 
 NASTY = [
     "it's",
@@ -140,6 +142,7 @@ def _check_file(item: RenderedFile, payload: str, data: dict[str, Any]) -> None:
     if item.relpath.endswith(".ps1"):
         script = helpers.text(item)
         assert problems(script) == [], item.relpath
+        assert [str(f) for f in check_script(script, item.relpath)] == []  # no value became a parameter
         assert not invocations(script, "Invoke-Evil"), item.relpath
         assert not invocations(script, "Remove-Item"), item.relpath
     elif item.relpath.endswith(".sh"):

@@ -3,8 +3,9 @@
 Validates the kubeconfig it is given (the client identity must belong to the current cluster, so a
 stale admin.conf is Unauthorized), and answers only what hybridctl uses, refusing other verbs, resources
 and flags:
-- ``get`` nodes, secrets, daemonsets, deployments, runtimeclasses, ``--raw /readyz`` and ``/version``;
-  ``-o json``, ``-n``, ``-A``, ``--ignore-not-found``;
+- ``get`` nodes, secrets, daemonsets, deployments, runtimeclasses, pods and events (the model stores
+  none: the lab runs no real pods), ``--raw /readyz`` and ``/version``; ``-o json``, ``-n``, ``-A``,
+  ``--ignore-not-found``;
 - ``apply -f -`` (RuntimeClass; Secret, a service-account-token one gets its token from the model);
 - ``label node``, ``taint node``, ``patch`` (merge patches of daemonsets/deployments);
 - ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete node``,
@@ -58,12 +59,18 @@ KINDS = {
     "deploy": "deployments",
     "runtimeclasses": "runtimeclasses",
     "runtimeclass": "runtimeclasses",
+    "pods": "pods",
+    "pod": "pods",
+    "events": "events",
+    "event": "events",
 }
 API = {
     "daemonsets": ("apps/v1", "DaemonSet"),
     "deployments": ("apps/v1", "Deployment"),
     "secrets": ("v1", "Secret"),
     "runtimeclasses": ("node.k8s.io/v1", "RuntimeClass"),
+    "pods": ("v1", "Pod"),
+    "events": ("v1", "Event"),
 }
 
 

@@ -3,7 +3,9 @@
 Simulated: HNS. By default nothing outside the model changes (``NullRealiser``); the lab passes a
 realiser that turns each HNS L2Bridge network into a Linux bridge and each route into a kernel route
 inside the host's network namespace. The rendered ``routes.ps1`` and ``firewall.ps1`` are read with the
-real tree-sitter PowerShell grammar (every cmdlet call with its literal parameters), never by running them.
+real tree-sitter PowerShell grammar (every cmdlet call with its literal parameters), never by running them;
+a script with a call that does not fit the cmdlet's documented signature (``tests/support/ps_signatures.py``)
+is refused, as PowerShell's parameter binder would stop it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from typing import Any, Protocol
 
 from tests.support.powershell import invocations, problems, single_quoted_literals
+from tests.support.ps_signatures import check_script
 from tests.support.winrm.host import ScriptContext
 
 STORES = ("ActiveStore", "PersistentStore")
@@ -52,7 +55,7 @@ class NullRealiser:
 
 
 def checked_script(ctx: ScriptContext, path: str) -> str:
-    """The text of an installed script file; a syntax error fails like PowerShell's parser would."""
+    """The text of an installed script file; a syntax or binding error fails as PowerShell would."""
     try:
         text = ctx.machine.read_file(path).decode("utf-8")
     except FileNotFoundError:
@@ -60,6 +63,9 @@ def checked_script(ctx: ScriptContext, path: str) -> str:
     found = problems(text)
     if found:
         ctx.fail(f"{path}: ParserError: {found[0]}", "ParseException")
+    unbound = check_script(text, path)
+    if unbound:
+        ctx.fail(f"{path}: ParameterBindingException: {unbound[0]}", "ParameterBindingException")
     return text
 
 

@@ -1,4 +1,4 @@
-"""Read-only handlers: ``node/facts``, ``win/preflight``, ``win/state``, ``win/fetch-text``.
+"""Read-only handlers: ``node/facts``, ``win/preflight``, ``win/state``, ``win/status``, ``win/fetch-text``.
 
 Simulated: the Windows host. None of these changes the machine model (tests compare it before and after
 a plan). ``win/state`` answers exactly the members the script would for the parameters it was given.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.winrm.handlers import facts, fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
 from tests.support.winrm.machine import WindowsMachine, path_key
+from tests.support.winrm.windows_diagnostics import diagnostics
 
 if TYPE_CHECKING:
     from tests.support.winrm.windows_handlers import WindowsScripts
@@ -28,6 +29,8 @@ def register_reads(registry: ScriptRegistry, scripts: WindowsScripts) -> None:
     registry.register("win/preflight", lambda ctx: preflight(ctx, scripts))
     registry.register("win/state", lambda ctx: state(ctx, scripts))
     registry.register("win/fetch-text", fetch_text)
+    registry.register("win/status", status)
+    registry.register("win/diagnostics", diagnostics)
 
 
 def _now(machine: WindowsMachine) -> str:
@@ -74,6 +77,36 @@ def state(ctx: ScriptContext, scripts: WindowsScripts) -> None:
             if value:
                 reply[member] = reader(machine, value, scripts)
     _reply(ctx, reply)
+
+
+def status(ctx: ScriptContext) -> None:
+    """win/status: the OS, the services asked for and what each binary asked for prints for --version."""
+    machine = ctx.machine
+    with machine.lock:
+        services = {
+            name: machine.services[name].status if name in machine.services else None
+            for name in ctx.param("Services") or []
+        }
+        versions = {path: _version_line(machine, path) for path in ctx.param("Binaries") or []}
+        reply = {"caption": machine.edition, "build": machine.version, "services": services}
+    _reply(ctx, {**reply, "versions": versions})
+
+
+def _version_line(machine: WindowsMachine, path: str) -> str | None:
+    """What ``& path --version`` prints: None for a missing file (the script skips it), else derived from
+    the installed binary (the lab's binaries are ``MZ simulated <name> <version>`` stand-ins)."""
+    if not machine.has_file(path):
+        return None
+    label = machine.read_file(path).decode("utf-8", "replace").partition("simulated ")[2].split()
+    if len(label) != 2:
+        return f"error: The file '{path}' is not a program this host can run."
+    name, version = label[0].casefold(), label[1]
+    if name in ("kubelet.exe", "kube-proxy.exe"):
+        return f"Kubernetes v{version}"
+    if name == "containerd.exe":
+        module = "github.com/containerd/containerd" + ("/v2" if int(version.split(".")[0]) >= 2 else "")
+        return f"containerd {module} v{version} lab-simulation"
+    return f"error: {name} does not answer --version"
 
 
 def _files(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, str | None]:

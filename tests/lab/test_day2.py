@@ -1,0 +1,258 @@
+"""The day-2 verbs end to end, through the real CLI, on a hybrid lab cluster: kubeconfig, status and
+support-bundle.
+
+Tier: lab (root). Real: the hybridctl CLI in a subprocess, sshd test hosts in network namespaces,
+paramiko, pypsrp over HTTPS to WinRM endpoints inside the Windows hosts' namespaces, file modes, tar.gz,
+journalctl, ip and iptables-save on the Linux hosts (their routes and NAT rules are real kernel state).
+Simulated: Kubernetes binaries, kubectl and systemd on the Linux hosts (tests/lab/linux_sim), the
+Windows OS behind the endpoint (tests/support/winrm), the control plane (tests/lab/cluster_model.py).
+The tests of this module run in order on one cluster: the first runs before ``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hybridctl.state import RunLock
+from hybridctl.versions import DEFAULT_VERSION, KubeVersion
+from tests.lab.e2e import HybridLab, events
+from tests.lab.linux_sim.lab import SimLab
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
+
+CONTAINERD = KubeVersion.parse(DEFAULT_VERSION).release.containerd_default
+pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hybrid(
+    sim_lab: SimLab,
+    tmp_path_factory: pytest.TempPathFactory,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[HybridLab]:
+    """1 control plane, 1 Linux worker, 1 Windows worker; no cluster yet."""
+    sim_lab.reset_model()
+    lab = HybridLab(sim_lab, tmp_path_factory.mktemp("day2"), winrm_pki, winrm_account)
+    try:
+        cp, lin1 = lab.add_linux(2)
+        (win1,) = lab.add_windows(1)
+        lab.write_inventory([(cp, "control-plane"), (lin1, "worker"), (win1, "worker")])
+        yield lab
+    finally:
+        lab.close()
+        sim_lab.reset_model()
+
+
+def test_kubeconfig_without_a_cluster_says_so(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("kubeconfig", "--accept-new-host-keys")
+    assert result.returncode == 1, result.stderr
+    assert "no cluster runs on this control plane" in result.stderr
+    assert "hybridctl up" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (hybrid.state_dir / "admin.conf").exists()
+
+
+def test_status_without_a_cluster_is_unhealthy(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("status", "--output", "json")
+    assert result.returncode == 6, result.stderr
+    (report,) = [e for e in events(result.stdout) if e["event"] == "status"]
+    assert report["healthy"] is False
+    cp = hybrid.linux[0].name
+    assert {"subject": "cluster", "message": f"no cluster: kubeadm init has not run on {cp}"} in report[
+        "problems"
+    ]
+
+
+def test_up_builds_the_cluster(hybrid: HybridLab) -> None:
+    result = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    assert all(n["ready"] for n in hybrid.sim.model.nodes().values())
+
+
+def test_kubeconfig_fetches_the_admin_kubeconfig_with_mode_0600(hybrid: HybridLab) -> None:
+    cp = hybrid.linux[0]
+    remote = cp.exec("cat", "/etc/kubernetes/admin.conf").stdout
+    local = hybrid.state_dir / "admin.conf"
+    local.unlink()
+    target = hybrid.workdir / "kube" / "hybrid.conf"
+    result = hybrid.hybridctl("kubeconfig", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert f"export KUBECONFIG={target}" in result.stdout
+    for path in (local, target):
+        assert path.read_text() == remote
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "client-key-data" not in result.stdout + result.stderr
+
+
+def test_kubeconfig_refreshes_a_stale_copy_and_reports_json(hybrid: HybridLab) -> None:
+    target = hybrid.workdir / "stale.conf"
+    target.write_text("stale\n")
+    target.chmod(0o644)
+    (hybrid.state_dir / "admin.conf").write_text("stale\n")
+    result = hybrid.hybridctl("kubeconfig", "-o", str(target), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    final = [e for e in events(result.stdout) if e["event"] == "kubeconfig"]
+    assert final and final[0]["path"] == str(target) and final[0]["refreshed"] is True
+    assert target.read_text() == hybrid.linux[0].exec("cat", "/etc/kubernetes/admin.conf").stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    again = hybrid.hybridctl("kubeconfig", "--output", "json")
+    assert [e["refreshed"] for e in events(again.stdout) if e["event"] == "kubeconfig"] == [False]
+    assert "client-key-data" not in json.dumps(events(again.stdout))
+
+
+def _status(hybrid: HybridLab) -> tuple[int, dict[str, Any]]:
+    result = hybrid.hybridctl("status", "--output", "json")
+    (report,) = [e for e in events(result.stdout) if e["event"] == "status"]
+    return result.returncode, report
+
+
+def test_status_of_a_healthy_cluster_even_while_another_run_holds_the_lock(hybrid: HybridLab) -> None:
+    with RunLock(hybrid.state_dir / "lock", "up").acquire():  # read-only: status never waits for a run
+        code, report = _status(hybrid)
+    assert code == 0, report["problems"]
+    assert report["healthy"] is True and report["problems"] == []
+    assert report["serverVersion"] == DEFAULT_VERSION and report["readyz"] == "ok"
+    assert report["runtimeClasses"] == ["windows-2022"]
+    nodes = {n["name"]: n for n in report["nodes"]}
+    model = hybrid.sim.model.nodes()
+    lin, win = nodes[hybrid.linux[1].name], nodes[hybrid.windows[0].name]
+    assert lin["ready"] is True and lin["podCidr"] == model[lin["name"]]["podCIDR"]
+    assert (lin["kubelet"], lin["kubeletOnHost"], lin["containerdOnHost"]) == (
+        DEFAULT_VERSION,
+        DEFAULT_VERSION,
+        CONTAINERD,
+    )
+    assert lin["services"] == {"kubelet": "active", "containerd": "active"}
+    assert win["ready"] is True and win["podCidr"] == model[win["name"]]["podCIDR"]
+    assert (win["kubeletOnHost"], win["kubeProxy"], win["containerdOnHost"]) == (DEFAULT_VERSION,) * 2 + (
+        CONTAINERD,
+    )
+    assert win["services"] == {"kubelet": "active", "kube-proxy": "active", "containerd": "active"}
+    assert win["build"] == "10.0.20348" and win["runtimeClasses"] == ["windows-2022"]
+    assert "os=windows:NoSchedule" in win["taints"]
+    human = hybrid.hybridctl("status")
+    assert human.returncode == 0, human.stderr
+    assert "healthy" in human.stdout and "windows-2022" in human.stdout
+
+
+def test_status_reports_a_stopped_kubelet_and_a_not_ready_node(hybrid: HybridLab) -> None:
+    lin1, win1 = hybrid.linux[1], hybrid.windows[0]
+    lin1.exec("systemctl", "stop", "containerd")
+    win1.simulated.machine.services["kubelet"].status = "Stopped"
+    try:
+        _wait_not_ready(hybrid, lin1.name)
+        code, report = _status(hybrid)
+        assert code == 6
+        problems = {(p["subject"], p["message"]) for p in report["problems"]}
+        assert (lin1.name, "containerd is inactive on the host") in problems
+        assert (win1.name, "kubelet is inactive (Stopped) on the host") in problems
+        assert any(s == lin1.name and m.startswith("NotReady: ") and "runtime" in m for s, m in problems)
+        human = hybrid.hybridctl("status")
+        assert human.returncode == 6
+        assert f"problem: {lin1.name}: containerd is inactive on the host" in human.stdout
+        assert "unhealthy" in human.stdout
+    finally:
+        lin1.exec("systemctl", "start", "containerd")
+        win1.simulated.machine.services["kubelet"].status = "Running"
+
+
+def _wait_not_ready(hybrid: HybridLab, name: str) -> None:
+    deadline = time.monotonic() + 20
+    while hybrid.sim.model.nodes()[name]["ready"]:
+        assert time.monotonic() < deadline, f"{name} stayed Ready"
+        time.sleep(0.2)
+
+
+def _archive(path: Path) -> dict[str, str]:
+    with tarfile.open(path) as archive:
+        return {
+            m.name.split("/", 1)[1]: archive.extractfile(m).read().decode()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        }
+
+
+def _plant_secrets(hybrid: HybridLab) -> list[str]:
+    """Secrets where the bundle collects: the real ones the cluster holds, plus planted log lines."""
+    win = hybrid.windows[0].simulated.machine
+    lin1 = hybrid.linux[1]
+    kubelet_conf = yaml.safe_load(lin1.exec("cat", "/etc/kubernetes/kubelet.conf").stdout)
+    client_key = kubelet_conf["users"][0]["user"]["client-key-data"]
+    proxy = yaml.safe_load(win.read_file("C:\\k\\kube-proxy.kubeconfig"))["users"][0]["user"]["token"]
+    bootstrap = "q7w8e9.a1s2d3f4g5h6j7k8"
+    private_key = hybrid.linux[0].keys.key.read_text().strip()
+    log = f"E1203 kubelet: retrying with password {hybrid.account.password} and token {bootstrap}\n"
+    win.write_file("C:\\var\\log\\kubelet\\kubelet.err.log", log.encode())
+    event = {"time": "2026-12-03T14:00:00Z", "id": 7036, "level": "Information", "provider": "x"}
+    win.extra["event_logs"] = {"System": [{**event, "message": f"service started with {proxy}"}]}
+    lin1.exec("sh", "-c", 'printf "%s\\n" "$1" > /etc/cni/net.d/99-leak.conf', "plant", private_key)
+    return [hybrid.account.password, bootstrap, client_key, proxy, *private_key.splitlines()[1:-1]]
+
+
+def test_support_bundle_collects_every_host_and_masks_every_secret(hybrid: HybridLab) -> None:
+    secrets = _plant_secrets(hybrid)
+    target = hybrid.workdir / "support.tar.gz"
+    with RunLock(hybrid.state_dir / "lock", "up").acquire():  # a stuck up is when a bundle is wanted
+        result = hybrid.hybridctl("support-bundle", "-o", str(target))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "complete; secrets masked" in result.stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    files = _archive(target)
+    lin, win = hybrid.linux[1].name, hybrid.windows[0].name
+    for name in ("journal-kubelet.txt", "journal-containerd.txt", "routes.txt", "iptables-save.txt"):
+        assert f"hosts/{lin}/{name}" in files, sorted(files)
+    assert "HYBRIDCTL-POD-MASQ" in files[f"hosts/{lin}/iptables-save.txt"]
+    assert f"hosts/{lin}/files/etc/kubernetes/kubelet.conf" in files
+    assert f"hosts/{lin}/files/etc/cni/net.d/10-hybridctl-bridge.conflist" in files
+    model = hybrid.sim.model.nodes()
+    assert model[win]["podCIDR"] in files[f"hosts/{win}/hnsNetworks.json"]
+    assert model[lin]["podCIDR"] in files[f"hosts/{win}/routes.json"]
+    assert "hybridctl-" in files[f"hosts/{win}/firewallRules.json"]
+    assert '"kube-proxy"' in files[f"hosts/{win}/services.json"]
+    assert "service started with ***" in files[f"hosts/{win}/events-System.json"]
+    assert "No events were found" in files[f"hosts/{win}/events-Microsoft-Windows-Hyper-V-Compute-Admin.json"]
+    assert "password *** and token ***" in files[f"hosts/{win}/files/C/var/log/kubelet/kubelet.err.log"]
+    assert json.loads(files["cluster/nodes.json"])["items"]
+    assert "hybridctl/journal.jsonl" in files and "hybridctl/inventory.yaml" in files
+    assert json.loads(files["manifest.json"])["complete"] is True
+    leaks = [(s[:12], name) for name, text in files.items() for s in secrets if s in text]
+    assert leaks == []
+    logs = [
+        p.read_text() for p in hybrid.state_dir.rglob("*") if p.is_file() and p.suffix in (".log", ".jsonl")
+    ]
+    assert [s[:12] for s in secrets if any(s in text for text in logs)] == []
+
+
+def test_support_bundle_is_partial_when_a_host_is_unreachable(hybrid: HybridLab) -> None:
+    document = yaml.safe_load(hybrid.inventory_path.read_text())
+    gone = {**document["spec"]["hosts"][1], "name": "gone", "address": f"10.231.{hybrid.sim.hosts.slot}.199"}
+    document["spec"]["hosts"].append(gone)
+    inventory = hybrid.workdir / "with-gone.yaml"
+    inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    target = hybrid.workdir / "partial.tar.gz"
+    command = [sys.executable, "-m", "hybridctl", "support-bundle", "-i", str(inventory), "-o", str(target)]
+    command += ["--state-dir", str(hybrid.state_dir), "--output", "json"]
+    result = subprocess.run(
+        command, env=hybrid.env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 4, result.stderr
+    (final,) = [e for e in events(result.stdout) if e["event"] == "support-bundle"]
+    assert final["complete"] is False and final["hosts"]["gone"].startswith("partial: ")
+    assert "unreachable" in final["hosts"]["gone"]
+    files = _archive(target)
+    assert "unreachable" in files["hosts/gone/NOT-COLLECTED.txt"]
+    assert "gone: partial: " in files["README.txt"]
+    assert f"hosts/{hybrid.linux[1].name}/routes.txt" in files
+    existing = hybrid.hybridctl("support-bundle", "-o", str(target))
+    assert existing.returncode == 2 and "never overwrites" in existing.stderr
