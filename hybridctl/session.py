@@ -30,6 +30,7 @@ from hybridctl.runner import Runner, RunnerOptions, RunReport, Selector
 from hybridctl.state import HostLogs, Journal, RunLock, StateDir, default_state_dir
 from hybridctl.steps.base import Step
 from hybridctl.steps.context import RunState, StepContext
+from hybridctl.transport.kerberos import KerberosTickets, remove_stale_cache
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Session:
         self.logs: HostLogs | None = None
         self.journal: Journal | None = None
         self.pool: ConnectionPool | None = None
+        self.tickets: KerberosTickets | None = None
         self.run_state = RunState()
 
     def __enter__(self) -> Session:
@@ -121,6 +123,10 @@ class Session:
             self.settings.junit.parent.mkdir(parents=True, exist_ok=True)
         if self.exclusive:
             self._take_lock()
+            if remove_stale_cache(self.state_dir.root):
+                self.env.stderr.write("note: removed the Kerberos ticket cache of a run that was killed\n")
+        # A read-only session runs beside a locked run: it must not touch that run's cache; it gets its own.
+        self.tickets = KerberosTickets(self.state_dir.root if self.exclusive else None)
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
@@ -144,6 +150,8 @@ class Session:
             self._routing.__exit__(None, None, None)
         if self.pool is not None:
             self.pool.close()
+        if self.tickets is not None:
+            self.tickets.destroy()
         if self.journal is not None:
             self.journal.close()
         if self._lock is not None:
@@ -161,6 +169,7 @@ class Session:
             connect_timeout=self.settings.connect_timeout,
             base_dir=self.env.inventory_path().resolve().parent,
             inventory=self.env.inventory_path(),
+            kerberos=self.tickets,
         )
         return lambda host: open_transport(host, settings)
 

@@ -11,7 +11,9 @@ from tests.support.inventory import EXAMPLE_PINS
 pytest_plugins = [
     "tests.support.hosts_fixtures",
     "tests.support.winrm_fixtures",
+    "tests.support.kerberos_fixtures",
     "tests.lab.linux_sim.lab",
+    "tests.lab.real.fixtures",
 ]
 
 

@@ -22,6 +22,7 @@ OSName = Literal["linux", "windows"]
 NetworkMode = Literal["routes", "vxlan"]
 Isolation = Literal["process", "hyperv"]
 WinRMAuth = Literal["ntlm", "negotiate", "kerberos", "credssp", "basic", "certificate"]
+SpnService = Literal["HTTP", "WSMAN"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
@@ -169,8 +170,18 @@ class SSHConnection(Model):
 class WinRMConnection(Model):
     """How to reach a Windows host."""
 
-    user: str | None = None
-    password: SecretStr | None = None
+    user: str | None = Field(None, description="Account; user@REALM for auth: kerberos.")
+    password: SecretStr | None = Field(
+        None, description="Password; for kerberos optional (without it the existing ticket is used)."
+    )
+    hostname: str | None = Field(
+        None,
+        description="The host's DNS name (FQDN): the TLS certificate is checked against it and the Kerberos "
+        "SPN is <spnService>/<hostname>. hybridctl still connects to the node's address.",
+    )
+    spn_service: SpnService = Field(
+        "HTTP", description="Service class of the Kerberos SPN: HTTP (Windows' default) or WSMAN."
+    )
     scheme: Literal["https", "http"] = "https"
     port: int | None = Field(None, ge=1, le=65535, description="Default 5986 for https, 5985 for http.")
     auth: WinRMAuth = "negotiate"
@@ -190,6 +201,12 @@ class WinRMConnection(Model):
         if self.port is not None:
             return self.port
         return 5986 if self.scheme == "https" else 5985
+
+    @property
+    def realm(self) -> str | None:
+        """The Kerberos realm of ``user@REALM``; None when ``user`` has no usable realm part."""
+        name, at, realm = (self.user or "").rpartition("@")
+        return realm if at and name and realm and realm.strip() == realm and " " not in realm else None
 
 
 class Host(Model):

@@ -9,6 +9,7 @@ from hybridctl.inventory.local_files import resolve_path
 from hybridctl.inventory.models import Bastion, Host, SSHConnection, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.transport.base import CommandLog, NullLog, Transport
+from hybridctl.transport.kerberos import KerberosTickets
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class TransportSettings:
     """Relative file paths in the inventory (keys, CA bundles) are relative to the inventory's directory."""
     inventory: Path | None = None
     """The inventory file, named in hints such as ``hybridctl hosts forget NAME -i FILE``."""
+    kerberos: KerberosTickets | None = None
+    """The run's private Kerberos credential cache (one AS exchange per principal and run)."""
 
 
 def open_transport(host: Host, settings: TransportSettings) -> Transport:
@@ -33,7 +36,11 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
         from hybridctl.transport.winrm import WinRMTransport
 
         return WinRMTransport.connect(
-            host, log=settings.log, masker=settings.masker, connect_timeout=settings.connect_timeout
+            host,
+            log=settings.log,
+            masker=settings.masker,
+            connect_timeout=settings.connect_timeout,
+            tickets=settings.kerberos,
         )
     from hybridctl.transport.hostkeys import KnownHosts
     from hybridctl.transport.ssh import SSHTransport

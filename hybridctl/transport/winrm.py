@@ -38,8 +38,10 @@ from hybridctl.transport.base import (
     TransportError,
     loggable,
 )
+from hybridctl.transport.kerberos import KerberosTickets, check_user_ticket
 from hybridctl.transport.winrm_errors import map_error
 from hybridctl.transport.winrm_settings import DEFAULT_CONNECT_TIMEOUT, check_settings, wsman_options
+from hybridctl.transport.winrm_tls import pin_server_name
 
 # 192 KiB raw is 256 KiB of base64: with the script it still fits one PSRP fragment of a 500 KiB envelope,
 # so each chunk is exactly one Command + one Receive.
@@ -73,6 +75,7 @@ class WinRMTransport:
         log: CommandLog | None = None,
         masker: Masker | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        tickets: KerberosTickets | None = None,
     ) -> None:
         check_settings(host, settings)
         self.host = host
@@ -84,6 +87,8 @@ class WinRMTransport:
         self._connect_timeout = connect_timeout
         self._lock = threading.RLock()
         self._pool: RunspacePool | None = None
+        self._own_tickets = tickets is None and settings.auth == "kerberos" and settings.password is not None
+        self._tickets = KerberosTickets() if self._own_tickets else tickets
 
     @classmethod
     def for_host(
@@ -93,10 +98,19 @@ class WinRMTransport:
         log: CommandLog | None = None,
         masker: Masker | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        tickets: KerberosTickets | None = None,
     ) -> WinRMTransport:
         """A transport for an inventory host; the pool opens with the first command (or ``open``)."""
         settings = host.winrm or WinRMConnection()
-        return cls(host.name, host.address, settings, log=log, masker=masker, connect_timeout=connect_timeout)
+        return cls(
+            host.name,
+            host.address,
+            settings,
+            log=log,
+            masker=masker,
+            connect_timeout=connect_timeout,
+            tickets=tickets,
+        )
 
     @classmethod
     def connect(
@@ -106,9 +120,12 @@ class WinRMTransport:
         log: CommandLog | None = None,
         masker: Masker | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        tickets: KerberosTickets | None = None,
     ) -> WinRMTransport:
         """A transport with its pool already open; raises TransportError subclasses."""
-        transport = cls.for_host(host, log=log, masker=masker, connect_timeout=connect_timeout)
+        transport = cls.for_host(
+            host, log=log, masker=masker, connect_timeout=connect_timeout, tickets=tickets
+        )
         transport.open()
         return transport
 
@@ -182,9 +199,11 @@ class WinRMTransport:
         self._log.event(self.host, f"reconnected to {self.url}")
 
     def close(self) -> None:
-        """Close the pool (idempotent)."""
+        """Close the pool (idempotent); a ticket cache this transport made itself is destroyed."""
         with self._lock:
             self._discard_pool(graceful=True)
+            if self._own_tickets and self._tickets is not None:
+                self._tickets.destroy()
 
     def _invoke(self, command: PsCommand, display: str, timeout: float | None) -> PowerShell:
         params = [(name, _checked_value(name, value)) for name, value in command.parameters]
@@ -233,7 +252,10 @@ class WinRMTransport:
         return self._pool
 
     def _open(self) -> RunspacePool:
+        self._kerberos_ticket()
         wsman = WSMan(**wsman_options(self.address, self._settings, self._connect_timeout))
+        if self._settings.scheme == "https" and self._settings.hostname is not None:
+            pin_server_name(wsman, self._settings.hostname)
         pool = RunspacePool(wsman)
         try:
             pool.open()
@@ -241,6 +263,16 @@ class WinRMTransport:
             wsman.close()
             raise self._mapped(exc, running=False) from None
         return pool
+
+    def _kerberos_ticket(self) -> None:
+        """With a password: the run's private ticket; without: check the user's ticket is still valid."""
+        settings = self._settings
+        if settings.auth != "kerberos" or settings.user is None:
+            return
+        if settings.password is None:
+            check_user_ticket(self.host, settings.user)
+        elif self._tickets is not None:
+            self._tickets.obtain(self.host, settings.user, settings.password.get_secret_value())
 
     def _discard_pool(self, *, graceful: bool) -> None:
         pool, self._pool = self._pool, None

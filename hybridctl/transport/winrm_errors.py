@@ -14,6 +14,7 @@ from hybridctl.transport.base import (
     TransportError,
     UnreachableError,
 )
+from hybridctl.transport.kerberos import context_error, minor_code
 
 SHELL_NOT_FOUND = 0x8033805B
 
@@ -24,7 +25,28 @@ def map_error(
     """The hybridctl error for a pypsrp/requests failure. ``running``: a command was in flight."""
     if isinstance(exc, TransportError):
         return exc
-    return _mapped_library_error(host, url, settings, exc, running)
+    return _negotiation_error(host, url, settings, exc) or _mapped_library_error(
+        host, url, settings, exc, running
+    )
+
+
+def _negotiation_error(
+    host: str, url: str, settings: WinRMConnection, exc: Exception
+) -> TransportError | None:
+    """Kerberos (SPN, clock, ticket) and other SPNEGO failures raised while authenticating."""
+    if settings.auth in ("kerberos", "negotiate") and minor_code(exc) is not None:
+        spn = f"{settings.spn_service}/{settings.hostname or urllib3.util.parse_url(url).host}"
+        kerberos = context_error(host, spn, exc)
+        if kerberos is not None:
+            return kerberos
+    if _is_spnego_error(exc):
+        message = f"{url} refused the credentials of {settings.user!r} (auth {settings.auth}): {exc}"
+        return AuthenticationError(host, message)
+    if isinstance(exc, ImportError) and settings.auth == "credssp":
+        return TransportError(
+            host, f"auth credssp is not available: {exc}", hint="pip install 'hybridctl[credssp]'"
+        )
+    return None
 
 
 def _mapped_library_error(
@@ -65,6 +87,11 @@ def _fault(host: str, exc: psrp_errors.WSManFaultError, running: bool) -> Transp
     if exc.code == SHELL_NOT_FOUND:
         return ConnectionLostError(host, "the remote PowerShell shell is gone (did the host restart?)")
     return TransportError(host, f"WinRM fault {exc.code}: {exc.reason}")
+
+
+def _is_spnego_error(exc: Exception) -> bool:
+    """pyspnego's errors, and requests-credssp's (CredSSP: the server's TSRequest carried an error status)."""
+    return type(exc).__module__.startswith(("spnego", "requests_credssp"))
 
 
 def _refused(exc: Exception) -> bool:

@@ -1,4 +1,9 @@
-"""WinRM connection settings: refuse insecure ones, translate the rest into pypsrp's options."""
+"""WinRM connection settings: refuse insecure ones, translate the rest into pypsrp's options.
+
+hybridctl connects to the node's ``address`` and, when ``hostname`` is set, checks the TLS certificate
+against that name (SNI and hostname matching of the connection, never the IP as a fallback) and builds the
+Kerberos SPN from it (``<spnService>/<hostname>``). No DNS lookup is needed for the name.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ def check_settings(host: str, settings: WinRMConnection) -> None:
         raise InsecureConnectionError(host, "verify_certificate: false also needs insecure: true")
     if settings.read_timeout <= settings.operation_timeout:
         raise InsecureConnectionError(host, "winrm read_timeout must exceed operation_timeout")
+    if settings.auth == "kerberos" and settings.hostname is None:
+        raise InsecureConnectionError(host, "auth kerberos needs winrm.hostname (the SPN names the host)")
 
 
 def wsman_options(
@@ -55,6 +62,12 @@ def wsman_options(
     else:
         options["username"] = settings.user
         options["password"] = settings.password.get_secret_value() if settings.password else None
+    if settings.auth in ("negotiate", "kerberos", "ntlm"):
+        options["negotiate_service"] = settings.spn_service
+        if settings.hostname is not None:
+            options["negotiate_hostname_override"] = settings.hostname
+    if settings.auth == "kerberos":
+        options["password"] = None  # the ticket comes from the credential cache (see transport.kerberos)
     return options
 
 

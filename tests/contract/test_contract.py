@@ -1,7 +1,11 @@
 """One transport contract, run against the fake, the SSH and the WinRM transports.
 
 Tier: ssh contract / winrm contract. Real: for "ssh", OpenSSH sshd on a test host in its own network
-namespace and paramiko; for "winrm", the unmodified pypsrp client over HTTP(S) to the WinRM test endpoint.
+namespace and paramiko; for "winrm", the unmodified pypsrp client over HTTP(S) to the WinRM test endpoint;
+for "winrm_kerberos_*", the same over Kerberos with tickets from a real MIT KDC on loopback (HTTP with
+Kerberos message encryption; HTTPS with a certificate for the host name, checked against that name); for
+"winrm_credssp_*", CredSSP (pypsrp + requests-credssp client, pyspnego's CredSSP acceptor, NTLM inside,
+the delegated password checked) with CredSSP message encryption over HTTP, and over HTTPS.
 Simulated: for "winrm", the Windows host behind the endpoint; for "fake", everything (in-memory host).
 Transport-specific behaviour (host keys, sudo, CA validation, reboots, request counts) is tested in
 tests/transport/.
@@ -26,7 +30,10 @@ NAMES = ["plain.txt", "with space.txt", 'quote\'s "and" $(dollar) `tick`.txt', "
 TEXTS = ["hello", "multi\nline\n", "ünïcødé ✓ — 日本語", "$(echo nope) `nope` ; 'quoted' \"dq\""]
 
 
-@pytest.fixture(params=["fake", "ssh", "winrm"])
+WINRM_AUTHS = ["winrm_kerberos_http", "winrm_kerberos_https", "winrm_credssp_http", "winrm_credssp_https"]
+
+
+@pytest.fixture(params=["fake", "ssh", "winrm", *WINRM_AUTHS])
 def harness(request: pytest.FixtureRequest) -> Harness:
     """Each transport in turn."""
     if request.param == "fake":

@@ -227,3 +227,26 @@ def winrm_transport_factory(winrm_connection: ConnectionFactory) -> Iterator[Tra
 def winrm_harness(https_endpoint: WinRMEndpoint, winrm_transport_factory: TransportFactory) -> WinRMHarness:
     """The shared transport contract suite's adapter for WinRM (HTTPS + Basic endpoint)."""
     return WinRMHarness(https_endpoint, lambda: winrm_transport_factory(https_endpoint))
+
+
+def _credssp_harness(
+    scheme: Literal["https", "http"], factory: EndpointFactory, transports: TransportFactory
+) -> WinRMHarness:
+    endpoint = factory(scheme, methods=frozenset({"credssp"}))
+    return WinRMHarness(endpoint, lambda: transports(endpoint, auth="credssp"))
+
+
+@pytest.fixture
+def winrm_credssp_http_harness(
+    winrm_endpoint_factory: EndpointFactory, winrm_transport_factory: TransportFactory
+) -> WinRMHarness:
+    """The contract suite over HTTP with CredSSP (pyspnego acceptor) and CredSSP message encryption."""
+    return _credssp_harness("http", winrm_endpoint_factory, winrm_transport_factory)
+
+
+@pytest.fixture
+def winrm_credssp_https_harness(
+    winrm_endpoint_factory: EndpointFactory, winrm_transport_factory: TransportFactory
+) -> WinRMHarness:
+    """The contract suite over HTTPS (CA-validated) with CredSSP."""
+    return _credssp_harness("https", winrm_endpoint_factory, winrm_transport_factory)

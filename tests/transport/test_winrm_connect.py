@@ -2,7 +2,8 @@
 
 Tier: winrm contract. Real: the unmodified pypsrp client, HTTP(S), TLS with a generated CA, Basic, client
 certificate and NTLM/Negotiate authentication (pyspnego acceptor), NTLM message encryption. Simulated: the
-Windows host behind the WinRM test endpoint. Not covered: Kerberos and CredSSP (no KDC here).
+Windows host behind the WinRM test endpoint. Kerberos and CredSSP are in test_winrm_kerberos.py and
+test_winrm_credssp.py.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from hybridctl.inventory.checks.cluster import (
     check_what_up_supports,
 )
 from hybridctl.inventory.checks.common import Check
+from hybridctl.inventory.checks.connections import check_kerberos_cache
 from hybridctl.inventory.checks.hosts import check_hosts, check_labels_and_taints
 from hybridctl.inventory.checks.software import check_software, check_windows_features
 from hybridctl.inventory.models import Cluster
@@ -38,6 +39,7 @@ CHECKS: tuple[Check, ...] = (
     check_windows_features,
     check_software,
     check_what_up_supports,
+    check_kerberos_cache,
 )
 
 

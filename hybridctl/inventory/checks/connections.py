@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from hybridctl.inventory.checks.common import (
     CONTROL,
+    HOSTS,
     SSH_USER,
     SSH_USER_MAX,
     WINDOWS_USER_FORBIDDEN,
@@ -14,7 +15,7 @@ from hybridctl.inventory.checks.common import (
     is_dns_name,
     is_ip,
 )
-from hybridctl.inventory.models import Bastion, SSHConnection, WinRMConnection
+from hybridctl.inventory.models import Bastion, Cluster, SSHConnection, WinRMConnection
 from hybridctl.inventory.problems import Path, Problem, error, warning
 
 
@@ -56,6 +57,7 @@ def _check_bastion(path: Path, bastion: Bastion, address: str) -> Iterator[Probl
 def check_winrm(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
     """Transport security, credentials and timeouts of a WinRM block."""
     yield from _check_winrm_security(path, winrm)
+    yield from _check_winrm_hostname(path, winrm)
     yield from _check_winrm_credentials(path, winrm)
     for key, value in _winrm_files(winrm).items():
         if value is not None:
@@ -104,11 +106,35 @@ def _check_winrm_credentials(path: Path, winrm: WinRMConnection) -> Iterator[Pro
         yield error((*path, "user"), f"auth {winrm.auth} needs a user", "e.g. user: Administrator")
     else:
         yield from _check_windows_user((*path, "user"), winrm.user)
+    if winrm.auth == "kerberos":
+        yield from _check_kerberos_user(path, winrm)
     hint = "e.g. password: ${env:WINRM_PASSWORD}"
     if winrm.password is None:
-        yield error((*path, "password"), f"auth {winrm.auth} needs a password", hint)
+        if winrm.auth != "kerberos":  # kerberos without a password uses the user's ticket (KRB5CCNAME)
+            yield error((*path, "password"), f"auth {winrm.auth} needs a password", hint)
     elif not winrm.password.get_secret_value():
         yield error((*path, "password"), "the password is empty", hint)
+
+
+def _check_winrm_hostname(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
+    if winrm.hostname is None:
+        if winrm.auth == "kerberos":
+            message = "auth kerberos needs hostname: the SPN names the host, not its address"
+            hint = "e.g. hostname: win1.corp.example.com (the SPN is then HTTP/win1.corp.example.com)"
+            yield error((*path, "hostname"), message, hint)
+        return
+    if is_ip(winrm.hostname) or not is_dns_name(winrm.hostname, lowercase=False):
+        message = f"hostname {winrm.hostname!r} is not a DNS name"
+        yield error((*path, "hostname"), message, "give the host's FQDN, e.g. win1.corp.example.com")
+
+
+def _check_kerberos_user(path: Path, winrm: WinRMConnection) -> Iterator[Problem]:
+    if winrm.user is None:
+        return
+    realm = winrm.realm
+    if realm is None or not is_dns_name(realm, lowercase=False):
+        message = f"cannot tell the Kerberos realm from user {winrm.user!r}"
+        yield error((*path, "user"), message, "write user@REALM, e.g. admin@CORP.EXAMPLE.COM")
 
 
 def _check_windows_user(path: Path, user: str) -> Iterator[Problem]:
@@ -124,3 +150,21 @@ def _check_certificate_auth(path: Path, winrm: WinRMConnection) -> Iterator[Prob
     for key in ("certificateFile", "certificateKeyFile"):
         if _winrm_files(winrm)[key] is None:
             yield error((*path, key), f"auth certificate needs {key}", "give the PEM file")
+
+
+def check_kerberos_cache(cluster: Cluster) -> Iterator[Problem]:
+    """Kerberos hosts all with a password or all without: a run points KRB5CCNAME at one cache.
+
+    With passwords the run's tickets live in a private cache that KRB5CCNAME names for the whole process,
+    so a host meant to use the operator's own ticket would look in the private cache and fail.
+    """
+    kerberos = [(i, h) for i, h in enumerate(cluster.hosts) if h.winrm and h.winrm.auth == "kerberos"]
+    with_password = [h.name for _, h in kerberos if h.winrm and h.winrm.password is not None]
+    if not with_password or len(with_password) == len(kerberos):
+        return
+    for index, host in kerberos:
+        if host.winrm and host.winrm.password is None:
+            others = ", ".join(with_password)
+            message = f"{host.name!r} uses your Kerberos ticket, {others} a password: one run has one cache"
+            hint = "give every kerberos host a password, or none"
+            yield error((*HOSTS, index, "winrm", "password"), message, hint)

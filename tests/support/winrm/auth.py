@@ -1,4 +1,8 @@
-"""Authentication and message encryption for the WinRM test endpoint (real pyspnego NTLM/SPNEGO acceptor).
+"""Authentication and message encryption for the WinRM test endpoint (real pyspnego acceptors).
+
+NTLM and Negotiate use pyspnego's acceptor with ``NTLM_USER_FILE``; Kerberos uses pyspnego's ``kerberos`` (or
+``negotiate``) acceptor over MIT GSSAPI with ``KRB5_KTNAME`` pointing at a keytab a real test KDC made
+(``tests/support/kdc.py``): the ticket is checked against the keytab's service key, as on Windows.
 
 ``NTLM_USER_FILE`` (pyspnego's acceptor credential store) is process-global: ``register_ntlm_user`` owns one
 file for the whole test process, sets the variable once under a lock, and keeps any users an earlier value
@@ -29,6 +33,7 @@ MUTUAL_TLS_HEADER = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https
 SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
 _NEGOTIATE_RE = re.compile(r"^(Negotiate|NTLM|Kerberos)\s+(\S+)", re.IGNORECASE)
+_CREDSSP_RE = re.compile(r"^CredSSP\s+(\S+)", re.IGNORECASE)
 _BOUNDARY_RE = re.compile(rb"--\s*Encrypted Boundary(?:--)?\r\n")
 
 _user_file_lock = threading.Lock()
@@ -85,9 +90,12 @@ def authenticate(
         return AuthResult(accounts.certificates.get(tls.peer_fingerprint or ""), _offer(methods))
     if header.lower().startswith("basic ") and "basic" in methods and tls is not None:
         return _basic(header[6:], accounts, methods)
+    credssp = _CREDSSP_RE.match(header)
+    if credssp and "credssp" in methods:
+        return _credssp(credssp.group(1), state, accounts, methods)
     match = _NEGOTIATE_RE.match(header)
-    if match and methods & {"ntlm", "negotiate"}:
-        return _negotiate(match.group(2), state, methods, tls)
+    if match and methods & {"ntlm", "negotiate", "kerberos"}:
+        return _negotiate(match.group(1), match.group(2), state, methods, tls)
     if not header and state.user is not None:
         return AuthResult(state.user, encrypting=state.context is not None)
     return AuthResult(None, _offer(methods))
@@ -103,26 +111,63 @@ def _basic(token: str, accounts: Accounts, methods: frozenset[str]) -> AuthResul
     return AuthResult(None, _offer(methods))
 
 
-def _negotiate(token: str, state: ConnectionAuth, methods: frozenset[str], tls: TlsInfo | None) -> AuthResult:
+def _negotiate(
+    scheme: str, token: str, state: ConnectionAuth, methods: frozenset[str], tls: TlsInfo | None
+) -> AuthResult:
     if state.context is None or state.user is not None:
         bindings = tls.channel_bindings() if tls is not None else None
-        state.context, state.user = spnego.server(protocol="negotiate", channel_bindings=bindings), None
+        state.context = spnego.server(protocol="negotiate", channel_bindings=bindings)
+        state.user = None
     try:
         out = state.context.step(base64.b64decode(token))
     except (spnego.exceptions.SpnegoError, binascii.Error):
         state.context = None
         return AuthResult(None, _offer(methods))
-    reply = [("WWW-Authenticate", f"Negotiate {base64.b64encode(out).decode()}")] if out else []
+    reply = [("WWW-Authenticate", f"{scheme} {base64.b64encode(out).decode()}")] if out else []
     if not state.context.complete:
         return AuthResult(None, reply)
+    if _ntlm_refused(state.context, methods):
+        state.context = None
+        return AuthResult(None, _offer(methods))
     state.user = str(state.context.client_principal or "")
     return AuthResult(state.user, reply, encrypting=True)
 
 
+def _credssp(token: str, state: ConnectionAuth, accounts: Accounts, methods: frozenset[str]) -> AuthResult:
+    """CredSSP (pyspnego acceptor): TLS inside HTTP, NTLM inside that, then the client delegates its password,
+    which the endpoint checks against the account like Windows logs the user on with it."""
+    if state.context is None or state.user is not None:
+        state.context, state.user = spnego.server(protocol="credssp"), None
+    try:
+        out = state.context.step(base64.b64decode(token))
+    except (spnego.exceptions.SpnegoError, binascii.Error):
+        state.context = None
+        return AuthResult(None, _offer(methods))
+    reply = [("WWW-Authenticate", f"CredSSP {base64.b64encode(out).decode()}")] if out else []
+    if not state.context.complete:
+        return AuthResult(None, reply)
+    delegated = state.context.get_extra_info("client_credential")
+    user = str(getattr(delegated, "username", "") or "")
+    if accounts.passwords.get(user) != getattr(delegated, "password", None):
+        state.context = None
+        return AuthResult(None, _offer(methods))
+    state.user = user
+    return AuthResult(user, reply, encrypting=True)
+
+
+def _ntlm_refused(context: Any, methods: frozenset[str]) -> bool:
+    """A domain host where policy disabled NTLM: only a Kerberos logon counts (SPNEGO or raw Kerberos)."""
+    return not methods & {"ntlm", "negotiate"} and getattr(context, "negotiated_protocol", "") != "kerberos"
+
+
 def _offer(methods: frozenset[str]) -> list[tuple[str, str]]:
     offered = []
-    if methods & {"ntlm", "negotiate"}:
+    if methods & {"ntlm", "negotiate", "kerberos"}:
         offered.append(("WWW-Authenticate", "Negotiate"))
+    if "kerberos" in methods:
+        offered.append(("WWW-Authenticate", "Kerberos"))
+    if "credssp" in methods:
+        offered.append(("WWW-Authenticate", "CredSSP"))
     if "basic" in methods:
         offered.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
     return offered
@@ -156,13 +201,19 @@ def unwrap(body: bytes, context: Any) -> bytes:
     return message
 
 
-def wrap(message: bytes, context: Any) -> tuple[str, bytes]:
+def encryption_protocol(content_type: str) -> str:
+    """The ``protocol`` of a ``multipart/encrypted`` Content-Type (SPNEGO, Kerberos or CredSSP)."""
+    match = re.search(r'protocol="([^"]+)"', content_type)
+    return match.group(1) if match else SPNEGO_ENCRYPTED
+
+
+def wrap(message: bytes, context: Any, protocol: str = SPNEGO_ENCRYPTED) -> tuple[str, bytes]:
     """Encrypt a response body; returns (Content-Type, payload) the way Windows frames it."""
     header, data, padding = context.wrap_winrm(message)
     frame = "\r\n".join(
         [
             f"--{BOUNDARY}",
-            f"\tContent-Type: {SPNEGO_ENCRYPTED}",
+            f"\tContent-Type: {protocol}",
             f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message) + padding}",
             f"--{BOUNDARY}",
             "\tContent-Type: application/octet-stream",
@@ -170,5 +221,5 @@ def wrap(message: bytes, context: Any) -> tuple[str, bytes]:
         ]
     ).encode()
     payload = frame + struct.pack("<i", len(header)) + header + data + f"--{BOUNDARY}--\r\n".encode()
-    content_type = f'multipart/encrypted;protocol="{SPNEGO_ENCRYPTED}";boundary="{BOUNDARY}"'
+    content_type = f'multipart/encrypted;protocol="{protocol}";boundary="{BOUNDARY}"'
     return content_type, payload

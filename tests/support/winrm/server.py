@@ -1,9 +1,10 @@
 """A WS-Management endpoint on 127.0.0.1 that the unmodified pypsrp client talks to over HTTP(S).
 
-Real: HTTP/1.1 with keep-alive, TLS (server and optional client certificates), Basic and NTLM/SPNEGO
-authentication (pyspnego acceptor), NTLM message encryption, PSRP fragments (psrpcore). Simulated: the
-Windows host behind it (``SimulatedWindowsHost``). A restart really closes the listening socket, so clients
-see "connection refused" until the host is back on the same port.
+Real: HTTP/1.1 with keep-alive, TLS (server and optional client certificates), Basic, NTLM/SPNEGO and
+Kerberos authentication (pyspnego acceptors; Kerberos against a real MIT KDC's keytab), message
+encryption, PSRP fragments (psrpcore). Simulated: the Windows host behind it (``SimulatedWindowsHost``).
+A restart really closes the listening socket, so clients see "connection refused" until the host is back
+on the same port.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tests.support.winrm import soap
-from tests.support.winrm.auth import Accounts, AuthResult, authenticate, unwrap, wrap
+from tests.support.winrm.auth import Accounts, AuthResult, authenticate, encryption_protocol, unwrap, wrap
 from tests.support.winrm.host import SimulatedWindowsHost
 from tests.support.winrm.httpd import HttpServer, RequestHandler, server_tls
 from tests.support.winrm.shells import PsrpShell, ShellError
@@ -208,7 +209,7 @@ class WinRMEndpoint:
         self._serve(handler, auth, body, content_type)
 
     def _serve(self, handler: RequestHandler, auth: AuthResult, body: bytes, content_type: str) -> None:
-        encrypted = content_type.startswith("multipart/encrypted")
+        encrypted = content_type.startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
         if encrypted:
             body = unwrap(body, handler.auth_state.context)
         elif body and self.config.scheme == "http":
@@ -221,7 +222,9 @@ class WinRMEndpoint:
         status, response = self._dispatch(body, auth.user or "")
         reply_type = SOAP_CONTENT_TYPE
         if encrypted:
-            reply_type, response = wrap(response, handler.auth_state.context)
+            reply_type, response = wrap(
+                response, handler.auth_state.context, encryption_protocol(content_type)
+            )
         self.wire.append(WireRecord("response", reply_type, response[:4096]))
         handler.reply(status, response, reply_type, auth.headers)
 

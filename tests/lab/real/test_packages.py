@@ -1,0 +1,190 @@
+"""Tier: lab, real Kubernetes (its artifact sources). Nothing here is emulated.
+
+Real: kubeadm, kubelet, kubectl, the control plane, etcd, CoreDNS and the CNI plugins built from their
+pinned Go modules; .deb packages made by dpkg-deb; an apt repository indexed by dpkg-scanpackages and
+apt-ftparchive and signed with gpg; apt on a systemd test host (signature checking on, keyring as
+hybridctl writes it, at the URL hybridctl's mirror mode derives); images assembled by crane in a registry
+served by ``crane registry serve``. The packages' unit files are copies of upstream's (see packages.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hybridctl.artifacts import Catalog, parse_checksum
+from hybridctl.inventory import load_inventory
+from hybridctl.steps.linux import repository as repo
+from tests.lab.real import images, packages
+from tests.lab.real import mirror as tarballs
+from tests.lab.real.artifacts import CACHE, LabBinaries
+from tests.lab.real.fixtures import SystemdHostFactory
+from tests.lab.real.hosts import SystemdHost, SystemdHosts
+from tests.lab.real.serve import http_server
+from tests.support.ci import require_tool
+from tests.support.inventory import write_inventory
+from tests.upstream.build import DEFAULT_KUBERNETES, components, ensure
+
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The lab's artifact mirror: its directory and the URL the hosts reach it at."""
+
+    root: Path
+    url: str
+
+
+def _publish(root: Path, binaries: LabBinaries) -> Path:
+    debs = CACHE / f"debs-{binaries.kubernetes_stamp}"
+    return packages.apt_repository(root, binaries.kubernetes, binaries.cni, binaries.release, debs)
+
+
+@pytest.fixture(scope="module")
+def mirror(
+    lab_binaries: LabBinaries, systemd_lab: SystemdHosts, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mirror]:
+    """The signed apt repository under a mirror root, served on the lab's gateway."""
+    root = tmp_path_factory.mktemp("mirror")
+    _publish(root, lab_binaries)
+    with http_server(root, systemd_lab.addressing.gateway) as url:
+        yield Mirror(root, url)
+
+
+def _catalog(mirror: str, release: str, tmp_path: Path) -> Catalog:
+    """hybridctl's own view of an inventory that points at the mirror."""
+    entry = {
+        "name": "cp",
+        "address": "10.0.0.1",
+        "role": "control-plane",
+        "os": "linux",
+        "ssh": {"user": "root"},
+    }
+    spec = {"kubernetes": {"version": release}, "artifacts": {"source": "mirror", "mirrorUrl": mirror}}
+    path = write_inventory(tmp_path / "cluster.yaml", [entry], **spec)
+    loaded = load_inventory(path)
+    assert loaded.cluster is not None, loaded.problems
+    return Catalog(loaded.cluster)
+
+
+def _trust(host: SystemdHost, url: str) -> None:
+    """Write the keyring and source list exactly as hybridctl's kube-packages step does."""
+    armored = host.exec("curl", "-fsS", repo.apt_key_url(url)).stdout
+    (host.root / repo.APT_KEYRING.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (host.root / repo.APT_KEYRING.lstrip("/")).write_bytes(repo.dearmor(armored))
+    (host.root / repo.APT_SOURCE.lstrip("/")).write_bytes(repo.apt_source(url))
+
+
+def _apt(host: SystemdHost, *args: str) -> subprocess.CompletedProcess[str]:
+    return host.exec("env", "DEBIAN_FRONTEND=noninteractive", *args, check=False, timeout=600)
+
+
+def test_apt_installs_the_built_packages_from_the_signed_repository(
+    mirror: Mirror, lab_binaries: LabBinaries, systemd_hosts: SystemdHostFactory, tmp_path: Path
+) -> None:
+    """apt verifies InRelease, offers 1.37.2-1.1 to madison, installs the exact pins with their units."""
+    (host,) = systemd_hosts(1)
+    release = lab_binaries.release
+    url = repo.repository_url(_catalog(mirror.url, release, tmp_path), "apt")
+    _trust(host, url)
+    update = _apt(host, "apt-get", "update", "-q")
+    assert update.returncode == 0, update.stdout + update.stderr
+    assert "NO_PUBKEY" not in update.stderr and "not signed" not in update.stderr
+    pins = []
+    for name in repo.PACKAGES:
+        madison = host.exec("apt-cache", "madison", name).stdout
+        version = repo.choose_version(madison, name, release)
+        assert version == f"{release}-1.1"
+        pins.append(f"{name}={version}")
+    install = _apt(host, "apt-get", "install", "-y", "-q", *pins)
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert host.exec("kubeadm", "version", "-o", "short").stdout.strip() == f"v{release}"
+    assert host.exec("kubelet", "--version").stdout.strip() == f"Kubernetes v{release}"
+    client = json.loads(host.exec("kubectl", "version", "--client", "-o", "json").stdout)
+    assert client["clientVersion"]["gitVersion"] == f"v{release}"
+    assert "10-kubeadm.conf" in host.exec("systemctl", "cat", "kubelet.service").stdout
+    assert host.exec("test", "-x", "/opt/cni/bin/bridge", check=False).returncode == 0
+    installed = host.exec("dpkg-query", "-W", "kubernetes-cni").stdout
+    assert installed.split() == ["kubernetes-cni", f"{packages.CNI_VERSION}-1.1"]
+
+
+def test_apt_refuses_the_repository_signed_by_another_key(
+    mirror: Mirror, lab_binaries: LabBinaries, systemd_hosts: SystemdHostFactory, tmp_path: Path
+) -> None:
+    """The signature is really checked: a Release re-signed by a stranger's key fails ``apt-get update``."""
+    (host,) = systemd_hosts(1)
+    url = repo.repository_url(_catalog(mirror.url, lab_binaries.release, tmp_path), "apt")
+    _trust(host, url)
+    served = packages.repository_dir(mirror.root, lab_binaries.release)
+    with packages.signer() as stranger:
+        stranger.sign(served / "Release")
+    try:
+        update = _apt(host, "apt-get", "update", "-q")
+    finally:
+        _publish(mirror.root, lab_binaries)  # a fresh key signs it again; Release.key follows
+    output = update.stdout + update.stderr
+    assert update.returncode != 0, output
+    assert "NO_PUBKEY" in output or "signatures couldn't be verified" in output, output
+
+
+def test_registry_serves_every_image_kubeadm_and_the_tests_pull(
+    lab_binaries: LabBinaries, systemd_lab: SystemdHosts, tmp_path: Path
+) -> None:
+    """Each image is listed with its tag, is linux/amd64, has its entrypoint and PATH set."""
+    crane = lab_binaries.crane / "crane"
+    wanted = images.lab_images(lab_binaries)
+    with images.registry(crane, systemd_lab.addressing.gateway, tmp_path / "blobs") as registry:
+        digests = {image.reference: images.push(crane, registry, image, tmp_path) for image in wanted}
+        for image in wanted:
+            tags = images.run_crane(crane, "ls", "--insecure", f"{registry}/{image.name}").split()
+            assert image.tag in tags
+            config = json.loads(
+                images.run_crane(crane, "config", "--insecure", f"{registry}/{image.reference}")
+            )
+            assert (config["os"], config["architecture"]) == ("linux", "amd64")
+            assert config["config"]["Entrypoint"] == [image.entrypoint]
+            assert f"PATH={images.PATH}" in config["config"]["Env"]
+            assert digests[image.reference].startswith("sha256:")
+        exported = tmp_path / "kube-proxy-fs.tar"
+        proxy = f"{registry}/kube-proxy:v{lab_binaries.release}"
+        images.run_crane(crane, "export", "--insecure", proxy, str(exported))
+    with tarfile.open(exported) as filesystem:
+        names = set(filesystem.getnames())
+    # kube-proxy's image: the binary and Debian's iptables, as upstream's distroless-iptables base carries
+    assert {"usr/local/bin/kube-proxy", "usr/sbin/xtables-nft-multi", "usr/sbin/iptables-restore"} <= names
+
+
+def test_release_tarballs_sit_where_hybridctls_mirror_mode_downloads_them(tmp_path: Path) -> None:
+    """containerd's and the CNI plugins' tarballs: upstream layout, checksum files hybridctl parses."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    built = components()
+    containerd, cni = ensure(built["containerd"]), ensure(built["cni-plugins"])
+    catalog = _catalog("http://mirror.lab/", DEFAULT_KUBERNETES, tmp_path)
+    root = tmp_path / "mirror"
+    sources = {
+        "containerd-linux": tarballs.containerd_files(containerd),
+        "cni-plugins-linux": tarballs.cni_files(cni),
+    }
+    for artifact in catalog.linux_artifacts():
+        if artifact.name not in sources:
+            continue  # runc: not built yet (see the module docstring of tests/lab/real/mirror.py)
+        data = tarballs.tarball(sources[artifact.name])
+        placed = tarballs.place(root, "http://mirror.lab/", artifact, data)
+        assert artifact.checksum_url is not None
+        checksum = tarballs.local_path(root, artifact.checksum_url).read_text()
+        assert parse_checksum(checksum, artifact.filename) == hashlib.sha256(placed.read_bytes()).hexdigest()
+        with tarfile.open(placed) as archive:
+            files = {m.name for m in archive.getmembers() if m.isfile() and m.mode & 0o111}
+        assert files == set(sources[artifact.name])
+    version = subprocess.run(
+        [str(containerd / "containerd"), "--version"], capture_output=True, text=True, check=True
+    )
+    assert f"v{catalog.containerd} " in version.stdout  # the release the inventory's default names
