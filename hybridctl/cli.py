@@ -6,15 +6,32 @@ Heavy modules (pydantic, jinja2, paramiko, pypsrp) are imported inside commands 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 
+from hybridctl import library_logs
 from hybridctl.appenv import AppEnv
 from hybridctl.cli_options import DebugOpt, InventoryOpt, NoColorOpt, OutputOpt, VerboseOpt, merge, options
-from hybridctl.errors import ExitCode, HybridctlError, UsageError
+from hybridctl.errors import ExitCode, HybridctlError, UsageError, local_file_error
+
+
+def _argument_help_name(argument: typer.core.TyperArgument) -> str:
+    """``NAME...`` for a list argument, as usage lines write it (typer shows ``NAME <list[str]>``)."""
+    name = argument.display_name_raw
+    return f"{name}..." if argument.nargs != 1 else name
+
+
+def _argument_type(argument: typer.core.TyperArgument, ctx: Any) -> str:
+    return ""  # the metavar (NAME, FILE) says what an argument is; its Python type means nothing to users
+
+
+typer.core.TyperArgument._rich_display_name = _argument_help_name  # type: ignore[method-assign,assignment]
+typer.core.TyperArgument.display_type = _argument_type  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="hybridctl",
@@ -31,7 +48,18 @@ app.add_typer(hosts_app, name="hosts")
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
 DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
-HostsArg = Annotated[list[str] | None, typer.Argument(help="Host names from the inventory (default: all).")]
+HostsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Host names from the inventory (default: all).", metavar="NAME", show_default=False),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hybridctl import __version__
+
+        print(f"hybridctl {__version__}")
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -43,6 +71,12 @@ def _root(
     verbose: VerboseOpt = None,
     no_color: NoColorOpt = None,
     debug: DebugOpt = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print hybridctl's version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Global options may come before the command or after it."""
     given = {
@@ -182,7 +216,12 @@ def support_bundle(
 @options()
 def hosts_forget(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Host names whose recorded SSH keys to forget.")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="Host names (or bastion addresses) whose recorded SSH keys to forget.", metavar="NAME"
+        ),
+    ],
     *,
     state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Run state directory.")] = None,
     env: AppEnv,
@@ -254,7 +293,7 @@ def up(
 @options(run=True)
 def add_node(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.")],
+    names: Annotated[list[str], typer.Argument(help="Inventory names of the hosts to add.", metavar="NAME")],
     *,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
@@ -313,15 +352,33 @@ def _lifecycle(
     return run_action(env, settings, action, cluster, confirm)
 
 
-def _report(error: HybridctlError, debug: bool) -> None:
-    """Print a user-facing error (and its traceback only with --debug)."""
-    if debug:
+def _report(error: HybridctlError, args: list[str]) -> None:
+    """Print a user-facing error (and its traceback only with --debug); a JSON event with --output json."""
+    if "--debug" in args:
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
+    if _wants_json(args):
+        print(json.dumps(_error_event(error)), flush=True)
     print(f"error: {error.message}", file=sys.stderr)
     if error.hint:
         print(f"hint: {error.hint}", file=sys.stderr)
+
+
+def _error_event(error: HybridctlError) -> dict[str, Any]:
+    event: dict[str, Any] = {"event": "error", "exitCode": int(error.exit_code), "message": error.message}
+    if error.hint:
+        event["hint"] = error.hint
+    problems = getattr(error, "problems", None)
+    if problems:
+        event["problems"] = problems
+    return event
+
+
+def _wants_json(args: list[str]) -> bool:
+    """``--output json`` anywhere on the command line (errors may come before options are parsed)."""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--output=json" in args or any(a == "--output" and b == "json" for a, b in pairs)
 
 
 def _show_usage_error(exc: Exception) -> None:
@@ -340,21 +397,44 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Run hybridctl and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    library_logs.capture(debug="--debug" in args)
     try:
         result: Any = app(args=args, prog_name="hybridctl", standalone_mode=False)
-    except typer.Exit as exc:
+    except KeyboardInterrupt:
+        return _exit_code(typer.Abort(), args)
+    except Exception as exc:  # every error, expected or not, ends here: one line, a documented code
+        return _exit_code(exc, args)
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _exit_code(exc: Exception, args: list[str]) -> int:
+    """The one place that turns an exception into what the user sees and the exit code."""
+    if isinstance(exc, typer.Exit):
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    if isinstance(exc, typer.Abort):
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except HybridctlError as exc:
-        _report(exc, debug)
-        return exc.exit_code
-    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+    if isinstance(exc, typer.TyperException):  # click usage errors: bad option, missing argument
         _show_usage_error(exc)
         return ExitCode.USAGE
-    return result if isinstance(result, int) else ExitCode.OK
+    error = _as_error(exc)
+    _report(error, args)
+    return error.exit_code
+
+
+def _as_error(exc: Exception) -> HybridctlError:
+    if isinstance(exc, HybridctlError):
+        return exc
+    error: HybridctlError
+    if isinstance(exc, OSError):  # a local path the user named cannot be used
+        error = local_file_error(exc)
+    else:  # a bug: still one line; the traceback only with --debug
+        error = HybridctlError(f"internal error: {type(exc).__name__}: {exc}", hint=INTERNAL_HINT)
+    error.__cause__ = exc
+    return error
+
+
+INTERNAL_HINT = "this is a bug in hybridctl: run again with --debug and report the traceback"
 
 
 __all__ = ["UsageError", "app", "main", "run"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -36,9 +37,13 @@ class UsageError(HybridctlError):
 
 
 class InventoryError(HybridctlError):
-    """The inventory file is missing, unreadable or invalid."""
+    """The inventory file is unreadable or invalid; ``problems`` lists them for JSON output."""
 
     exit_code = ExitCode.INVALID_INVENTORY
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems: list[dict[str, object]] = []
 
 
 class RenderError(HybridctlError):
@@ -55,3 +60,32 @@ class LockHeldError(StateError):
 
 class PlaceholderError(HybridctlError):
     """A rendered file still carries a placeholder and must not be installed."""
+
+
+class NoInventoryError(UsageError):
+    """No inventory file where one was looked for."""
+
+
+class LocalFileError(HybridctlError):
+    """A local file or directory could not be read or written (exit 1); the message names the path."""
+
+
+_OS_HINTS = {
+    errno.EEXIST: "something is already there: remove it or choose another path",
+    errno.ENOENT: "the path, or a directory above it, does not exist or cannot hold files (e.g. /proc): "
+    "create the directory or choose another path",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: choose another path",
+    errno.EISDIR: "this is a directory, but a file is needed: choose a file path",
+    errno.EACCES: "permission denied: fix the permissions or choose a path you may write",
+    errno.EPERM: "operation not permitted: fix the permissions or choose a path you may write",
+    errno.EROFS: "the file system is read-only: choose a writable path",
+    errno.ENOSPC: "the disk is full: free some space or choose another path",
+}
+
+
+def local_file_error(exc: OSError) -> LocalFileError:
+    """One line about an OS error on a local path: which path, what went wrong, what to do."""
+    path = exc.filename if exc.filename is not None else "a local file"
+    reason = exc.strerror or type(exc).__name__
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path and its permissions")
+    return LocalFileError(f"cannot use {path}: {reason}", hint=hint)

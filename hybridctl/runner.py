@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 
 from hybridctl.events import Event, Outcome
 from hybridctl.inventory.models import Host
+from hybridctl.library_logs import about_host
 from hybridctl.steps.base import Change, Step
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.outcome import StepResult, classify
 from hybridctl.transport.base import TransportError
 
 Sleep = Callable[[float], None]
+INTERRUPT_MESSAGE = "interrupt: finishing running steps, starting nothing new; Ctrl-C again to abort"
 Selector = Callable[[Step, Host], bool]
 
 
@@ -97,13 +99,22 @@ class Runner:
         return selected and step.applies_to(host, self.ctx.cluster)
 
     def run(self) -> RunReport:
-        """Run every step on every host it applies to; returns the report (never raises for step failures)."""
+        """Run every step on every host it applies to; returns the report (never raises for step failures).
+
+        A first Ctrl-C (or SIGTERM) lets running steps finish and starts nothing new; a second one aborts:
+        KeyboardInterrupt propagates at once, and closing the session's connections ends the running steps.
+        """
         workers = max(1, self.options.linux_parallel + self.options.windows_parallel)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridctl") as pool:
-            try:
-                self._loop(pool)
-            except KeyboardInterrupt:
-                self._interrupt()
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridctl")
+        aborted = False
+        try:
+            self._loop(pool)
+        except KeyboardInterrupt:
+            aborted = self._interrupt()
+        finally:
+            pool.shutdown(wait=not aborted, cancel_futures=True)
+        if aborted:
+            raise KeyboardInterrupt
         self._skip_rest("not started: the run stopped")
         return self.report
 
@@ -119,13 +130,20 @@ class Runner:
             for future in finished:
                 self._finish(self._running.pop(future), future.result())
 
-    def _interrupt(self) -> None:
-        """First Ctrl-C: start nothing new, let running steps end (they have timeouts)."""
+    def _interrupt(self) -> bool:
+        """First Ctrl-C: start nothing new, let running steps end (they have timeouts); True if aborted."""
         self.report.interrupted = True
         self._stopped = True
-        for future, item in list(self._running.items()):
-            self._finish(item, future.result())
-        self._running.clear()
+        running = sorted({f"{i.host.name}: {i.step.name}" for i in self._running.values()})
+        self.ctx.events.emit(Event("interrupt", {"message": INTERRUPT_MESSAGE, "running": running}))
+        try:
+            for future, item in list(self._running.items()):
+                self._finish(item, future.result())
+        except KeyboardInterrupt:
+            return True
+        finally:
+            self._running.clear()
+        return False
 
     def _pending_exists(self) -> bool:
         return any(self._queues[h.name] for h in self.hosts) and not self._stopped
@@ -186,9 +204,13 @@ class Runner:
 
     def _attempts(self, item: _Item) -> StepResult:
         """Run one step on one host, retrying transient errors when the step is safe to repeat."""
+        with about_host(item.host.name):  # library log records of this thread belong to this host
+            return self._attempt_until_done(item)
+
+    def _attempt_until_done(self, item: _Item) -> StepResult:
         attempt = 1
+        started = time.monotonic()  # seconds cover every attempt and the waits between them
         while True:
-            started = time.monotonic()
             try:
                 changes = self._execute(item)
                 return StepResult.done(item, changes, attempt, time.monotonic() - started)
@@ -223,19 +245,24 @@ class Runner:
 
     def _finish(self, item: _Item, result: StepResult) -> None:
         self._record(item, result)
-        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
-            self._skip_host(item.host, f"{item.step.name} {result.outcome.value} on this host")
-            if not self.options.continue_on_error:
-                self._stopped = True
+        if result.outcome is Outcome.UNREACHABLE:  # the host's other steps are unreachable too, not skipped
+            self._skip_host(
+                item.host, f"not run: the host was unreachable in {item.step.name}", result.outcome
+            )
+        elif result.outcome is Outcome.FAILED:
+            self._skip_host(item.host, f"{item.step.name} failed on this host")
+        stops = result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE)
+        if stops and not self.options.continue_on_error:
+            self._stopped = True
 
     def _record(self, item: _Item, result: StepResult) -> None:
         self._done[(item.host.name, item.step.name)] = result.outcome
         self.report.results.append(result)
         self.ctx.events.emit(Event("step-end", result.to_json()))
 
-    def _skip_host(self, host: Host, reason: str) -> None:
+    def _skip_host(self, host: Host, reason: str, outcome: Outcome = Outcome.SKIPPED) -> None:
         for item in self._queues[host.name]:
-            self._record(item, StepResult.skipped(item, reason))
+            self._record(item, StepResult.not_run(item, reason, outcome))
         self._queues[host.name] = []
 
     def _skip_blocked(self) -> None:

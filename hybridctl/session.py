@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -23,6 +24,7 @@ from hybridctl.connections import ConnectionPool, TransportFactory
 from hybridctl.errors import ExitCode
 from hybridctl.events import EventSink, Fanout, JsonLines, Outcome
 from hybridctl.inventory.models import Cluster, Host
+from hybridctl.library_logs import routed_to
 from hybridctl.masking import Masker
 from hybridctl.runner import Runner, RunnerOptions, RunReport, Selector
 from hybridctl.state import HostLogs, Journal, RunLock, StateDir, default_state_dir
@@ -109,6 +111,7 @@ class Session:
         self._factory = factory
         self._lock: RunLock | None = None
         self._previous_sigterm: Any = None
+        self._routing: AbstractContextManager[None] | None = None
         self.logs: HostLogs | None = None
         self.journal: Journal | None = None
         self.pool: ConnectionPool | None = None
@@ -117,6 +120,8 @@ class Session:
 
     def __enter__(self) -> Session:
         self.state_dir.ensure()
+        if self.settings.junit is not None:  # refuse an unusable report path before any host is touched
+            self.settings.junit.parent.mkdir(parents=True, exist_ok=True)
         if self.exclusive:
             self._take_lock()
             if remove_stale_cache(self.state_dir.root):
@@ -126,6 +131,8 @@ class Session:
         self.logs = HostLogs(self.state_dir.log_dir(self.run_id), self.masker)
         self.journal = Journal(self.state_dir.journal_path, self.masker)
         self.pool = ConnectionPool(self._factory or self._default_factory())
+        self._routing = routed_to(self.logs)
+        self._routing.__enter__()
         self._install_sigterm()
         return self
 
@@ -140,6 +147,8 @@ class Session:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._restore_sigterm()
+        if self._routing is not None:
+            self._routing.__exit__(None, None, None)
         if self.pool is not None:
             self.pool.close()
         if self.tickets is not None:
@@ -160,6 +169,7 @@ class Session:
             masker=self.masker,
             connect_timeout=self.settings.connect_timeout,
             base_dir=self.env.inventory_path().resolve().parent,
+            inventory=self.env.inventory_path(),
             kerberos=self.tickets,
         )
         return lambda host: open_transport(host, settings)
@@ -175,8 +185,8 @@ class Session:
 
     def context(self, *, read_only: bool, sinks: Sequence[EventSink] = ()) -> StepContext:
         """A step context over this session's connections."""
-        assert self.pool is not None and self.journal is not None
-        events = Fanout([self.journal, *sinks])
+        assert self.pool is not None and self.journal is not None and self.logs is not None
+        events = Fanout([self.journal, self.logs, *sinks])
         options = {
             "state_dir": self.state_dir.root,
             "run_id": self.run_id,

@@ -79,8 +79,11 @@ class StateDir:
         return self.root / "logs" / run_id
 
     def ensure(self) -> StateDir:
-        """Create the directory (mode 0700)."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the directory and its ``logs/`` (both mode 0700: logs show commands and host details)."""
+        for directory in (self.root, self.root / "logs"):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if directory.stat().st_mode & 0o077:
+                directory.chmod(0o700)  # made by an older hybridctl with the umask's mode
         return self
 
 
@@ -203,7 +206,15 @@ class Journal:
 
     def emit(self, event: Event) -> None:
         """Append ``step-start``/``step-end``/``run-*`` events as records."""
-        if event.kind not in ("run-start", "step-start", "step-end", "retry", "reboot", "run-end"):
+        if event.kind not in (
+            "run-start",
+            "step-start",
+            "step-end",
+            "retry",
+            "reboot",
+            "download",
+            "run-end",
+        ):
             return
         line = self._masker.mask(json.dumps(event.to_json(), ensure_ascii=False, default=str)) + "\n"
         os.write(self._fd, line.encode())
@@ -238,15 +249,24 @@ class HostLogs:
         return self.directory / f"{host}.log"
 
     def command(self, host: str, display: str, result: Result) -> None:
-        """Record a finished command with its output."""
-        lines = [f"$ {display}", f"# exit {result.exit_code} in {result.duration:.3f}s"]
+        """Record a finished command with its output; every line of a multi-line command is prefixed."""
+        first, *rest = display.splitlines() or [""]
+        lines = [f"$ {first}", *(f"> {line}" for line in rest)]
+        lines.append(f"# exit {result.exit_code} in {result.duration:.3f}s")
         lines += [f"stdout: {line}" for line in result.stdout.splitlines()]
         lines += [f"stderr: {line}" for line in result.stderr.splitlines()]
         self._write(host, lines)
 
     def event(self, host: str, message: str) -> None:
-        """Record a connection event."""
-        self._write(host, [f"# {message}"])
+        """Record a connection event (one prefixed line per line of ``message``)."""
+        self._write(host, [f"# {line}" for line in message.splitlines() or [""]])
+
+    def emit(self, event: Event) -> None:
+        """Record why a step failed or its host was unreachable, so the log a summary names says so."""
+        data = event.data
+        if event.kind != "step-end" or data.get("outcome") not in ("failed", "unreachable"):
+            return
+        self.event(str(data["host"]), f"step {data['step']}: {data['outcome']}: {data.get('error', '')}")
 
     def _write(self, host: str, lines: list[str]) -> None:
         stamp = time.strftime("%H:%M:%S")

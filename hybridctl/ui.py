@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from hybridctl.events import Event, Outcome
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from hybridctl.runner import RunReport
+    from hybridctl.steps.base import Change
     from hybridctl.steps.outcome import StepResult
 
 STATUS_STYLE = {
@@ -34,12 +35,19 @@ STATUS_STYLE = {
 }
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 host``, ``2 hosts``, ``0 hosts``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 @dataclass
 class _Row:
     step: str = "-"
     status: str = "waiting"
     started: float = field(default_factory=time.monotonic)
     done: int = 0
+    note: str = ""
+    """What the step is waiting for: a retry (reason, wait), a reboot, a download."""
 
 
 class LiveView:
@@ -55,48 +63,81 @@ class LiveView:
     def __enter__(self) -> LiveView:
         from rich.live import Live
 
-        self._live = Live(self._render(), console=self._console, refresh_per_second=8, transient=False)
+        # get_renderable: every refresh re-renders, so the clocks tick while a step runs
+        self._live = Live(
+            console=self._console, get_renderable=self._render, refresh_per_second=4, transient=False
+        )
         self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
             self._live.__exit__(None, None, None)
 
     def emit(self, event: Event) -> None:
-        """Update the row of the event's host."""
+        """Update the row of the event's host; print interrupts and retries above the table."""
+        if event.kind == "interrupt" and self._live is not None:
+            self._live.console.print(f"[bold]{escape(str(event.data['message']))}[/]")
         with self._lock:
             self._apply(event)
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
+
+    def _render(self) -> RenderableType:
+        with self._lock:
+            return _LiveTable.render(self._rows, self._total)
 
     def _apply(self, event: Event) -> None:
         row = self._rows.get(str(event.data.get("host", "")))
         if row is None:
             return
+        data = event.data
         if event.kind == "step-start":
-            row.step, row.status, row.started = str(event.data["step"]), "running", time.monotonic()
+            row.step, row.status, row.started, row.note = str(data["step"]), "running", time.monotonic(), ""
         elif event.kind == "step-end":
-            row.status, row.done = str(event.data["outcome"]), row.done + 1
-        elif event.kind == "reboot":
-            row.status = "rebooting" if event.data.get("phase") != "up" else "running"
+            row.status, row.done, row.note = str(data["outcome"]), row.done + 1, ""
+        else:
+            row.status, row.note = _progress(event, row.status)
 
-    def _render(self) -> RenderableType:
+
+def _progress(event: Event, status: str) -> tuple[str, str]:
+    """Status and note of a host while its step retries, reboots it or downloads."""
+    data = event.data
+    if event.kind == "retry":
+        return "running", f"retry {data['attempt']} in {data['delay']:g}s: {data['error']}"
+    if event.kind == "reboot" and data.get("phase") != "up":
+        return "rebooting", f"rebooting ({data.get('phase')}), waiting for {_remote(data)}"
+    if event.kind == "reboot":
+        return "running", "back after the reboot"
+    if event.kind == "download":
+        return "running", str(data.get("message", ""))
+    return status, ""
+
+
+def _remote(data: dict[str, object]) -> str:
+    return "WinRM" if data.get("os", "windows") == "windows" else "SSH"
+
+
+class _LiveTable:
+    """Renders the live view's rows."""
+
+    @staticmethod
+    def render(rows: dict[str, _Row], total: int) -> RenderableType:
+        """The table and the progress bar."""
         from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
-        for column in ("host", "step", "elapsed", "status"):
+        for column in ("host", "step", "elapsed", "status", ""):
             table.add_column(column)
-        with self._lock:
-            for name, row in self._rows.items():
-                elapsed = f"{time.monotonic() - row.started:5.1f}s"
-                status = f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]"
-                table.add_row(name, row.step, elapsed, status)
-            done = sum(r.done for r in self._rows.values())
-        return Group(table, ProgressBar(total=self._total, completed=min(done, self._total), width=60))
+        for name, row in rows.items():
+            elapsed = f"{time.monotonic() - row.started:5.0f}s"
+            status = f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]"
+            table.add_row(name, row.step, elapsed, status, escape(row.note))
+        done = sum(r.done for r in rows.values())
+        return Group(table, ProgressBar(total=total, completed=min(done, total), width=60))
 
 
 class LineView:
@@ -114,18 +155,22 @@ class LineView:
                 self._console.print(text, markup=False)
 
 
+_LINES: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "step-end": lambda d: (
+        f"{d['host']}: {d['step']}: {d['outcome']}" + (f": {d['error']}" if d.get("error") else "")
+    ),
+    "retry": lambda d: f"{d['host']}: {d['step']}: retrying in {d['delay']:g}s ({d['error']})",
+    "reboot": lambda d: f"{d['host']}: reboot: {d.get('phase')}",
+    "warning": lambda d: f"{d['host']}: {d['step']}: warning: {d['message']}",
+    "interrupt": lambda d: str(d["message"]),
+    "download": lambda d: f"{d['host']}: downloaded {d['message']}" if "seconds" in d else None,
+}
+"""The one line a plain (non-live) view prints per event kind; kinds not listed print nothing."""
+
+
 def _line(event: Event) -> str | None:
-    data = event.data
-    if event.kind == "step-end":
-        suffix = f": {data['error']}" if data.get("error") else ""
-        return f"{data['host']}: {data['step']}: {data['outcome']}{suffix}"
-    if event.kind == "retry":
-        return f"{data['host']}: {data['step']}: retrying in {data['delay']:g}s ({data['error']})"
-    if event.kind == "reboot":
-        return f"{data['host']}: reboot: {data.get('phase')}"
-    if event.kind == "warning":
-        return f"{data['host']}: {data['step']}: warning: {data['message']}"
-    return None
+    render = _LINES.get(event.kind)
+    return render(event.data) if render else None
 
 
 def print_summary(console: Console, report: RunReport, log_dir: Path | None) -> None:
@@ -133,28 +178,41 @@ def print_summary(console: Console, report: RunReport, log_dir: Path | None) -> 
     from rich.table import Table
 
     table = Table(title=f"run {report.run_id}", box=None)
-    for column in ("host", "changed", "ok", "skipped", "failed", "time"):
-        table.add_column(column, justify="right" if column != "host" else "left")
+    for column in ("host", "result", "changed", "ok", "skipped", "failed", "unreachable", "time"):
+        table.add_column(column, justify="left" if column in ("host", "result") else "right")
     for host in _hosts_in_order(report):
         results = report.for_host(host)
-        failed = sum(1 for r in results if r.outcome in (Outcome.FAILED, Outcome.UNREACHABLE))
         table.add_row(
-            host,
-            str(_count(results, Outcome.CHANGED)),
-            str(_count(results, Outcome.OK)),
-            str(_count(results, Outcome.SKIPPED)),
-            f"[bold red]{failed}[/]" if failed else "0",
-            f"{sum(r.duration for r in results):.1f}s",
+            host, _host_result(results), *_counts(results), f"{sum(r.duration for r in results):.1f}s"
         )
     console.print(table)
     for result in report.results:
-        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
-            _print_failure(console, result, log_dir)
+        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and result.attempts:
+            print_failure(console, result, log_dir)
     if report.interrupted:
         console.print("[bold]interrupted[/]: running steps were allowed to finish; nothing else started.")
 
 
-def _print_failure(console: Console, result: StepResult, log_dir: Path | None) -> None:
+def _counts(results: Sequence[StepResult]) -> list[str]:
+    shown = []
+    for outcome in (Outcome.CHANGED, Outcome.OK, Outcome.SKIPPED, Outcome.FAILED, Outcome.UNREACHABLE):
+        count = _count(results, outcome)
+        bad = outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and count
+        shown.append(f"[{STATUS_STYLE[outcome.value]}]{count}[/]" if bad else str(count))
+    return shown
+
+
+def _host_result(results: Sequence[StepResult]) -> str:
+    """One word per host: the worst thing that happened to it."""
+    for outcome in (Outcome.UNREACHABLE, Outcome.FAILED, Outcome.SKIPPED, Outcome.CHANGED, Outcome.OK):
+        if any(r.outcome is outcome for r in results):
+            word = "not run" if outcome is Outcome.SKIPPED else outcome.value
+            return f"[{STATUS_STYLE[outcome.value]}]{word}[/]"
+    return "-"
+
+
+def print_failure(console: Console, result: StepResult, log_dir: Path | None) -> None:
+    """What failed where: the message, the hint, the command, its exit code, stderr's last lines, the log."""
     console.print(f"\n[bold red]{result.outcome.value}[/] {result.host} / {result.step}: ", end="")
     console.print(result.error or "", markup=False)
     if result.hint:
@@ -186,18 +244,58 @@ def print_plan(console: Console, report: RunReport, *, diffs: bool) -> None:
     for result in report.results:
         table.add_row(result.step, result.host, _plan_cell(result))
     console.print(table)
-    pending = report.count(Outcome.CHANGED)
-    console.print(f"{pending} step(s) would change something" if pending else "no changes: converged")
+    for line in plan_verdict(report):
+        console.print(line)
     if diffs:
         _print_diffs(console, report)
 
 
+IMPACT_MARK = {"reboot": "REBOOT", "restart": "RESTART", "delete": "DELETE"}
+
+
+def plan_verdict(report: RunReport) -> list[str]:
+    """What the plan amounts to; "converged" only when every step was checked and nothing would change."""
+    pending = report.count(Outcome.CHANGED)
+    unchecked = {o: report.count(o) for o in (Outcome.FAILED, Outcome.UNREACHABLE, Outcome.SKIPPED)}
+    lines = [_impacts(report, impact) for impact in IMPACT_MARK]
+    lines = [line for line in lines if line]
+    if any(unchecked.values()):
+        parts = ", ".join(f"{n} {o.value}" for o, n in unchecked.items() if n)
+        changes = f"{counted(pending, 'step')} would change something; " if pending else ""
+        lines.append(f"[bold red]incomplete plan[/]: {changes}{parts}: those steps were not checked")
+    elif pending:
+        lines.append(f"{counted(pending, 'step')} would change something")
+    else:
+        lines.append("no changes: converged")
+    return lines
+
+
+def _impacts(report: RunReport, impact: str) -> str:
+    hosts = sorted({r.host for r in report.results for c in r.changes if c.impact == impact})
+    if not hosts:
+        return ""
+    what = {"reboot": "will reboot", "restart": "will restart a service", "delete": "will lose something"}
+    return f"[bold yellow]{IMPACT_MARK[impact]}[/]: {', '.join(hosts)} {what[impact]} (marked above)"
+
+
 def _plan_cell(result: StepResult) -> str:
     if result.outcome is Outcome.CHANGED:
-        return "; ".join(c.summary for c in result.changes)
+        return "; ".join(_marked(c) for c in result.changes)
     if result.outcome is Outcome.OK:
         return "(no change)"
-    return f"{result.outcome.value}: {result.error or ''}"
+    return f"[{STATUS_STYLE[result.outcome.value]}]{result.outcome.value}[/]: {escape(result.error or '')}"
+
+
+def _marked(change: Change) -> str:
+    mark = f"[bold yellow]{IMPACT_MARK[change.impact]}[/] " if change.impact else ""
+    return mark + escape(change.summary)
+
+
+def escape(text: str) -> str:
+    """``text`` safe inside rich markup (host output may hold brackets)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _print_diffs(console: Console, report: RunReport) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hybridctl.errors import InventoryError
+from hybridctl.errors import InventoryError, NoInventoryError
 from hybridctl.inventory.checks import check_cluster
+from hybridctl.inventory.local_files import check_local_files
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Path as DataPath
 from hybridctl.inventory.problems import Problem, error, in_document_order
@@ -24,6 +25,7 @@ from hybridctl.inventory.secrets import Resolved, masker_for, resolve_env, secre
 from hybridctl.inventory.yamlsource import Positions, YamlSyntaxError, parse_yaml
 
 SECRET_KEYS = secret_keys(Cluster)
+NO_FILE = "the inventory file does not exist"
 
 
 @dataclass
@@ -45,14 +47,31 @@ class LoadResult:
         """Problems that do not fail validation."""
         return [p for p in self.problems if not p.is_error]
 
+    @property
+    def missing(self) -> bool:
+        """True when there is no inventory file at all (a usage error, not an invalid inventory)."""
+        return any(p.message == NO_FILE for p in self.problems)
+
     def require(self) -> Cluster:
-        """The cluster, or InventoryError listing every error."""
+        """The cluster; NoInventoryError when there is no file, InventoryError listing every error."""
+        if self.missing:
+            raise no_inventory(self.path)
         if self.cluster is None or self.errors:
-            raise InventoryError(
+            error = InventoryError(
                 f"{self.path} is not a valid inventory:\n" + "\n".join(str(p) for p in self.errors),
                 hint=f"run 'hybridctl validate -i {self.path}' for details",
             )
+            error.problems = [p.to_json() for p in self.problems]
+            raise error
         return self.cluster
+
+
+def no_inventory(path: Path) -> NoInventoryError:
+    """The error of a command that needs an inventory and finds none (exit 2)."""
+    return NoInventoryError(
+        "no inventory: pass -i FILE or create one with `hybridctl init`",
+        hint=f"looked for {path} (-i FILE, else $HYBRIDCTL_INVENTORY, else ./inventory.yaml)",
+    )
 
 
 def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResult:
@@ -67,12 +86,13 @@ def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> LoadResu
         line = raw.count(b"\n", 0, exc.start) + 1
         problem = error((), "the file is not UTF-8 text", "save the inventory as UTF-8")
         return LoadResult(path, None, [problem.located(str(path), line, None)])
-    return load_text(text, str(path), path, env if env is not None else os.environ)
+    environment = env if env is not None else os.environ
+    return load_text(text, str(path), path, environment, files_from=path.resolve().parent)
 
 
 def _read_error(exc: OSError) -> Problem:
     if isinstance(exc, FileNotFoundError):
-        return error((), "the inventory file does not exist", "pass an existing file with -i FILE")
+        return error((), NO_FILE, "pass an existing file with -i FILE, or create one with `hybridctl init`")
     if isinstance(exc, IsADirectoryError):
         return error((), "this is a directory, not an inventory file", "pass a YAML file with -i FILE")
     return error((), f"cannot read the inventory file: {exc.strerror or exc}", "check the file's permissions")
@@ -82,8 +102,13 @@ def _unreadable(path: Path, problem: Problem) -> LoadResult:
     return LoadResult(path, None, [problem.located(str(path), None, None)])
 
 
-def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> LoadResult:
-    """Validate inventory ``text``; ``shown`` is the file name used in messages."""
+def load_text(
+    text: str, shown: str, path: Path, env: Mapping[str, str], *, files_from: Path | None = None
+) -> LoadResult:
+    """Validate inventory ``text``; ``shown`` is the file name used in messages.
+
+    With ``files_from`` (the inventory's directory) the local files it names are checked too.
+    """
     try:
         document = parse_yaml(text)
     except YamlSyntaxError as exc:
@@ -93,7 +118,7 @@ def load_text(text: str, shown: str, path: Path, env: Mapping[str, str]) -> Load
         result.problems.append(_not_a_mapping(document.data))
         return _finish(result, shown, [])
     resolved = resolve_env(document.data, env)
-    cluster, problems = _validate(resolved)
+    cluster, problems = _validate(resolved, files_from)
     result.cluster = cluster if not resolved.problems else None
     result.problems = [*resolved.problems, *problems]
     return _finish(result, shown, [*resolved.values, *secret_values(resolved.data, SECRET_KEYS)])
@@ -107,21 +132,26 @@ def _not_a_mapping(data: Any) -> Problem:
     return error((), message, "start from inventories/example.yaml")
 
 
-def _validate(resolved: Resolved) -> tuple[Cluster | None, list[Problem]]:
+def _validate(resolved: Resolved, files_from: Path | None) -> tuple[Cluster | None, list[Problem]]:
     try:
         cluster = Cluster.model_validate(resolved.data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        return None, _with_repair(resolved, exc)
-    return cluster, _trusted(check_cluster(cluster), resolved.failed_paths)
+        return None, _with_repair(resolved, exc, files_from)
+    return cluster, _trusted(_checks(cluster, files_from), resolved.failed_paths)
 
 
-def _with_repair(resolved: Resolved, exc: ValidationError) -> list[Problem]:
+def _checks(cluster: Cluster, files_from: Path | None) -> list[Problem]:
+    local = check_local_files(cluster, files_from) if files_from is not None else []
+    return check_cluster(cluster) + local
+
+
+def _with_repair(resolved: Resolved, exc: ValidationError, files_from: Path | None) -> list[Problem]:
     """Schema problems, plus the semantic problems of the data repaired around them."""
     schema = _trusted(problems_from(exc, Cluster), resolved.failed_paths)
     repaired, repair = validate_repaired(resolved.data, Cluster, exc.errors(include_url=False))
     if repaired is None:
         return schema
-    found = [replace(p, path=repair.original(p.path)) for p in check_cluster(repaired)]
+    found = [replace(p, path=repair.original(p.path)) for p in _checks(repaired, files_from)]
     return schema + _trusted(found, [*repair.changed, *resolved.failed_paths])
 
 

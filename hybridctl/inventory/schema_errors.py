@@ -186,7 +186,7 @@ class Repair:
         """Repair the data at every error; False when some error cannot be repaired."""
         targets: dict[Path, Any] = {}
         for detail in errors:
-            target = _target(error_path(detail), root)
+            target = _target(error_path(detail), root, self.data)
             if target is None:
                 return False
             targets.setdefault(target[0], target[1])
@@ -222,11 +222,24 @@ def validate_repaired(data: Any, root: type[M], errors: list[ErrorDetails]) -> t
     return None, repair
 
 
-def _target(path: Path, root: type[BaseModel]) -> tuple[Path, Any] | None:
+@dataclass(frozen=True)
+class _Closest:
+    """Repair action for a required choice: the option the value was clearly meant as (``Worker``)."""
+
+    options: tuple[str, ...]
+
+    def resolve(self, value: Any) -> str | None:
+        """The meant option, or None when there is no clear one."""
+        return closest(value, list(self.options)) if isinstance(value, str) else None
+
+
+def _target(path: Path, root: type[BaseModel], data: Any = None) -> tuple[Path, Any] | None:
     """Where to repair for an error at ``path`` and how: the innermost place that can take a repair."""
     steps = _steps(path, root)
     for end in range(len(steps), 0, -1):
         action = steps[end - 1]
+        if isinstance(action, _Closest):
+            action = action.resolve(_get(data, path[:end]))
         if action is not None:
             return path[:end], action
     return None
@@ -269,9 +282,16 @@ def _field_action(annotation: Any, default: Any, factory: Any) -> Any:
         return []
     if origin is dict or (isinstance(inner, type) and issubclass(inner, BaseModel)):
         return {}
-    if origin is Literal and len(typing.get_args(inner)) == 1:
-        return typing.get_args(inner)[0]
+    if origin is Literal:
+        return _literal_action(typing.get_args(inner))
     return None
+
+
+def _literal_action(options: tuple[Any, ...]) -> Any:
+    """The only option, or the one a misspelt value clearly meant (so the rest of the item is checked)."""
+    if len(options) == 1:
+        return options[0]
+    return _Closest(options) if all(isinstance(o, str) for o in options) else None
 
 
 def _is_extra(path: Path, root: type[BaseModel]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from hybridctl.errors import HybridctlError
 
@@ -14,16 +14,22 @@ if TYPE_CHECKING:
     from hybridctl.steps.host import HostHandle, HostView
 
 
+Impact = Literal["reboot", "restart", "delete"]
+
+
 @dataclass(frozen=True)
 class Change:
     """One thing a step would change on a host; ``diff`` is a unified diff with secrets masked."""
 
     summary: str
     diff: str | None = None
+    impact: Impact | None = None
+    """What an operator must know before saying yes: the host reboots, a service restarts, or
+    something is deleted. The plan marks such changes."""
 
     def to_json(self) -> dict[str, str | None]:
         """Machine-readable form."""
-        return {"summary": self.summary, "diff": self.diff}
+        return {"summary": self.summary, "diff": self.diff, "impact": self.impact}
 
 
 class StepError(HybridctlError):

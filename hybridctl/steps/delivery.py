@@ -8,6 +8,7 @@ publishes) before anything installs it.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from hybridctl.artifact_cache import ArtifactCache
@@ -52,11 +53,27 @@ def sha256_of(ctx: StepContext, host: HostView, platform: Platform, artifact: Ar
 def deliver(
     ctx: StepContext, host: HostHandle, platform: Platform, artifact: Artifact, *, sha256: str, path: str
 ) -> None:
-    """Put the verified artifact at ``path`` on the node (nothing to do when it is already there)."""
+    """Put the verified artifact at ``path`` on the node (nothing to do when it is already there).
+
+    ``download`` events tell the UI what is being fetched, and at the end how long it took (and, for
+    pushes from the local cache, how many bytes at what rate).
+    """
     cache = local_cache(ctx)
+    started = time.monotonic()
     if cache is None:
-        platform.download(host, artifact.url, sha256, path)
+        ctx.emit("download", host=host.name, message=f"the node downloads {artifact.filename}")
+        if platform.download(host, artifact.url, sha256, path):
+            _downloaded(ctx, host.name, artifact.filename, started)
         return
     if platform.file_hashes(host, [path]).get(path) == sha256:
         return
-    platform.install_file(host, path, cache.fetch(artifact, sha256), 0o644)
+    local = cache.fetch(artifact, sha256)
+    ctx.emit("download", host=host.name, message=f"pushing {artifact.filename}")
+    platform.install_file(host, path, local, 0o644)
+    _downloaded(ctx, host.name, artifact.filename, started, local.stat().st_size)
+
+
+def _downloaded(ctx: StepContext, host: str, name: str, started: float, size: int | None = None) -> None:
+    seconds = max(time.monotonic() - started, 0.001)
+    amount = f" ({size / 1e6:.1f} MB, {size / 1e6 / seconds:.1f} MB/s)" if size is not None else ""
+    ctx.emit("download", host=host, message=f"{name} in {seconds:.1f}s{amount}", seconds=round(seconds, 3))

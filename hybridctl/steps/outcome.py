@@ -28,6 +28,8 @@ class StepResult:
     attempts: int = 1
     duration: float = 0.0
     trace: str | None = None
+    reached: bool = False
+    """The host answered but refused (host key, credentials, sudo, TLS): reached, not "not reached"."""
 
     @classmethod
     def done(cls, item: _Item, changes: list[Change], attempts: int, duration: float) -> StepResult:
@@ -38,7 +40,12 @@ class StepResult:
     @classmethod
     def skipped(cls, item: _Item, reason: str) -> StepResult:
         """A step that did not run."""
-        return cls(item.host.name, item.step.name, Outcome.SKIPPED, error=reason)
+        return cls.not_run(item, reason, Outcome.SKIPPED)
+
+    @classmethod
+    def not_run(cls, item: _Item, reason: str, outcome: Outcome) -> StepResult:
+        """A step that did not run: skipped, or unreachable like its host."""
+        return cls(item.host.name, item.step.name, outcome, error=reason, attempts=0)
 
     def to_json(self) -> dict[str, Any]:
         """The ``step-end`` event payload."""
@@ -52,6 +59,8 @@ class StepResult:
         }
         if self.error:
             data["error"] = self.error
+        if self.reached:
+            data["reached"] = True
         if self.result is not None:
             data["command"] = self.result.command
             data["exitCode"] = self.result.exit_code
@@ -65,6 +74,9 @@ def classify(item: _Item, exc: Exception, attempts: int, duration: float, trace:
     outcome = Outcome.UNREACHABLE if isinstance(exc, TransportError) and exc.unreachable else Outcome.FAILED
     result = exc.result if isinstance(exc, CommandFailedError) else None
     if isinstance(exc, HybridctlError):
-        return StepResult(host, step, outcome, [], exc.message, exc.hint, result, attempts, duration)
+        reached = isinstance(exc, TransportError) and exc.reached
+        return StepResult(
+            host, step, outcome, [], exc.message, exc.hint, result, attempts, duration, None, reached
+        )
     message = f"internal error: {type(exc).__name__}: {exc}"
     return StepResult(host, step, outcome, [], message, None, None, attempts, duration, trace)

@@ -47,6 +47,7 @@ class TransportError(HybridctlError):
 
     transient: bool = False
     unreachable: bool = False
+    reached: bool = False  # the host answered, then refused (key, credentials, sudo, certificate)
 
     def __init__(self, host: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(f"{host}: {message}", hint=hint)
@@ -69,11 +70,14 @@ class AuthenticationError(TransportError):
     """The host refused our credentials. Never retried: retrying cannot fix a wrong password."""
 
     unreachable = True
+    reached = True
     exit_code = ExitCode.UNREACHABLE
 
 
 class HostKeyError(TransportError):
     """The host's SSH key is unknown (strict mode) or changed. A hard failure, never retried."""
+
+    reached = True
 
     exit_code = ExitCode.UNREACHABLE
 
@@ -82,11 +86,14 @@ class TLSValidationError(TransportError):
     """The host's TLS certificate did not validate against the configured CA bundle."""
 
     unreachable = True
+    reached = True
     exit_code = ExitCode.UNREACHABLE
 
 
 class SudoPasswordError(TransportError):
     """``sudo -n`` needs a password; hybridctl never types one."""
+
+    reached = True
 
 
 class CommandTimeoutError(TransportError):

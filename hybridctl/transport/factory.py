@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.inventory.local_files import resolve_path
 from hybridctl.inventory.models import Bastion, Host, SSHConnection, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.transport.base import CommandLog, NullLog, Transport
@@ -23,6 +23,8 @@ class TransportSettings:
     connect_timeout: float = 10.0
     base_dir: Path = field(default_factory=Path.cwd)
     """Relative file paths in the inventory (keys, CA bundles) are relative to the inventory's directory."""
+    inventory: Path | None = None
+    """The inventory file, named in hints such as ``hybridctl hosts forget NAME -i FILE``."""
     kerberos: KerberosTickets | None = None
     """The run's private Kerberos credential cache (one AS exchange per principal and run)."""
 
@@ -44,7 +46,9 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
     from hybridctl.transport.ssh import SSHTransport
 
     # A KnownHosts per host is fine: writes to one file are serialised by hostkeys' per-file lock.
-    known = KnownHosts(settings.known_hosts, accept_new=settings.accept_new_host_keys)
+    known = KnownHosts(
+        settings.known_hosts, accept_new=settings.accept_new_host_keys, inventory=settings.inventory
+    )
     return SSHTransport.connect(
         host,
         known_hosts=known,
@@ -55,10 +59,7 @@ def open_transport(host: Host, settings: TransportSettings) -> Transport:
 
 
 def _path(value: str | None, base: Path) -> str | None:
-    if value is None:
-        return None
-    expanded = Path(os.path.expanduser(value))
-    return str(expanded if expanded.is_absolute() else (base / expanded))
+    return None if value is None else str(resolve_path(value, base))
 
 
 def resolve_paths(host: Host, base: Path) -> Host:

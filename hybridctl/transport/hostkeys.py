@@ -135,9 +135,17 @@ class KnownHosts:
     Thread-safe: many connections may verify and record at once.
     """
 
-    def __init__(self, path: Path, *, accept_new: bool = False, user_file: Path | None = USER_KNOWN_HOSTS):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        accept_new: bool = False,
+        user_file: Path | None = USER_KNOWN_HOSTS,
+        inventory: Path | None = None,
+    ):
         self.path = path
         self.accept_new = accept_new
+        self.inventory = inventory  # named in the 'hosts forget' hint
         self.user_file = user_file.expanduser() if user_file is not None else None
         self._lock = _lock_for(path)
 
@@ -163,7 +171,8 @@ class KnownHosts:
             if any(k.same_key(key) for _, k in known):
                 return False
             if known:
-                raise _changed(host, name, key, known[0], user_owned=known[0][0] != self.path)
+                hint = _forget_hint(host, name, known[0][0], self.inventory, self.path)
+                raise _changed(host, name, key, known[0], hint)
             if not self.accept_new:
                 raise _unknown(host, name, key, self.path)
             self._record(host, name, key)
@@ -184,23 +193,22 @@ def _refuse_revoked(host: str, name: str, key: PKey, entries: list[tuple[Path, K
             raise HostKeyError(host, f"{name} presented a host key marked @revoked in {source}")
 
 
-def _changed(
-    host: str, name: str, key: PKey, known: tuple[Path, KnownKey], *, user_owned: bool
-) -> HostKeyError:
+def _changed(host: str, name: str, key: PKey, known: tuple[Path, KnownKey], hint: str) -> HostKeyError:
     source, entry = known
     message = (
         f"the host key of {name} has CHANGED: it presented {key.get_name()} {fingerprint(key)}, "
         f"but {source} expects {entry.key_type} {_entry_fingerprint(entry)}. "
         "Someone may be intercepting the connection, or the host was rebuilt."
     )
-    return HostKeyError(host, message, hint=_forget_hint(host, name, source, user_owned))
+    return HostKeyError(host, message, hint=hint)
 
 
-def _forget_hint(host: str, name: str, source: Path, user_owned: bool) -> str:
-    if user_owned:
+def _forget_hint(host: str, name: str, source: Path, inventory: Path | None, project: Path) -> str:
+    if source != project:
         return f"if the host was rebuilt, remove the old key with: ssh-keygen -R '{name}' -f {source}"
+    where = f" -i {inventory}" if inventory is not None else " -i INVENTORY"
     return (
-        f"if the host was rebuilt, check its new key, then run 'hybridctl hosts forget {host}' "
+        f"if the host was rebuilt, check its new key, then run 'hybridctl hosts forget {host}{where}' "
         "and connect again with --accept-new-host-keys"
     )
 
@@ -222,21 +230,32 @@ def _entry_fingerprint(entry: KnownKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def forget(path: Path, names_or_addresses: Iterable[str]) -> int:
-    """Remove every entry for the given inventory names or addresses (any port); returns how many."""
+def forget(path: Path, names_or_addresses: Iterable[str], keep: Iterable[str] = ()) -> int:
+    """Remove every entry for the given inventory names or addresses (any port); returns how many.
+
+    Entries for an address in ``keep`` (the inventory's bastions) stay even when an older hybridctl recorded
+    them under a target's name, unless that address is itself among the targets.
+    """
     targets = {t.lower() for t in names_or_addresses}
+    kept_addresses = {k.lower() for k in keep} - targets
     with _lock_for(path):
         lines = _read_text(path).splitlines(keepends=True)
-        kept = [line for line in lines if not _about(KnownKey.parse(line), targets)]
+        kept = [line for line in lines if not _removes(KnownKey.parse(line), targets, kept_addresses)]
         if len(kept) != len(lines):
             _atomic_write(path, "".join(kept))
     return len(lines) - len(kept)
 
 
-def _about(entry: KnownKey | None, targets: set[str]) -> bool:
+def _removes(entry: KnownKey | None, targets: set[str], keep: set[str]) -> bool:
+    if entry is None or (keep and _about(entry, keep, by_name=False)):
+        return False
+    return _about(entry, targets)
+
+
+def _about(entry: KnownKey | None, targets: set[str], *, by_name: bool = True) -> bool:
     if entry is None:
         return False
-    if (entry.recorded_name or "").lower() in targets:
+    if by_name and (entry.recorded_name or "").lower() in targets:
         return True
     names = {_strip_port(p).lower() for p in entry.patterns.split(",")}
     return bool(names & targets) or any(_hashed_match(entry.patterns, t) for t in targets)

@@ -27,6 +27,7 @@ import paramiko
 
 from hybridctl.commands import Command, PosixCommand, posix, shell
 from hybridctl.inventory.models import Host
+from hybridctl.library_logs import paramiko_channel
 from hybridctl.masking import Masker
 from hybridctl.transport.base import (
     CommandLog,
@@ -208,6 +209,7 @@ class SSHTransport:
 
     def _login(self, login: Login, sock: socket.socket | paramiko.Channel) -> tuple[paramiko.Transport, str]:
         ssh = paramiko.Transport(sock)
+        ssh.set_log_channel(paramiko_channel(self.host))  # its records go to this host's log
         try:
             self._handshake(ssh, login)
             return ssh, authenticate(self.host, ssh, login)
@@ -221,9 +223,11 @@ class SSHTransport:
         try:
             ssh.start_client(timeout=self._timeout)
         except CONNECTION_ERRORS as error:
-            raise UnreachableError(self.host, f"SSH handshake with {login.what} failed: {error}") from None
+            raise _handshake_error(self.host, login, error) from None
         key = ssh.get_remote_server_key()
-        if self._known_hosts.verify(self.host, login.address, login.port, key):
+        # a bastion's key is recorded under the bastion's own address, so forgetting a host keeps it
+        owner = self.host if login is self._target else login.address
+        if self._known_hosts.verify(owner, login.address, login.port, key):
             self._event(f"recorded new host key of {login.what}: {key.get_name()} {fingerprint(key)}")
 
     def _check_sudo(self) -> None:
@@ -453,6 +457,19 @@ class SSHTransport:
         return Result(
             result.command, result.exit_code, mask(result.stdout), mask(result.stderr), result.duration
         )
+
+
+def _handshake_error(host: str, login: Login, error: BaseException) -> UnreachableError:
+    """A failed SSH handshake; a port that answers without an SSH banner is named as such."""
+    text = str(error)
+    if "protocol banner" not in text:
+        return UnreachableError(host, f"SSH handshake with {login.what} failed: {text}")
+    detail = text.split("banner", 1)[1].strip() or "no banner"
+    return UnreachableError(
+        host,
+        f"{login.what} answers, but not with SSH ({detail})",
+        hint="check the address and ssh.port: is sshd listening there, or another service?",
+    )
 
 
 def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:

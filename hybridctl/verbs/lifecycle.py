@@ -52,10 +52,19 @@ def _print_offline(env: AppEnv, verb: str, rows: Sequence[tuple[object, list[str
 
 
 def run_verb(
-    env: AppEnv, settings: RunSettings, action: Action, cluster: Cluster, confirm: Confirmation
+    env: AppEnv,
+    settings: RunSettings,
+    action: Action,
+    cluster: Cluster,
+    confirm: Confirmation,
+    *,
+    command: str | None = None,
 ) -> int:
-    """Plan (checks only), show it, ask, apply (each check runs again right before its apply)."""
-    with Session(env, cluster, settings, action.verb) as session:
+    """Plan (checks only), show it, ask, apply (each check runs again right before its apply).
+
+    ``command`` is the verb the user typed (the lock names it): ``plan`` runs ``up``'s action read-only.
+    """
+    with Session(env, cluster, settings, command or action.verb) as session:
         session.run_state.set(DEPARTING, action.departing)
         plan = _run(session, action, read_only=True)
         pending = plan.count(Outcome.CHANGED)
@@ -76,7 +85,7 @@ def run_plan(
     planning = Confirmation(
         yes=True, dry_run=True, detailed_exitcode=confirm.detailed_exitcode, diff=confirm.diff
     )
-    return run_verb(env, settings, action, cluster, planning)
+    return run_verb(env, settings, action, cluster, planning, command="plan")
 
 
 def _run(session: Session, action: Action, *, read_only: bool) -> RunReport:
@@ -92,6 +101,9 @@ def _show_plan(env: AppEnv, plan: RunReport, diffs: bool) -> None:
 
 
 def _plan_exit(env: AppEnv, plan: RunReport, pending: int, confirm: Confirmation, blocked: int) -> int:
+    if plan.interrupted:
+        _say(env, "interrupted: nothing was changed")
+        return ExitCode.INTERRUPTED
     if blocked != ExitCode.OK:
         _say(env, "the plan could not be completed on every host; nothing was changed")
         return blocked

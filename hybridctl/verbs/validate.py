@@ -8,18 +8,25 @@ from hybridctl import __version__
 from hybridctl.appenv import AppEnv
 from hybridctl.errors import ExitCode
 from hybridctl.inventory import load_inventory
-from hybridctl.inventory.load import LoadResult
+from hybridctl.inventory.load import LoadResult, no_inventory
 from hybridctl.inventory.models import Cluster
+from hybridctl.ui import counted
 from hybridctl.versions import RELEASES, SUPPORTED_RANGE, WINDOWS_BUILDS, support_document
 
 
 def run_validate(env: AppEnv) -> int:
     """Validate the inventory; print every problem; return 0 or 3."""
     result = load_inventory(env.inventory_path())
+    if result.missing and not env.json:
+        raise no_inventory(result.path)
     if env.json:
-        _print_json(env, result)
-    else:
-        _print_human(env, result)
+        _print_json(env, result)  # validate's one JSON document, even without a file
+        return ExitCode.USAGE if result.missing else _validity(result)
+    _print_human(env, result)
+    return _validity(result)
+
+
+def _validity(result: LoadResult) -> int:
     return ExitCode.INVALID_INVENTORY if result.errors or result.cluster is None else ExitCode.OK
 
 
@@ -37,10 +44,12 @@ def _print_human(env: AppEnv, result: LoadResult) -> None:
         env.stderr.write(f"{problem}\n")
     errors, warnings = len(result.errors), len(result.warnings)
     if errors or result.cluster is None:
-        env.stderr.write(f"{result.path}: invalid ({errors} errors, {warnings} warnings)\n")
+        env.stderr.write(
+            f"{result.path}: invalid ({counted(errors, 'error')}, {counted(warnings, 'warning')})\n"
+        )
     else:
         hosts = len(result.cluster.hosts)
-        env.stdout.write(f"{result.path}: valid ({hosts} hosts, {warnings} warnings)\n")
+        env.stdout.write(f"{result.path}: valid ({counted(hosts, 'host')}, {counted(warnings, 'warning')})\n")
 
 
 def print_schema(env: AppEnv) -> None:

@@ -66,7 +66,8 @@ def test_inventory_comes_from_the_environment_variable(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert missing.returncode == 3
+    assert missing.returncode == 2
+    assert "no inventory: pass -i FILE or create one with `hybridctl init`" in missing.stderr
     assert "inventory.yaml" in missing.stderr
 
 
@@ -83,9 +84,9 @@ def test_usage_errors_exit_2_and_go_to_stderr() -> None:
 def test_user_errors_show_no_traceback_unless_debug(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     plain = cli("render", "-i", missing, "-o", tmp_path / "out")
-    assert plain.returncode == 3
+    assert plain.returncode == 2
     assert "Traceback" not in plain.stderr
-    assert "does not exist" in plain.stderr
+    assert "no inventory" in plain.stderr
     bad_values = tmp_path / "values.yaml"
     bad_values.write_text("apiVersion: nope\n")
     debug = cli("render", "-i", EXAMPLE, "-o", tmp_path / "out", "--assume", bad_values, "--debug")
@@ -137,3 +138,20 @@ def test_every_command_is_registered() -> None:
 
     names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
     assert {*COMMANDS, "hosts"} <= names
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_needs_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hybridctl.verbs import validate
+
+    def broken(env: object) -> int:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(validate, "run_validate", broken)
+    assert run(["validate", "-i", str(EXAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error: ValueError: a bug\nhint: this is a bug in hybridctl")
+    assert "Traceback" not in err
+    assert run(["validate", "-i", str(EXAMPLE), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from hybridctl.cli import run
 from hybridctl.inventory import load_inventory
 from hybridctl.render import RuntimeValues, render_host
 from hybridctl.versions import DEFAULT_VERSION, RELEASES, markdown_table
+from tests.support.inventory import EXAMPLE_PINS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -69,7 +70,8 @@ def _without_versions(tmp_path: Path) -> Path:
 
 
 def test_an_inventory_without_versions_gets_the_newest_release_and_its_containerd(tmp_path: Path) -> None:
-    cluster = load_inventory(_without_versions(tmp_path), env={"WINRM_PASSWORD": "x"}).require()
+    env = {"WINRM_PASSWORD": "x", **EXAMPLE_PINS}
+    cluster = load_inventory(_without_versions(tmp_path), env=env).require()
     assert cluster.spec.kubernetes.version == "1.37.2"
     assert cluster.containerd_version == "2.4.2" and cluster.crictl_version == "1.36.0"
     files = render_host(cluster, cluster.host("cp1"), RuntimeValues())

@@ -6,6 +6,10 @@ Tier: unit. Real: the runner, its thread pool and scheduler, steps, host views. 
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from typing import ClassVar
 
 import pytest
@@ -211,3 +215,57 @@ def test_a_step_that_works_through_another_host_never_connects_to_its_own() -> N
     report = Runner(w.ctx, w.cluster.hosts[1:], [_ThroughControlPlane()], FAST).run()
     assert report.results[0].outcome is Outcome.CHANGED
     assert "lin1" not in w.opened
+
+
+class _Slow(Step):
+    name: ClassVar[str] = "slow"
+    title: ClassVar[str] = "takes a while"
+
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        time.sleep(1.0)
+        return []
+
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        """Nothing."""
+
+
+def _interrupt_after(*delays: float) -> threading.Thread:
+    def press() -> None:
+        for delay in delays:
+            time.sleep(delay)
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
+
+    thread = threading.Thread(target=press, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ctrl_c_is_acknowledged_at_once_lets_running_steps_finish_and_starts_nothing_new() -> None:
+    w = world(cluster(linux=1, windows=0))
+    _interrupt_after(0.3)
+    started = time.time()
+    report = Runner(w.ctx, w.cluster.hosts, [_Slow(), make_step("after", Tracker())], FAST).run()
+    [notice] = w.recorder.of_kind("interrupt")
+    assert notice.time - started < 0.8  # acknowledged while the slow step still ran
+    assert "Ctrl-C again to abort" in notice.data["message"]
+    assert report.interrupted
+    assert outcomes(report, "slow") == {"lin0": Outcome.OK}
+    assert outcomes(report, "after") == {"lin0": Outcome.SKIPPED}
+
+
+def test_a_second_ctrl_c_aborts_without_waiting_for_running_steps() -> None:
+    w = world(cluster(linux=1, windows=0))
+    _interrupt_after(0.2, 0.1)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        Runner(w.ctx, w.cluster.hosts, [_Slow()], FAST).run()
+    assert time.monotonic() - started < 0.8
+
+
+def test_seconds_cover_every_attempt() -> None:
+    w = world(cluster(linux=1, windows=0))
+    w.fakes["lin0"].drop_next_command = True
+    slow_retry = RunnerOptions(backoff=0.3)
+    report = Runner(w.ctx, w.cluster.hosts, [make_step("safe", Tracker())], slow_retry).run()
+    assert report.results[0].attempts == 2
+    assert report.results[0].duration >= 0.3

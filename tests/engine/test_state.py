@@ -145,3 +145,41 @@ def test_output_of_sensitive_commands_never_reaches_the_logs(tmp_path: Path) -> 
     text = logs.path("cp1").read_text()
     assert "0123456789abcdef" not in text
     assert "output withheld" in text
+
+
+def test_the_lock_names_the_verb_that_really_holds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan runs up's steps read-only; its lock (and what a second run is told) says plan, not up."""
+    from hybridctl import actions
+    from hybridctl.appenv import AppEnv
+    from hybridctl.session import RunSettings
+    from hybridctl.verbs import lifecycle
+    from tests.engine.helpers import cluster
+
+    seen: list[str] = []
+
+    class _Stop(Exception):
+        pass
+
+    def session(env: object, cluster: object, settings: object, command: str) -> None:
+        seen.append(command)
+        raise _Stop
+
+    monkeypatch.setattr(lifecycle, "Session", session)
+    c = cluster(linux=1, windows=0)
+    for run in (lifecycle.run_plan, lifecycle.run_verb):
+        with pytest.raises(_Stop):
+            run(AppEnv(), RunSettings(), actions.up(c), c, lifecycle.Confirmation())
+    assert seen == ["plan", "up"]
+
+
+def test_host_logs_prefix_every_line_and_the_logs_directory_is_private(tmp_path: Path) -> None:
+    (tmp_path / "state" / "logs").mkdir(parents=True, mode=0o755)  # as an older hybridctl left it
+    state = StateDir(tmp_path / "state").ensure()
+    assert (state.root / "logs").stat().st_mode & 0o777 == 0o700
+    logs = HostLogs(state.log_dir("r1"), Masker())
+    logs.command("cp1", "set -e\necho one\necho two", Result("x", 0, "one\ntwo\n", ""))
+    logs.event("cp1", "paramiko: Traceback\n  File x")
+    lines = logs.path("cp1").read_text().splitlines()
+    assert all(line.split()[1] == "cp1" for line in lines), lines
+    assert [line.split(" ", 2)[2] for line in lines[:3]] == ["$ set -e", "> echo one", "> echo two"]
+    assert lines[-1].endswith("#   File x")

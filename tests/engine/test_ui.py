@@ -65,7 +65,74 @@ def test_plan_lists_changes_and_optional_diffs() -> None:
     print_plan(console, report(), diffs=True)
     text = buffer.getvalue()
     assert "kubeadm init" in text and "+++ b" in text
-    assert "1 step(s) would change something" in text
+    assert "incomplete plan: 1 step would change something; 1 failed: those steps were not checked" in text
+    assert "converged" not in text
+
+
+def test_a_plan_where_nothing_could_be_checked_never_says_converged() -> None:
+    console, buffer = terminal()
+    unreachable = StepResult(
+        "lin1", "facts", Outcome.UNREACHABLE, error="lin1: connection refused", attempts=1
+    )
+    rest = StepResult(
+        "lin1", "swap", Outcome.UNREACHABLE, error="not run: the host was unreachable", attempts=0
+    )
+    skipped = StepResult("cp1", "swap", Outcome.SKIPPED, error="not started: the run stopped", attempts=0)
+    print_plan(console, RunReport("r2", [unreachable, rest, skipped]), diffs=False)
+    text = buffer.getvalue()
+    assert "converged" not in text
+    assert "incomplete plan: 2 unreachable, 1 skipped: those steps were not checked" in text
+    assert ["swap", "lin1", "unreachable:", "not", "run:"] in [line.split()[:5] for line in text.splitlines()]
+
+
+def test_the_plan_marks_reboots_restarts_and_deletions() -> None:
+    console, buffer = terminal()
+    features = StepResult(
+        "win1", "windows-features", Outcome.CHANGED, [Change("install Containers", impact="reboot")]
+    )
+    proxy = StepResult(
+        "win2", "kube-proxy", Outcome.CHANGED, [Change("restart kube-proxy", impact="restart")]
+    )
+    routes = StepResult("cp1", "routes", Outcome.CHANGED, [Change("remove stale route", impact="delete")])
+    print_plan(console, RunReport("r3", [features, proxy, routes]), diffs=False)
+    text = buffer.getvalue()
+    assert "REBOOT install Containers" in text and "REBOOT: win1 will reboot" in text
+    assert "RESTART: win2 will restart a service" in text
+    assert "DELETE: cp1 will lose something" in text
+    assert "3 steps would change something" in text
+
+
+def test_the_summary_shows_an_unreachable_host_as_unreachable(tmp_path: Path) -> None:
+    console, buffer = terminal()
+    unreachable = StepResult(
+        "lin1", "facts", Outcome.UNREACHABLE, error="lin1: connection refused", attempts=3
+    )
+    rest = StepResult(
+        "lin1", "swap", Outcome.UNREACHABLE, error="not run: the host was unreachable", attempts=0
+    )
+    print_summary(console, RunReport("r4", [unreachable, rest]), tmp_path)
+    lines = [line.split() for line in buffer.getvalue().splitlines()]
+    assert ["lin1", "unreachable", "0", "0", "0", "0", "2", "0.0s"] in lines
+    assert buffer.getvalue().count("connection refused") == 1  # the cause once, not once per step
+
+
+def test_live_view_clocks_tick_and_retries_and_interrupts_show() -> None:
+    import time
+
+    console, buffer = terminal()
+    with LiveView(console, ["cp1"], total_steps=2) as view:
+        view.emit(Event("step-start", {"host": "cp1", "step": "containerd"}))
+        view.emit(
+            Event(
+                "retry", {"host": "cp1", "step": "containerd", "attempt": 1, "delay": 2.0, "error": "reset"}
+            )
+        )
+        time.sleep(1.3)
+        view.emit(Event("interrupt", {"message": "interrupt: finishing running steps", "running": []}))
+    text = buffer.getvalue()
+    assert "retry 1 in 2s: reset" in text
+    assert "interrupt: finishing running steps" in text
+    assert "    1s" in text  # re-rendered while nothing happened: the clock moved on
 
 
 def test_junit_has_one_case_per_host_and_step(tmp_path: Path) -> None:

@@ -17,12 +17,18 @@ from ruamel.yaml import YAML
 
 from hybridctl.cli import run
 from hybridctl.inventory.load import LoadResult, load_text
+from tests.support.inventory import EXAMPLE_PINS, STAND_IN_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "inventories").glob("*.yaml"))
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 SECRET = "Ex4mple-W1nRM-p4ss"
-TEST_ENV = {"WINRM_PASSWORD": SECRET, "CI_SSH_KEY": "/home/ci/.ssh/id_ed25519", "HYBRIDCTL_TEST_EMPTY": ""}
+TEST_ENV = {
+    "WINRM_PASSWORD": SECRET,
+    "CI_SSH_KEY": str(STAND_IN_KEY),
+    "HYBRIDCTL_TEST_EMPTY": "",
+    **EXAMPLE_PINS,
+}
 EXAMPLE_TEXT = (REPO / "inventories" / "example.yaml").read_text(encoding="utf-8")
 
 _BLOCK = re.compile(

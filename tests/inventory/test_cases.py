@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.inventory.helpers import CASES, SECRET, TEST_ENV, Shown, cli, shown_problems
+from tests.support.inventory import STAND_IN_KEY
 
 _EXPECT = re.compile(
     r"^# expect: (?P<severity>error|warning) @(?P<marker>\w+): (?:(?P<path>\S+): )?(?P<words>.*)$"
@@ -56,9 +57,13 @@ def expectations(path: Path) -> list[Expected]:
 
 
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name, value in TEST_ENV.items():
         monkeypatch.setenv(name, value)
+    # the cases name ~/.ssh/id_ed25519 (and ./winrm-ca.pem, shipped beside them): validate checks both exist
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "id_ed25519").write_bytes(STAND_IN_KEY.read_bytes())
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("HYBRIDCTL_TEST_UNSET", raising=False)
 
 

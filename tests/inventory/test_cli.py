@@ -81,11 +81,12 @@ def test_json_output_is_one_object_on_stdout_and_nothing_else(invalid: Path) -> 
     }
 
 
-def test_a_missing_file_exits_3_with_a_clear_message_and_no_traceback(tmp_path: Path) -> None:
+def test_a_missing_file_is_a_usage_error_with_a_clear_message_and_no_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     done = _hybridctl("validate", "-i", str(missing))
-    assert done.returncode == 3
-    assert f"{missing}: error: the inventory file does not exist" in done.stderr
+    assert done.returncode == 2
+    assert "error: no inventory: pass -i FILE or create one with `hybridctl init`" in done.stderr
+    assert f"looked for {missing}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
@@ -93,7 +94,7 @@ def test_a_missing_file_with_json_output_is_still_one_json_object(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     done = cli(capsys, "validate", "-i", str(tmp_path / "missing.yaml"), "--output", "json")
-    assert done.code == 3
+    assert done.code == 2
     document = json.loads(done.stdout)
     assert document["valid"] is False
     assert [p["message"] for p in document["problems"]] == ["the inventory file does not exist"]
@@ -117,7 +118,7 @@ def test_warnings_are_shown_and_do_not_fail(tmp_path: Path, capsys: pytest.Captu
     human = cli(capsys, "validate", "-i", str(path))
     assert human.code == 0
     assert f"{path}:20:5: warning: spec.windows.isolation: hyperv isolation needs" in human.stderr
-    assert "valid (4 hosts, 1 warnings)" in human.stdout
+    assert "valid (4 hosts, 1 warning)" in human.stdout
     as_json = cli(capsys, "validate", "-i", str(path), "--output", "json")
     assert as_json.code == 0
     document = json.loads(as_json.stdout)
@@ -125,12 +126,13 @@ def test_warnings_are_shown_and_do_not_fail(tmp_path: Path, capsys: pytest.Captu
     assert [p["severity"] for p in document["problems"]] == ["warning"]
 
 
-def test_shipped_ha_example_is_valid_with_its_two_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_ha_example_is_valid_with_its_three_warnings(capsys: pytest.CaptureFixture[str]) -> None:
     done = cli(capsys, "validate", "-i", str(REPO / "inventories" / "ha-vxlan.yaml"), "--output", "json")
     assert done.code == 0
     messages = [p["message"] for p in json.loads(done.stdout)["problems"]]
-    assert len(messages) == 2
-    assert "KB4489899" in messages[1] and "Hyper-V" in messages[0]
+    assert len(messages) == 3
+    assert "refuse network mode vxlan" in messages[0]  # validate and up agree: up refuses vxlan
+    assert "KB4489899" in messages[2] and "Hyper-V" in messages[1]
 
 
 def test_an_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -169,6 +169,7 @@ def test_any_password_or_passphrase_is_data(value: str) -> None:
     data = example_data()
     data["spec"]["hosts"][2]["winrm"]["password"] = value
     data["spec"]["hosts"][0]["ssh"]["passphrase"] = value
+    data["spec"]["hosts"][0]["ssh"]["privateKeyFile"] = "~/.ssh/id_ed25519"
     result = load(to_yaml(data), env={})
     assert result.errors == []
     cluster = result.require()

@@ -26,7 +26,7 @@ def _first(text: str) -> tuple[str, str, str | None]:
         ("serviceSubnet:", "service_subnet:", "serviceSubnet"),
         ("dnsDomain:", "DNSDomain:", "dnsDomain"),
         ("windowsVersion:", "windowsversion:", "windowsVersion"),
-        ("caBundle:", "ca-bundle:", "caBundle"),
+        ("isolation:", "Isolation:", "isolation"),
         ("pauseImage:", "pauseimage:", "pauseImage"),
     ],
 )

@@ -13,6 +13,7 @@ import pytest
 
 from hybridctl.inventory.load import LoadResult
 from tests.inventory.helpers import EXAMPLE_TEXT, cli, edit, load
+from tests.support.inventory import EXAMPLE_PINS
 
 SECRET = "Tr1cky'Se\\cr\"et-é-$(id)"
 ENV = {"WINRM_PASSWORD": SECRET}
@@ -47,13 +48,10 @@ def _leaks(output: str, secret: str) -> bool:
         ("name: lin1", "name: '${env:WINRM_PASSWORD}'"),
         ("example.com/pool: general", "example.com/pool: '${env:WINRM_PASSWORD}'"),
         (
-            "privateKeyFile: ~/.ssh/id_ed25519\n    - name: lin1",
-            'privateKeyFile: "${env:WINRM_PASSWORD}\\n"\n    - name: lin1',
+            "id_rsa\n    - name: lin1",
+            'id_rsa\n        privateKeyFile: "${env:WINRM_PASSWORD}\\n"\n    - name: lin1',
         ),
-        (
-            "  windows:\n",
-            "  artifacts:\n    source: mirror\n    mirrorUrl: '${env:WINRM_PASSWORD}'\n  windows:\n",
-        ),
+        ("  artifacts:\n", "  artifacts:\n    source: mirror\n    mirrorUrl: '${env:WINRM_PASSWORD}'\n"),
         ("dnsDomain: cluster.local", "dnsDomain: '${env:WINRM_PASSWORD}'"),
         ("version: 1.37.2", "version: '${env:WINRM_PASSWORD}'"),
         ("user: admin", "user: '${env:WINRM_PASSWORD}'"),
@@ -69,9 +67,9 @@ def test_an_environment_value_in_a_checked_field_is_never_shown(where: str, repl
 def test_a_literal_password_is_not_shown_when_other_things_fail() -> None:
     literal = "Literal-P4ssw0rd"
     text = EXAMPLE_TEXT.replace("${env:WINRM_PASSWORD}", literal)
-    text = edit(text, "  windows:\n", f"  artifacts:\n    mirrorUrl: {literal}\n  windows:\n")
+    text = edit(text, "  artifacts:\n", f"  artifacts:\n    mirrorUrl: {literal}\n")
     text = edit(text, "user: admin", f"user: {literal}$")
-    result = load(text, env={})
+    result = load(text, env=EXAMPLE_PINS)
     assert len(result.errors) == 2
     assert not _leaks(_all_output(result), literal)
 

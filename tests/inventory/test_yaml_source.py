@@ -38,8 +38,8 @@ def test_merge_keys_and_anchors_are_supported() -> None:
     second = "      winrm:\n        user: Administrator\n        password: ${env:WINRM_PASSWORD}\n"
     text = edit(
         text,
-        second + "        caBundle: ./winrm-ca.pem\n",
-        "      winrm:\n        <<: *winrm\n        port: 5986\n",
+        second + "        # caBundle",
+        "      winrm:\n        <<: *winrm\n        port: 5986\n        # caBundle",
     )
     result = load(text)
     assert result.errors == []

@@ -19,12 +19,13 @@ from ruamel.yaml import YAML
 
 from hybridctl.inventory import Cluster, load_inventory
 from hybridctl.render import RenderedFile, RuntimeValues
+from tests.support.inventory import EXAMPLE_PINS, STAND_IN_KEY
 from tests.support.powershell import problems
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 INVENTORIES = ("example", "ha-vxlan", "ci-smoke")
-ENV = {"WINRM_PASSWORD": "not-a-real-password", "CI_SSH_KEY": "/nonexistent/ci-key"}
+ENV = {"WINRM_PASSWORD": "not-a-real-password", "CI_SSH_KEY": str(STAND_IN_KEY), **EXAMPLE_PINS}
 UTF8_BOM = b"\xef\xbb\xbf"
 
 # The format of each rendered file, by purpose; a few purposes depend on the operating system.

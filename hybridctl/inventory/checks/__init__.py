@@ -13,6 +13,7 @@ from hybridctl.inventory.checks.cluster import (
     check_metadata,
     check_subnets,
     check_version,
+    check_what_up_supports,
 )
 from hybridctl.inventory.checks.common import Check
 from hybridctl.inventory.checks.connections import check_kerberos_cache
@@ -37,6 +38,7 @@ CHECKS: tuple[Check, ...] = (
     check_labels_and_taints,
     check_windows_features,
     check_software,
+    check_what_up_supports,
     check_kerberos_cache,
 )
 

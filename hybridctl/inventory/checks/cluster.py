@@ -177,3 +177,10 @@ def _outside(path: Path, text: str, nets: dict[str, Network | None]) -> Iterator
         if net is not None and address in net:
             hint = "pod and service subnets must not overlap the node network"
             yield error(path, f"address {address} lies inside the {label} {net}", hint)
+
+
+def check_what_up_supports(cluster: Cluster) -> Iterator[Problem]:
+    """What ``up``, ``add-node`` and ``down`` refuse today, so that ``validate`` does not call it fine."""
+    if cluster.spec.network.mode == "vxlan":
+        message = "up, add-node and down refuse network mode vxlan for now (render and plan --offline work)"
+        yield warning(("spec", "network", "mode"), message, "use mode: routes to build the cluster with up")

@@ -97,6 +97,22 @@ def _check_artifacts(cluster: Cluster) -> Iterator[Problem]:
         if key.endswith("Version") and value is not None and not RELEASE.fullmatch(value):
             yield error((*path, key), f"{value!r} is not a release version", "e.g. 1.6.2, without a 'v'")
     yield from _check_checksums(cluster)
+    yield from _check_unverifiable(cluster)
+
+
+def _check_unverifiable(cluster: Cluster) -> Iterator[Problem]:
+    """Artifacts without a published checksum must be pinned, or ``up`` fails after the reboot."""
+    if not EXACT_VERSION.fullmatch(cluster.spec.kubernetes.version):
+        return
+    from hybridctl.artifacts import Catalog  # artifacts imports the inventory models: import late
+
+    for artifact in Catalog(cluster).unverifiable():
+        message = f"{artifact.name} ({artifact.filename}) has no published checksum and no pinned one"
+        hint = (
+            f"download {artifact.url} from a source you trust, run 'sha256sum {artifact.filename}', "
+            f"and pin it: spec.artifacts.checksums.{artifact.name}: <the 64 hex digits>"
+        )
+        yield error(("spec", "artifacts", "checksums"), message, hint)
 
 
 def _check_checksums(cluster: Cluster) -> Iterator[Problem]:

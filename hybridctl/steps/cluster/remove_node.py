@@ -31,7 +31,7 @@ class RemoveNode(Step):
         view = kube.control_plane_view(ctx)
         if not kube.initialised(view) or host.name not in kube.nodes(ctx):
             return []
-        return [Change(f"drain and delete node {host.name}")]
+        return [Change(f"drain and delete node {host.name}", impact="delete")]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """``kubectl drain`` then ``kubectl delete node`` on the first control plane."""

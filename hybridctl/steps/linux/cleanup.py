@@ -42,7 +42,7 @@ class Action:
 
 def action(summary: str, *commands: PosixCommand) -> Action:
     """An Action from a summary and its commands."""
-    return Action(Change(summary), commands)
+    return Action(Change(summary, impact="delete"), commands)
 
 
 def existing(host: HostView, paths: Iterable[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from hybridctl.steps.base import Change
@@ -23,8 +24,9 @@ class ContainerdConfig(LinuxStep):
     title: ClassVar[str] = "configure containerd"
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """The config file differs."""
-        return files_check(ctx, host, host_files(ctx, host, ["containerd-config"]))
+        """The config file differs (containerd restarts when it runs: marked for the plan)."""
+        changes = files_check(ctx, host, host_files(ctx, host, ["containerd-config"]))
+        return [dataclasses.replace(c, impact="restart") for c in changes]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Write the file; try-restart containerd if it was written."""

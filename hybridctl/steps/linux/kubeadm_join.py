@@ -44,7 +44,7 @@ class KubeadmJoin(LinuxStep):
         if not has_conf and not registered:
             return [Change(f"kubeadm join as a {role}")]
         half = "kubelet.conf without a Node object" if has_conf else "a Node object without kubelet.conf"
-        return [Change(f"kubeadm reset and join again as a {role} (found {half})")]
+        return [Change(f"kubeadm reset and join again as a {role} (found {half})", impact="delete")]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Reset a half-joined node, join with fresh credentials; the join file never outlives the join."""

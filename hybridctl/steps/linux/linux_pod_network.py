@@ -89,7 +89,8 @@ def route_changes(host: HostView, ctx: StepContext) -> list[Change]:
         if live.get(destination) != via:
             now = f" (now via {live[destination]})" if destination in live else ""
             changes.append(Change(f"route {destination} via {via}{now}"))
-    changes += [Change(f"remove stale route {d} via {v}") for d, v in sorted(live.items()) if d not in wanted]
+    stale = [(d, v) for d, v in sorted(live.items()) if d not in wanted]
+    changes += [Change(f"remove stale route {d} via {v}", impact="delete") for d, v in stale]
     return changes
 
 

@@ -22,7 +22,9 @@ def service_changes(state: dict[str, Any]) -> list[Change]:
     if service.get("status") != "Running":
         changes.append(Change(f"start containerd (now {service.get('status')})"))
     elif not (state.get("pipes") or {}).get(CONTAINERD_PIPE):
-        changes.append(Change(f"containerd runs but {CONTAINERD_PIPE} is missing: restart it"))
+        changes.append(
+            Change(f"containerd runs but {CONTAINERD_PIPE} is missing: restart it", impact="restart")
+        )
     return changes
 
 

@@ -26,9 +26,9 @@ def feature_changes(state: dict[str, Any], names: list[str]) -> list[Change]:
     for name in names:
         feature = (state.get("features") or {}).get(name) or {}
         if feature.get("installState") == "InstallPending":
-            changes.append(Change(f"restart to finish installing the Windows feature {name}"))
+            changes.append(Change(f"reboot to finish installing the Windows feature {name}", impact="reboot"))
         elif not feature.get("installed"):
-            changes.append(Change(f"install the Windows feature {name}"))
+            changes.append(Change(f"install the Windows feature {name} (the host reboots)", impact="reboot"))
     return changes
 
 

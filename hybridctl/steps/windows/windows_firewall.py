@@ -58,7 +58,7 @@ def rule_changes(wanted: dict[str, Rule], live: dict[str, Rule]) -> list[Change]
         if n not in live
     ]
     changes += [Change(f"correct firewall rule {n}") for n, r in wanted.items() if n in live and live[n] != r]
-    changes += [Change(f"remove stale firewall rule {n}") for n in live if n not in wanted]
+    changes += [Change(f"remove stale firewall rule {n}", impact="delete") for n in live if n not in wanted]
     return changes
 
 

@@ -80,9 +80,11 @@ def _unhealthy(state: dict[str, Any]) -> bool:
 
 def _service_changes(files: list[Any], state: dict[str, Any]) -> list[Change]:
     service = services.definition(one_file(files, "kube-proxy-service"))
-    changes = [Change(text) for text in services.differences(service, state["services"].get("kube-proxy"))]
+    differences = services.differences(service, state["services"].get("kube-proxy"))
+    changes = [Change(text, impact="restart") for text in differences]
     if not changes and _unhealthy(state):
-        changes.append(Change(f"kube-proxy runs but {KUBE_PROXY_HEALTH} does not answer 200: restart it"))
+        message = f"kube-proxy runs but {KUBE_PROXY_HEALTH} does not answer 200: restart it"
+        changes.append(Change(message, impact="restart"))
     return changes
 
 

@@ -45,7 +45,8 @@ class WindowsKubelet(WindowsStep):
         state = _state(host, files)
         changes = file_changes(KnownHashes(state["files"]), host, files)
         service = services.definition(one_file(files, "kubelet-service"))
-        changes += [Change(text) for text in services.differences(service, state["services"].get("kubelet"))]
+        differences = services.differences(service, state["services"].get("kubelet"))
+        changes += [Change(text, impact="restart") for text in differences]
         return changes + _registration_changes(host.name, state, kube.nodes(ctx))
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:

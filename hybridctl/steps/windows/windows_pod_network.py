@@ -69,7 +69,9 @@ def route_changes(wanted: set[tuple[str, str]], metric: int, live: list[dict[str
             if int(r.get("routeMetric", 0)) == metric
             and (key := (str(r["destinationPrefix"]), str(r["nextHop"]))) not in wanted
         }
-        changes += [Change(f"remove stale route {d} via {h} ({store})") for d, h in sorted(stale)]
+        changes += [
+            Change(f"remove stale route {d} via {h} ({store})", impact="delete") for d, h in sorted(stale)
+        ]
     return changes
 
 

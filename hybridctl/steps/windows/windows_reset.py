@@ -46,7 +46,10 @@ class WindowsReset(WindowsStep):
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """Everything of hybridctl's that is still on the node."""
-        return [Change(f"remove {item}") for item in _leftovers(ctx, host, _state(host, self.purge))]
+        return [
+            Change(f"remove {item}", impact="delete")
+            for item in _leftovers(ctx, host, _state(host, self.purge))
+        ]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """One script removes everything in order; purge then uninstalls the features and restarts."""
