@@ -15,6 +15,8 @@ import ipaddress
 import json
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,20 @@ def _plugin_env(name: str, netns: str, command: str = "ADD") -> list[str]:
     ]
 
 
+def _run_here(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+def _wait_listening(run: Callable[[list[str]], str], netns: str, seconds: float = 10.0) -> None:
+    """Return once the pod's server listens: a client started earlier would be refused, not routed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if run(["ip", "netns", "exec", netns, "ss", "-Hltn", f"sport = :{PORT}"]).strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server of pod {netns} did not listen on port {PORT} within {seconds:g}s")
+
+
 def attach_linux(pods: Pods, host: TestHost, name: str) -> Pod:
     """A pod on a Linux test host, attached through the rendered conflist's plugin chain."""
     host.exec("ip", "netns", "add", name)
@@ -121,6 +137,7 @@ def attach_linux(pods: Pods, host: TestHost, name: str) -> Pod:
     pod = Pod(name, host.name, address, ["ip", "netns", "exec", name])
     serve = f'ip netns exec "$1" /usr/bin/python3 -c "$2" "$1" {PORT} >/dev/null 2>&1 &'
     host.exec("sh", "-c", serve, "serve", name, SERVER)
+    _wait_listening(lambda argv: host.exec(*argv).stdout, name)
     pods.linux_hosts[host.name] = host
     pods.pods.append(pod)
     return pod
@@ -153,6 +170,9 @@ def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
     prefix = ["ip", "netns", "exec", name]
     server = subprocess.Popen([*prefix, "/usr/bin/python3", "-c", SERVER, name, str(PORT)])
     pods.servers.append(server)
+    _wait_listening(
+        lambda argv: subprocess.run(argv, capture_output=True, text=True, check=False).stdout, name
+    )
     pod = Pod(name, node.name, address, prefix)
     pods.pods.append(pod)
     return pod
