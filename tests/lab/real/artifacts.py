@@ -23,6 +23,8 @@ class LabBinaries:
     crane: Path
     pause: Path
     echo: Path
+    runc: Path
+    crictl: Path
 
     @property
     def kubernetes_stamp(self) -> str:
@@ -43,4 +45,6 @@ def lab_binaries(release: str = DEFAULT_KUBERNETES) -> LabBinaries:
         built["crane"],
         built["pause"],
         built["echo"],
+        built["runc"],
+        built["crictl"],
     )
