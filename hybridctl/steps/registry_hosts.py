@@ -52,7 +52,7 @@ def containerd_changes(
 def converge_registries(ctx: StepContext, host: HostHandle, platform: Platform) -> None:
     """Remove stale directories, then record the wanted ones (no record when there are none)."""
     wanted = _wanted(ctx, host)
-    if _recorded(host) == wanted:
+    if recorded(host) == wanted:
         return
     platform.remove_paths(host, _stale(host, wanted))
     if wanted:
@@ -70,10 +70,11 @@ def _record_data(wanted: list[str]) -> bytes:
 
 
 def _stale(host: HostView, wanted: list[str]) -> list[str]:
-    return [d for d in _recorded(host) if d not in wanted]
+    return [d for d in recorded(host) if d not in wanted]
 
 
-def _recorded(host: HostView) -> list[str]:
+def recorded(host: HostView) -> list[str]:
+    """The registry directories hybridctl wrote on ``host``, from its record."""
     data = host.get(record_path(host.host))
     if data is None:
         return []

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from hybridctl.steps.linux.containerd_config import ContainerdConfig
+from hybridctl.steps.linux.linux_reset import LinuxReset
 from tests.lab.linux_sim.lab import SimLab, run_steps
 from tests.support.linux_hosts import TestHost
 
@@ -80,3 +81,13 @@ def test_registries_are_installed_then_removed_without_touching_other_directorie
     assert listing == ["docker.io"]
     assert host.exec("test", "-e", "/var/lib/hybridctl/registry-hosts.json", check=False).returncode == 1
     assert "config_path" not in host.exec("cat", "/etc/containerd/config.toml").stdout
+
+
+def test_purge_removes_the_registry_directories_hybridctl_wrote(lab: SimLab) -> None:
+    (host,) = lab.add(1)
+    _run(lab, host, PLAIN_HTTP, K8S_MIRROR)
+    host.exec("sh", "-c", f"mkdir -p {CERTS}/docker.io && echo '# by hand' > {CERTS}/docker.io/hosts.toml")
+    cluster = lab.cluster([(host, "control-plane")], containerd={"registries": [PLAIN_HTTP, K8S_MIRROR]})
+    run_steps(lab, cluster, [LinuxReset(purge=True)]).assert_ok()
+    assert host.exec("ls", "-A", CERTS).stdout.split() == ["docker.io"]
+    assert run_steps(lab, cluster, [LinuxReset(purge=True)]).changed() == {}
