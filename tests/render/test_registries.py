@@ -2,29 +2,25 @@
 
 Tier: render + upstream. Real: Jinja2 and the templates, tomllib; containerd v2.4.2's hosts loader
 (``config.ConfigureHosts`` with ``config.HostDirFromRoot``, core/remotes/docker/config) and config loader,
-built from tests/upstream/containerd-2 (tests/support/upstream.py); a CA certificate made by
-``cryptography``. Simulated: nothing. containerd 1.7 configs are judged by the 1.7 config loader; their
-hosts.toml files by the 2.x hosts loader (the format is the same; the 1.7 module does not build it).
+built from tests/upstream/containerd-2 (tests/support/upstream.py); a CA certificate from the tests'
+CertificateAuthority (tests/support/winrm/tls.py). Simulated: nothing. containerd 1.7 configs are judged
+by the 1.7 config loader; their hosts.toml files by the 2.x hosts loader (same format).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from hybridctl.inventory import Cluster
 from hybridctl.render import RuntimeValues, render_all, render_host
 from tests.render import helpers
 from tests.support.upstream import Validators, Verdict, refused
 from tests.support.upstream_checks import judge_files, registry_checks
+from tests.support.winrm.tls import CertificateAuthority
 
 LAB = "10.231.5.1:5000"
 PLAIN_HTTP = {"host": LAB, "server": f"http://{LAB}"}
@@ -35,21 +31,7 @@ K8S_MIRROR = {
 
 
 def _ca() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return CertificateAuthority("registry test CA").cert_pem.decode()
 
 
 def _cluster(*registries: dict[str, Any], containerd: str = "2.4.2", version: str = "1.37.2") -> Cluster:
