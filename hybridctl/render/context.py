@@ -10,6 +10,7 @@ from hybridctl.inventory import Cluster, Host
 from hybridctl.render import network
 from hybridctl.render.labels import split_labels
 from hybridctl.render.placeholders import placeholder
+from hybridctl.render.registries import config_path
 from hybridctl.render.values import RuntimeValues
 from hybridctl.versions import WINDOWS_BUILDS, ContainerdVersion, KubeVersion
 
@@ -67,6 +68,7 @@ class HostView:
     kubelet_extra_args: tuple[tuple[str, str], ...]
     windows_build: str
     source_vip: str
+    registry_config_path: str
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def _host_view(cluster: Cluster, values: RuntimeValues, host: Host) -> HostView:
         kubelet_extra_args=_kubelet_extra_args(host, node_labels),
         windows_build=windows_build(host, values) if host.is_windows else "",
         source_vip=values.source_vips.get(host.name) or placeholder(f"source-vip/{host.name}"),
+        registry_config_path=config_path(host) if cluster.spec.containerd.registries else "",
     )
 
 
