@@ -210,7 +210,14 @@ class HybridLab:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start the CLI (JSON events on stdout) without waiting."""
+        """Start the CLI (JSON events on stdout) without waiting.
+
+        A shell without job control starts background jobs with SIGINT ignored and children inherit that,
+        so a CLI started from such a pytest would never see the Ctrl-C a test sends. A handled signal is
+        reset to the default at exec: handling it here gives the CLI Python's usual KeyboardInterrupt.
+        """
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         return subprocess.Popen(
             self.command(*args, "--output", "json"),
             cwd=self.workdir,
