@@ -14,6 +14,7 @@ from hybridctl.transport.base import (
     CommandTimeoutError,
     ConnectionLostError,
     NullLog,
+    ProgressSink,
     PutResult,
     Result,
     UnreachableError,
@@ -61,8 +62,10 @@ class FakeTransport:
         if not self.fake.reachable:
             raise UnreachableError(self.host, "connection refused (fake host is down)")
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
-        """Answer from the host's responders."""
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Answer from the host's responders (a POSIX command's stdout lines go to ``progress``)."""
         self._ensure_reachable()
         self.fake.history.append(command)
         if self.fake.drop_next_command:
@@ -73,6 +76,9 @@ class FakeTransport:
         missing: Reply = (127, "", f"{self.fake.key_of(command)}: not found")
         reply = responder(command, timeout) if responder else missing
         result = _as_result(_display(command), reply, time.monotonic() - start)
+        if progress is not None and not isinstance(command, PsCommand):
+            for line in result.stdout.splitlines():
+                progress(line)
         self.log.command(self.host, result.command, loggable(command, result))
         return result
 

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.transport.base import ProgressSink
+
+ByteProgress = Callable[[int, int | None], None]
+"""Hears a running download: bytes fetched so far, and the total (None when the server did not say)."""
+
+_BYTES = re.compile(r"(\d+) of (\d+|\?) bytes$")
+
+
+def byte_reports(sink: ByteProgress) -> ProgressSink:
+    """A ProgressSink that hands the download scripts' ``<done> of <total> bytes`` reports to ``sink``.
+
+    Both scripts report that form: the Linux one as a stdout line, the Windows one as Write-Progress's status.
+    """
+
+    def hear(text: str) -> None:
+        found = _BYTES.search(text.strip())
+        if found is not None:
+            total = found.group(2)
+            sink(int(found.group(1)), None if total == "?" else int(total))
+
+    return hear
 
 
 class Platform(Protocol):
@@ -30,6 +52,11 @@ class Platform(Protocol):
         """Read a small text (a checksum file) from ``url`` on the node itself (a probe)."""
         ...
 
-    def download(self, host: HostHandle, url: str, sha256: str, path: str) -> bool:
-        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched."""
+    def download(
+        self, host: HostHandle, url: str, sha256: str, path: str, progress: ByteProgress | None = None
+    ) -> bool:
+        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched.
+
+        ``progress`` hears the bytes fetched so far about once a second, and once at the end.
+        """
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -10,6 +11,10 @@ from hybridctl.commands import Command
 from hybridctl.errors import ExitCode, HybridctlError
 
 STDERR_TAIL_LINES = 20
+
+ProgressSink = Callable[[str], None]
+"""Receives what a running command reports about its progress, while it runs: over SSH each complete line
+of its stdout, over WinRM the status (``Write-Progress -Status``) of each progress record."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,13 @@ class Transport(Protocol):
 
     host: str
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
-        """Run ``command``; a non-zero exit is a Result, not an exception. Raises TransportError."""
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Run ``command``; a non-zero exit is a Result, not an exception. Raises TransportError.
+
+        ``progress`` hears the command's progress reports while it runs (see ProgressSink).
+        """
         ...
 
     def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:

@@ -34,6 +34,7 @@ from hybridctl.transport.base import (
     CommandTimeoutError,
     ConnectionLostError,
     NullLog,
+    ProgressSink,
     PutResult,
     Result,
     SudoPasswordError,
@@ -285,17 +286,23 @@ class SSHTransport:
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
         """Run ``command`` (as root through sudo when configured); a non-zero exit is a Result.
 
         The exit code is -1 when the remote process died of a signal (paramiko drops SSH's exit-signal).
+        ``progress`` hears each complete stdout line as it arrives.
         """
         if not isinstance(command, PosixCommand):
             raise TypeError("SSH hosts run POSIX commands, not PowerShell scripts")
         display = self._masker.mask(command.as_root(self._sudo).render())
         wire = with_deadline(command, timeout) if timeout is not None else command
         started = time.monotonic()
-        code, out, err = self._execute(wire.as_root(self._sudo).render(), command.stdin, display, timeout)
+        lines = _Lines(progress) if progress is not None else None
+        code, out, err = self._execute(
+            wire.as_root(self._sudo).render(), command.stdin, display, timeout, lines
+        )
         result = Result(display, code, _text(out), _text(err), time.monotonic() - started)
         self._log.command(self.host, display, self._masked(loggable(command, result)))
         if timeout is not None and code in TIMED_OUT and result.duration >= timeout:
@@ -305,7 +312,12 @@ class SSHTransport:
         return result
 
     def _execute(
-        self, wire: str, stdin: bytes | None, display: str, timeout: float | None
+        self,
+        wire: str,
+        stdin: bytes | None,
+        display: str,
+        timeout: float | None,
+        lines: _Lines | None = None,
     ) -> tuple[int, bytes, bytes]:
         """Run a rendered command line on a new channel; (exit code, stdout, stderr)."""
         ssh = self._connected()
@@ -318,14 +330,19 @@ class SSHTransport:
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()
-            return self._collect(ssh, channel, display, timeout)
+            return self._collect(ssh, channel, display, timeout, lines)
         except CONNECTION_ERRORS:
             raise self._lost(display) from None
         finally:
             channel.close()
 
     def _collect(
-        self, ssh: paramiko.Transport, channel: paramiko.Channel, display: str, timeout: float | None
+        self,
+        ssh: paramiko.Transport,
+        channel: paramiko.Channel,
+        display: str,
+        timeout: float | None,
+        lines: _Lines | None,
     ) -> tuple[int, bytes, bytes]:
         out, err = bytearray(), bytearray()
         give_up = None if timeout is None else time.monotonic() + timeout + KILL_AFTER + WAIT_SLACK
@@ -334,12 +351,16 @@ class SSHTransport:
         channel.in_stderr_buffer.set_event(arrived)
         while not (channel.eof_received or channel.closed):
             _drain(channel, out, err)
+            if lines is not None:
+                lines.feed(out)
             self._check_deadline(give_up, display)
             arrived.wait(POLL)
         _drain(channel, out, err)
         while not channel.status_event.wait(POLL):  # exit status (or close) follows EOF
             self._check_deadline(give_up, display)
         _drain(channel, out, err)
+        if lines is not None:
+            lines.feed(out)
         # paramiko reports -1 both for a dead connection and for a process killed by a signal
         if channel.exit_status == -1 and not ssh.is_active():
             raise self._lost(display)
@@ -480,6 +501,23 @@ def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:
             out += channel.recv(CHUNK)
         if channel.recv_stderr_ready():
             err += channel.recv_stderr(CHUNK)
+
+
+class _Lines:
+    """Hands each complete line of a growing stdout buffer to a ProgressSink, once."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self._sink = sink
+        self._seen = 0
+
+    def feed(self, out: bytearray) -> None:
+        """Report the lines completed since the last call."""
+        end = out.rfind(b"\n") + 1
+        if end <= self._seen:
+            return
+        for line in _text(bytes(out[self._seen : end])).splitlines():
+            self._sink(line)
+        self._seen = end
 
 
 def _chunks(source: bytes | Path) -> Iterator[bytes]:
