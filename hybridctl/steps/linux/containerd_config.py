@@ -24,8 +24,13 @@ class ContainerdConfig(LinuxStep):
     title: ClassVar[str] = "configure containerd"
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """The config file differs (containerd restarts when it runs: marked for the plan)."""
+        """The config file differs; marked RESTART for the plan only when containerd runs now.
+
+        On a fresh node containerd is not running yet: the ``containerd`` step starts it, nothing restarts.
+        """
         changes = files_check(ctx, host, host_files(ctx, host, ["containerd-config"]))
+        if not changes or not platform(ctx, host).unit_states(host, [UNIT])[UNIT].is_active:
+            return changes
         return [dataclasses.replace(c, impact="restart") for c in changes]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
