@@ -208,9 +208,7 @@ def print_summary(console: Console, report: RunReport, log_dir: Path | None) -> 
             host, _host_result(results), *_counts(results), f"{sum(r.duration for r in results):.1f}s"
         )
     console.print(table)
-    for result in report.results:
-        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and result.attempts:
-            print_failure(console, result, log_dir)
+    print_failures(console, report.results, log_dir)
     if report.interrupted:
         console.print("[bold]interrupted[/]: running steps were allowed to finish; nothing else started.")
 
@@ -231,6 +229,13 @@ def _host_result(results: Sequence[StepResult]) -> str:
             word = "not run" if outcome is Outcome.SKIPPED else outcome.value
             return f"[{STATUS_STYLE[outcome.value]}]{word}[/]"
     return "-"
+
+
+def print_failures(console: Console, results: Sequence[StepResult], log_dir: Path | None) -> None:
+    """The details of every step that failed or found its host unreachable (``up``, ``plan``, ``ping``)."""
+    for result in results:
+        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and result.attempts:
+            print_failure(console, result, log_dir)
 
 
 def print_failure(console: Console, result: StepResult, log_dir: Path | None) -> None:

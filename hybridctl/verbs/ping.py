@@ -97,11 +97,9 @@ def _status(results: list[StepResult]) -> str:
 
 def _details(env: AppEnv, results: Sequence[StepResult], log_dir: Path) -> None:
     """Every failure as ``up`` shows it: message, hint, command, exit code, stderr's last lines, log."""
-    from hybridctl.ui import print_failure
+    from hybridctl.ui import print_failures
 
-    for result in results:
-        if not _ok(result) and result.attempts and result.outcome is not Outcome.SKIPPED:
-            print_failure(env.out, result, log_dir)
+    print_failures(env.out, results, log_dir)
 
 
 def _row(name: str, data: dict[str, Any], status: str) -> list[str]:
