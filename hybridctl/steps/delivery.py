@@ -68,7 +68,7 @@ def deliver(
         return
     if platform.file_hashes(host, [path]).get(path) == sha256:
         return
-    local = cache.fetch(artifact, sha256)
+    local = cache.fetch(artifact, sha256, progress=meter.heard)
     ctx.emit("download", host=host.name, message=f"pushing {artifact.filename}")
     meter.restart()
     platform.install_file(host, path, local, 0o644)
