@@ -19,7 +19,8 @@ $ProgressPreference = 'Continue'
 $ReportSeconds = 1
 
 function Write-Bytes([long]$Done, [long]$Total) {
-    # Write-Progress (Microsoft.PowerShell.Utility, 5.1): -Activity, -Status, -PercentComplete.
+    # Write-Progress (learn.microsoft.com/powershell/module/microsoft.powershell.utility/write-progress,
+    # 5.1): -Activity is the heading, -Status the line below it, -PercentComplete -1 when unknown.
     $of = if ($Total -ge 0) { [string]$Total } else { '?' }
     $percent = if ($Total -gt 0) { [int][Math]::Min(100, [Math]::Floor(100 * $Done / $Total)) } else { -1 }
     Write-Progress -Activity ('Downloading {0}' -f $Url) -Status ('{0} of {1} bytes' -f $Done, $of) -PercentComplete $percent
