@@ -11,18 +11,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-from hybridctl.artifacts import Artifact, ArtifactError, parse_checksum
+from hybridctl.artifacts import Artifact, ArtifactError, ByteProgress, parse_checksum
 
 TIMEOUT = 60.0
 CHUNK = 1024 * 1024
 MAX_CHECKSUM_FILE = 64 * 1024
 REPORT_SECONDS = 1.0
-
-ByteProgress = Callable[[int, int | None], None]
-"""Hears a running download: bytes so far and the total (None when the server did not say)."""
 
 
 class ArtifactCache:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from hybridctl.artifacts import ByteProgress
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.transport.base import ProgressSink
-
-ByteProgress = Callable[[int, int | None], None]
-"""Hears a running download: bytes fetched so far, and the total (None when the server did not say)."""
 
 _BYTES = re.compile(r"(\d+) of (\d+|\?) bytes$")
 

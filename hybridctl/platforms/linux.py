@@ -11,9 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridctl.artifacts import ByteProgress
 from hybridctl.commands import posix, shell
 from hybridctl.errors import HybridctlError
-from hybridctl.platforms.base import ByteProgress, byte_reports
+from hybridctl.platforms.base import byte_reports
 from hybridctl.steps.host import HostHandle, HostView
 
 FAMILIES: dict[str, str] = {

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from hybridctl.artifacts import ByteProgress
 from hybridctl.commands import PsCommand, PsValue, powershell
 from hybridctl.errors import ExitCode
-from hybridctl.platforms.base import ByteProgress, byte_reports
+from hybridctl.platforms.base import byte_reports
 from hybridctl.resources import powershell_script
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.transport.base import (

@@ -157,7 +157,7 @@ def test_up_shows_a_slow_node_download_growing_with_its_rate(
 ) -> None:
     """The mirror spreads the CNI tarball (Linux node, curl over SSH) and kubelet.exe (Windows node,
     Write-Progress over WinRM) over 5 s: ``up``'s JSON events report the bytes so far and the rate about
-    every second while the node downloads, then the total."""
+    every second while the node downloads, then the total; the host's log records the same."""
     host = hybrid.linux[1].name if os_name == "linux" else hybrid.windows[0].name
     found = [
         e
@@ -174,6 +174,8 @@ def test_up_shows_a_slow_node_download_growing_with_its_rate(
     assert running[0]["time"] <= end["time"] - 2, "reported while running, not all at the end"
     assert end["seconds"] >= SLOW_SECONDS * 0.8 and end["rate"] > 0
     assert " MB/s" in running[0]["message"] and " MB/s" in end["message"]
+    logs = [path.read_text() for path in (hybrid.state_dir / "logs").glob(f"*/{host}.log")]
+    assert any(f"download: {end['message']}" in text for text in logs), "the host log has it too"
 
 
 def test_kubeconfig_fetches_the_admin_kubeconfig_with_mode_0600(hybrid: HybridLab) -> None:
