@@ -9,16 +9,15 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
-from hybridctl.artifacts import Artifact, ArtifactError, ByteProgress, parse_checksum
+from hybridctl.artifacts import Artifact, ArtifactError, parse_checksum
+from hybridctl.transport.base import ByteProgress, TransferReports
 
 TIMEOUT = 60.0
 CHUNK = 1024 * 1024
 MAX_CHECKSUM_FILE = 64 * 1024
-REPORT_SECONDS = 1.0
 
 
 class ArtifactCache:
@@ -49,30 +48,26 @@ class ArtifactCache:
         with self._lock_for(str(target)):
             if target.is_file() and _sha256(target) == sha256:
                 return target
-            self._download(artifact, sha256, target, progress or _ignore)
+            self._download(artifact, sha256, target, progress)
             return target
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _download(self, artifact: Artifact, sha256: str, target: Path, progress: ByteProgress) -> None:
+    def _download(self, artifact: Artifact, sha256: str, target: Path, progress: ByteProgress | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=".download-", dir=target.parent)
         try:
             digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(artifact.url, timeout=TIMEOUT) as src:  # noqa: S310
                 length = src.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                done, reported = 0, time.monotonic()
+                reports = TransferReports(progress, int(length) if length and length.isdigit() else None)
                 while chunk := src.read1(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
-                    done += len(chunk)
-                    if time.monotonic() - reported >= REPORT_SECONDS:
-                        progress(done, total)
-                        reported = time.monotonic()
-                progress(done, total)
+                    reports.moved(len(chunk))
+                reports.end()
             if digest.hexdigest() != sha256:
                 raise ArtifactError(
                     f"{artifact.url}: sha256 {digest.hexdigest()} is not the expected {sha256}"
@@ -82,10 +77,6 @@ class ArtifactCache:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
-
-
-def _ignore(done: int, total: int | None) -> None:
-    """No one listens."""
 
 
 def _sha256(path: Path) -> str:

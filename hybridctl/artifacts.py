@@ -9,16 +9,12 @@ to the artifact (fetched from the same source). Artifacts without a published ch
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hybridctl.errors import HybridctlError
 from hybridctl.inventory.models import Cluster
 from hybridctl.versions import KubeVersion
-
-ByteProgress = Callable[[int, int | None], None]
-"""Hears a running transfer: bytes so far, and the total (None when the server did not say)."""
 
 _HEX64 = re.compile(r"\b([0-9a-fA-F]{64})\b")
 

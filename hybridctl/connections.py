@@ -11,7 +11,14 @@ from pathlib import Path
 from hybridctl.commands import Command
 from hybridctl.inventory.models import Host
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.transport.base import ProgressSink, PutResult, Result, Transport, UnreachableError
+from hybridctl.transport.base import (
+    ByteProgress,
+    ProgressSink,
+    PutResult,
+    Result,
+    Transport,
+    UnreachableError,
+)
 
 TransportFactory = Callable[[Host], Transport]
 
@@ -87,7 +94,9 @@ class _Detached:
         """Refused."""
         raise self._refuse()
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Refused."""
         raise self._refuse()
 

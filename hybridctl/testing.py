@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hybridctl.commands import Command, PosixCommand, PsCommand
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     ConnectionLostError,
@@ -82,10 +83,14 @@ class FakeTransport:
         self.log.command(self.host, result.command, loggable(command, result))
         return result
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
-        """Store bytes in the fake file system."""
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Store bytes in the fake file system (one report of the whole size to ``progress``)."""
         self._ensure_reachable()
         data = source if isinstance(source, bytes) else source.read_bytes()
+        if progress is not None:
+            progress(len(data), len(data))
         self.fake.files[remote_path] = data
         self.fake.modes[remote_path] = mode
         digest = hashlib.sha256(data).hexdigest()

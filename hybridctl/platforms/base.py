@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from hybridctl.artifacts import ByteProgress
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.transport.base import ProgressSink
+from hybridctl.transport.base import ByteProgress, ProgressSink
 
 _BYTES = re.compile(r"(\d+) of (\d+|\?) bytes$")
 
@@ -38,8 +37,13 @@ class Platform(Protocol):
         """sha256 of each path (None when missing), read in one round trip."""
         ...
 
-    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
-        """Write ``data`` to ``path`` atomically (parents created), with ``mode`` where the OS has modes."""
+    def install_file(
+        self, host: HostHandle, path: str, data: bytes | Path, mode: int, progress: ByteProgress | None = None
+    ) -> None:
+        """Write ``data`` to ``path`` atomically (parents created), with ``mode`` where the OS has modes.
+
+        ``progress`` hears the bytes sent so far about once a second, and at the end.
+        """
         ...
 
     def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridctl.artifacts import ByteProgress
 from hybridctl.commands import posix, shell
 from hybridctl.errors import HybridctlError
 from hybridctl.platforms.base import byte_reports
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.transport.base import ByteProgress
 
 FAMILIES: dict[str, str] = {
     "debian": "apt",
@@ -160,11 +160,13 @@ class LinuxPlatform:
             raise PlatformError(f"{host.name}: expected {len(paths)} hashes, got {len(lines)} lines")
         return {p: (None if h == "-" else h) for p, h in zip(paths, lines, strict=True)}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
+    def install_file(
+        self, host: HostHandle, path: str, data: bytes | Path, mode: int, progress: ByteProgress | None = None
+    ) -> None:
         """Write ``data`` to ``path`` atomically with ``mode``, creating missing parent directories."""
         parent = path.rsplit("/", 1)[0] or "/"
         host.run(posix("mkdir", "-p", "--", parent))
-        host.put(data, path, mode)
+        host.put(data, path, mode, progress=progress)
 
     def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
         """Delete files or directory trees; returns those that existed."""

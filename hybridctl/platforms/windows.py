@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hybridctl.artifacts import ByteProgress
 from hybridctl.commands import PsCommand, PsValue, powershell
 from hybridctl.errors import ExitCode
 from hybridctl.platforms.base import byte_reports
 from hybridctl.resources import powershell_script
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandFailedError,
     CommandTimeoutError,
     Result,
@@ -103,9 +103,11 @@ class WindowsPlatform:
         files: dict[str, str | None] = self.state(host, Paths=strings(paths))["files"]
         return {path: files.get(path) for path in paths}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
+    def install_file(
+        self, host: HostHandle, path: str, data: bytes | Path, mode: int, progress: ByteProgress | None = None
+    ) -> None:
         """Upload ``data`` to ``path`` (chunks, sha256 check, atomic move; parents created)."""
-        host.put(data, path, mode)
+        host.put(data, path, mode, progress=progress)
 
     def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
         """Delete files or directory trees; returns those that existed."""

@@ -55,9 +55,10 @@ def deliver(
 ) -> None:
     """Put the verified artifact at ``path`` on the node (nothing to do when it is already there).
 
-    ``download`` events tell the UI, the journal and JSON output what is being fetched, then, while the
-    node downloads, the bytes so far and the rate (about once a second), and at the end how long it took,
-    how many bytes and at what rate; pushes from the local cache report the same end event.
+    ``download`` events tell the UI, the host log, the journal and JSON output what is being fetched,
+    then, while it runs, the bytes so far and the rate (about once a second), and at the end how long it
+    took, how many bytes and at what rate. With a local cache the same events cover the cache's own
+    download (when it does not have the file yet) and the push to the node.
     """
     cache = local_cache(ctx)
     meter = _Meter(ctx, host.name, artifact.filename)
@@ -71,7 +72,7 @@ def deliver(
     local = cache.fetch(artifact, sha256, progress=meter.heard)
     ctx.emit("download", host=host.name, message=f"pushing {artifact.filename}")
     meter.restart()
-    platform.install_file(host, path, local, 0o644)
+    platform.install_file(host, path, local, 0o644, progress=meter.heard)
     meter.finished(local.stat().st_size)
 
 

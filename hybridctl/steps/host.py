@@ -16,6 +16,7 @@ from hybridctl.commands import Command, PosixCommand
 from hybridctl.errors import HybridctlError
 from hybridctl.inventory.models import Host
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandFailedError,
     CommandTimeoutError,
     ProgressSink,
@@ -108,10 +109,12 @@ class HostHandle(HostView):
         """
         return self._run(command, timeout, check, progress)
 
-    def put(self, data: bytes | Path, path: str, mode: int = 0o644) -> PutResult:
-        """Upload atomically (temporary name, hash check, rename)."""
+    def put(
+        self, data: bytes | Path, path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Upload atomically (temporary name, hash check, rename); ``progress`` hears the bytes sent."""
         with self._lock:
-            return self._transport.put(data, path, mode)
+            return self._transport.put(data, path, mode, progress=progress)
 
     @property
     def transport(self) -> Transport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,12 @@ from hybridctl.commands import Command
 from hybridctl.errors import ExitCode, HybridctlError
 
 STDERR_TAIL_LINES = 20
+
+REPORT_SECONDS = 1.0
+"""How often a running transfer reports its bytes."""
+
+ByteProgress = Callable[[int, int | None], None]
+"""Hears a running transfer: bytes so far, and the total (None when the other side did not say)."""
 
 ProgressSink = Callable[[str], None]
 """Receives what a running command reports about its progress, while it runs: over SSH each complete line
@@ -45,6 +52,32 @@ class PutResult:
     size: int
     sha256: str
     duration: float = 0.0
+
+
+class TransferReports:
+    """Hands a ByteProgress the bytes moved so far, at most once per REPORT_SECONDS, and at the end."""
+
+    def __init__(self, sink: ByteProgress | None, total: int | None) -> None:
+        self._sink, self._total = sink, total
+        self._last = time.monotonic()
+        self.done = 0
+
+    def moved(self, count: int) -> None:
+        """``count`` more bytes went through."""
+        self.done += count
+        if self._sink is not None and time.monotonic() - self._last >= REPORT_SECONDS:
+            self._sink(self.done, self._total)
+            self._last = time.monotonic()
+
+    def end(self) -> None:
+        """The transfer is complete: the last report."""
+        if self._sink is not None:
+            self._sink(self.done, self._total)
+
+
+def size_of(source: bytes | Path) -> int:
+    """How many bytes an upload of ``source`` moves."""
+    return len(source) if isinstance(source, bytes) else source.stat().st_size
 
 
 class TransportError(HybridctlError):
@@ -135,8 +168,13 @@ class Transport(Protocol):
         """
         ...
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
-        """Upload to a temporary name, verify sha256, then rename into place atomically."""
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Upload to a temporary name, verify sha256, then rename into place atomically.
+
+        ``progress`` hears the bytes sent so far about once a second, and at the end.
+        """
         ...
 
     def get(self, remote_path: str) -> bytes:

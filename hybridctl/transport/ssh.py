@@ -30,6 +30,7 @@ from hybridctl.inventory.models import Host
 from hybridctl.library_logs import paramiko_channel
 from hybridctl.masking import Masker
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     ConnectionLostError,
@@ -38,9 +39,11 @@ from hybridctl.transport.base import (
     PutResult,
     Result,
     SudoPasswordError,
+    TransferReports,
     TransportError,
     UnreachableError,
     loggable,
+    size_of,
 )
 from hybridctl.transport.hostkeys import KnownHosts, fingerprint
 from hybridctl.transport.ssh_auth import (
@@ -377,14 +380,17 @@ class SSHTransport:
 
     # --- files ----------------------------------------------------------------------------------------
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Upload to a temporary name, verify sha256 on the host, then chmod and rename into place."""
         started = time.monotonic()
         name = f".hybridctl-{uuid.uuid4().hex[:16]}.tmp"
         work = posixpath.join(posixpath.dirname(remote_path) or ".", name)
         with self._sftp_lock:
             staging = posixpath.join(self._sftp_home(), name) if self._sudo else work
-            size, digest = self._upload(source, staging, remote_path)
+            reports = TransferReports(progress, size_of(source))
+            size, digest = self._upload(source, staging, remote_path, reports)
         self._install(staging, work, digest, mode, remote_path)
         result = PutResult(remote_path, size, digest, time.monotonic() - started)
         self._event(
@@ -392,7 +398,9 @@ class SSHTransport:
         )
         return result
 
-    def _upload(self, source: bytes | Path, staging: str, remote_path: str) -> tuple[int, str]:
+    def _upload(
+        self, source: bytes | Path, staging: str, remote_path: str, reports: TransferReports
+    ) -> tuple[int, str]:
         sftp = self._sftp_client()
         hasher, size = hashlib.sha256(), 0
         try:
@@ -403,10 +411,12 @@ class SSHTransport:
                     hasher.update(chunk)
                     remote.write(chunk)
                     size += len(chunk)
+                    reports.moved(len(chunk))
         except CONNECTION_ERRORS as error:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 sftp.remove(staging)
             raise self._sftp_error(error, f"upload {remote_path}") from None
+        reports.end()
         return size, hasher.hexdigest()
 
     def _sftp_error(self, error: BaseException, action: str) -> TransportError:

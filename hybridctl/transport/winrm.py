@@ -30,14 +30,17 @@ from hybridctl.inventory.models import Host, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.resources import powershell_script
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     NullLog,
     ProgressSink,
     PutResult,
     Result,
+    TransferReports,
     TransportError,
     loggable,
+    size_of,
 )
 from hybridctl.transport.kerberos import KerberosTickets, check_user_ticket
 from hybridctl.transport.winrm_errors import map_error
@@ -159,7 +162,9 @@ class WinRMTransport:
         self._log.command(self.host, display, loggable(command, result))
         return result
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Upload in chunks to a temporary file, then verify sha256 and move it into place.
 
         ``mode`` is ignored: Windows files have ACLs, not POSIX modes.
@@ -167,12 +172,15 @@ class WinRMTransport:
         start = time.monotonic()
         temp = f"{remote_path}.hybridctl-{uuid.uuid4().hex[:12]}.part"
         digest, size = hashlib.sha256(), 0
+        reports = TransferReports(progress, size_of(source))
         with self._lock:
             for chunk in _chunks(source):
                 self._put_chunk(temp, size, chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                reports.moved(len(chunk))
             self._commit(temp, remote_path, digest.hexdigest())
+        reports.end()
         result = PutResult(remote_path, size, digest.hexdigest(), time.monotonic() - start)
         self._log.event(self.host, f"put {remote_path} ({size} bytes, sha256 {result.sha256})")
         return result
