@@ -119,6 +119,13 @@ def kubernetes(version: str = DEFAULT_KUBERNETES) -> Build:
     return Build(f"kubernetes-{version}", HERE / f"k8s-1.{minor}", packages, ldflags)
 
 
+def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
+    """agnhost, the program of Kubernetes' e2e test image (``test/images/agnhost``: netexec, serve-hostname,
+    DNS tools), from the same release as the cluster: the lab's pods run it as upstream's e2e tests do."""
+    minor = version.split(".")[1]
+    return Build(f"agnhost-{version}", HERE / f"k8s-1.{minor}", ("k8s.io/kubernetes/test/images/agnhost",))
+
+
 def components() -> dict[str, Build]:
     """etcd, CoreDNS, containerd, the CNI plugins and crane (``labmod.py``), the lab's pause and echo."""
     lab = HERE / "lab"
@@ -155,7 +162,7 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
 
 def every_build() -> dict[str, Build]:
     """Everything the real lab uses, by name."""
-    return {"kubernetes": kubernetes(), **components()}
+    return {"kubernetes": kubernetes(), "agnhost": agnhost(), **components()}
 
 
 def ensure(build: Build, log: Path | None = None) -> Path:
