@@ -86,15 +86,20 @@ def _phases() -> tuple[list[Step], list[Step], list[Step], list[Step], list[Step
 
     prepare = [*linux.PREPARE, *windows.PREPARE]
     join = [*linux.BOOTSTRAP, *windows.JOIN]
-    network = [cluster_steps.POD_CIDRS, *linux.NETWORK, *windows.NETWORK]
+    network = [cluster_steps.POD_CIDRS, cluster_steps.FLANNEL, *linux.NETWORK, *windows.NETWORK]
     return prepare, join, network, list(windows.FINISH), list(cluster_steps.FINISH)
 
 
 def _refuse_vxlan(cluster: Cluster) -> None:
-    if cluster.spec.network.mode == "vxlan":
+    """vxlan mode runs flannel on Linux nodes; Windows flanneld (service, overlay HNS network, sdnoverlay
+    CNI, kube-proxy on the overlay) is rendered but not provisioned yet."""
+    windows = [h.name for h in cluster.windows_hosts]
+    if cluster.spec.network.mode == "vxlan" and windows:
         raise UsageError(
-            "network mode vxlan is not supported by up, add-node and down yet; nothing was changed",
-            hint="use network.mode: routes, or render the vxlan files with 'hybridctl render' meanwhile",
+            f"network mode vxlan is not supported with Windows nodes yet ({', '.join(windows)}); "
+            "nothing was changed",
+            hint="use network.mode: routes, or vxlan with Linux nodes only; "
+            "'hybridctl render' writes the Windows vxlan files meanwhile",
         )
 
 

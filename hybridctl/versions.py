@@ -109,6 +109,15 @@ PAUSE_TAG = "3.10.2"
 """The sandbox image tag hybridctl pins for every minor, also where kubeadm pins 3.10.1 (1.35): 3.10.2 is the
 first pause whose manifest list covers Windows Server 2025 (kubernetes-sigs/windows-testing#557)."""
 
+FLANNEL_VERSION = "v0.28.10"
+"""flanneld of vxlan mode: the kube-flannel DaemonSet follows this release's Documentation/kube-flannel.yml
+(github.com/flannel-io/flannel v0.28.10), whose install-cni-plugin init container pins the next one."""
+FLANNEL_CNI_PLUGIN_VERSION = "v1.9.1-flannel3"
+"""The flannel CNI plugin (github.com/flannel-io/cni-plugin) that flannel v0.28.10's manifest installs."""
+FLANNEL_REGISTRY = "ghcr.io/flannel-io"
+"""Where flannel publishes its images (``ghcr.io/flannel-io/flannel``, ``.../flannel-cni-plugin``); an
+air-gapped cluster mirrors ``ghcr.io`` through ``spec.containerd.registries``."""
+
 NEWEST = RELEASES[-1]
 DEFAULT_VERSION = NEWEST.newest
 """The Kubernetes version an inventory gets when it names none: the newest patch of the newest minor."""

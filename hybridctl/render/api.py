@@ -42,11 +42,12 @@ def _render(spec: FileSpec, context: dict[str, Any], host: str) -> RenderedFile:
 
 
 def render_cluster(cluster: Cluster, values: RuntimeValues) -> list[RenderedFile]:
-    """The cluster objects: RuntimeClasses, and the flannel ConfigMap in vxlan mode."""
+    """The cluster objects: RuntimeClasses, and in vxlan mode flannel (DaemonSet, RBAC) and its ConfigMap."""
     check_values(cluster, values)
     context = build_context(cluster, values)
     files = [_runtime_class(spec, context) for spec in runtime_classes(cluster, values)]
     if cluster.spec.network.mode == "vxlan":
+        files.append(_cluster_file("cluster/kube-flannel.yaml.j2", "kube-flannel", "flannel", context))
         files.append(
             _cluster_file("cluster/kube-flannel-cfg.yaml.j2", "kube-flannel-cfg", "flannel-config", context)
         )

@@ -12,13 +12,25 @@ from hybridctl.render.labels import split_labels
 from hybridctl.render.placeholders import placeholder
 from hybridctl.render.registries import config_path
 from hybridctl.render.values import RuntimeValues
-from hybridctl.versions import WINDOWS_BUILDS, ContainerdVersion, KubeVersion
+from hybridctl.versions import (
+    FLANNEL_CNI_PLUGIN_VERSION,
+    FLANNEL_REGISTRY,
+    FLANNEL_VERSION,
+    WINDOWS_BUILDS,
+    ContainerdVersion,
+    KubeVersion,
+)
 
 BRIDGE_NETWORK = "cbr0"
 BRIDGE_ENDPOINT = "cbr0_ep"
 VXLAN_VNI = 4096
 VXLAN_PORT = 4789
 FLANNEL_NETWORK = f"flannel.{VXLAN_VNI}"
+FLANNEL = {
+    "version": FLANNEL_VERSION,
+    "image": f"{FLANNEL_REGISTRY}/flannel:{FLANNEL_VERSION}",
+    "cni_plugin_image": f"{FLANNEL_REGISTRY}/flannel-cni-plugin:{FLANNEL_CNI_PLUGIN_VERSION}",
+}
 WINDOWS_TAINT = {"key": "os", "value": "windows", "effect": "NoSchedule"}
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}
 
@@ -91,6 +103,7 @@ def build_context(cluster: Cluster, values: RuntimeValues, host: Host | None = N
         "secrets": _secrets(values),
         "vxlan_vni": VXLAN_VNI,
         "vxlan_port": VXLAN_PORT,
+        "flannel": FLANNEL,
     }
     if host is not None:
         context["host"] = _host_view(cluster, values, host)

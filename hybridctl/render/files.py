@@ -35,6 +35,7 @@ PURPOSES: dict[str, str] = {
     "flanneld-service": "Windows service definition (nssm) of flanneld (vxlan mode)",
     "boot-task": "Windows boot script: pod network first, then the node agents in dependency order",
     "runtimeclass": "RuntimeClass selecting Windows nodes and an isolation mode",
+    "flannel": "kube-flannel namespace, ServiceAccount, RBAC and DaemonSet on Linux nodes (vxlan mode)",
     "flannel-config": "kube-flannel-cfg ConfigMap shared by Linux and Windows flanneld (vxlan mode)",
     "script": "constant PowerShell script hybridctl runs over WinRM",
 }

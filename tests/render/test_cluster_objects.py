@@ -1,20 +1,26 @@
-"""Cluster objects: RuntimeClasses per Windows build and for Hyper-V, and the flannel ConfigMap.
+"""Cluster objects: RuntimeClasses per Windows build and for Hyper-V, and flannel's objects (vxlan).
 
-Tier: render. Real: Jinja2 and the templates, ruamel.yaml, kubernetes-validate (strict). Simulated:
-nothing; the objects are not applied to an API server here.
+Tier: render. Real: Jinja2 and the templates, ruamel.yaml, kubernetes-validate (strict), and flannel's own
+``Documentation/kube-flannel.yml`` of the pinned release, read from the Go module cache (the module the
+upstream validators build). Simulated: nothing; the objects are not applied to an API server here.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+from ruamel.yaml import YAML
 
 from hybridctl.errors import PlaceholderError, RenderError
 from hybridctl.render import RuntimeValues, render_cluster
+from hybridctl.versions import FLANNEL_VERSION
 from tests.render import helpers
+from tests.support.upstream import go_tool
 
 TOLERATION = {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}
 
@@ -24,7 +30,13 @@ def _objects(
 ) -> dict[str, Any]:
     cluster = helpers.build(data) if data else helpers.inventory(name)
     files = render_cluster(cluster, values or RuntimeValues())
-    return {f.relpath: helpers.yaml_doc(f) for f in files}
+    return {f.relpath: helpers.yaml_doc(f) for f in files if f.purpose != "flannel"}
+
+
+def _flannel_objects(name: str) -> list[Any]:
+    """The documents of the multi-document kube-flannel file (empty when not rendered)."""
+    files = render_cluster(helpers.inventory(name), RuntimeValues())
+    return [doc for f in files if f.purpose == "flannel" for doc in helpers.yaml_docs(f)]
 
 
 def test_one_runtime_class_per_windows_version_and_hyperv() -> None:
@@ -105,3 +117,50 @@ def test_linux_only_cluster_has_no_runtime_classes() -> None:
     data = helpers.cluster_data("example")
     data["spec"]["hosts"] = data["spec"]["hosts"][:2]
     assert _objects("", data=data) == {}
+
+
+def _upstream_flannel_manifest() -> dict[tuple[str, str], Any]:
+    """flannel's own kube-flannel.yml of the release hybridctl pins, by (kind, name)."""
+    go = go_tool()
+    done = subprocess.run(
+        [go, "mod", "download", "-json", f"github.com/flannel-io/flannel@{FLANNEL_VERSION}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path = Path(json.loads(done.stdout)["Dir"]) / "Documentation" / "kube-flannel.yml"
+    docs = YAML(typ="safe", pure=True).load_all(path.read_text())
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs if d}
+
+
+def test_flannel_objects_are_upstreams_with_a_linux_node_selector() -> None:
+    """The namespace, RBAC, ServiceAccount and DaemonSet are flannel's own manifest of the pinned release
+    (same rules, images, commands, arguments, capabilities, probes and volumes); the one intended
+    difference is the ``kubernetes.io/os: linux`` nodeSelector in place of upstream's equivalent node
+    affinity. Every object is valid for the Kubernetes API (strict schema)."""
+    ours = {(d["kind"], d["metadata"]["name"]): d for d in _flannel_objects("ha-vxlan")}
+    upstream = _upstream_flannel_manifest()
+    assert set(ours) == set(upstream) - {("ConfigMap", "kube-flannel-cfg")}
+    for key, doc in ours.items():
+        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+        theirs = upstream[key]
+        labels = {k: v for k, v in doc["metadata"]["labels"].items() if k != "app.kubernetes.io/managed-by"}
+        assert labels == theirs["metadata"]["labels"], key
+        for field in ("rules", "roleRef", "subjects"):
+            assert doc.get(field) == theirs.get(field), (key, field)
+    pod, theirs_pod = (
+        ours[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"],
+        upstream[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"],
+    )
+    assert pod.pop("nodeSelector") == {"kubernetes.io/os": "linux"}
+    affinity = theirs_pod.pop("affinity")["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert affinity["nodeSelectorTerms"] == [
+        {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}
+    ]
+    assert pod == theirs_pod
+
+
+def test_flannel_objects_in_vxlan_mode_only() -> None:
+    """A routes-mode cluster gets no flannel object at all."""
+    assert not [k for k in _objects("example") if "flannel" in k] and not _flannel_objects("example")
+    assert _flannel_objects("ha-vxlan")

@@ -181,6 +181,8 @@ def _outside(path: Path, text: str, nets: dict[str, Network | None]) -> Iterator
 
 def check_what_up_supports(cluster: Cluster) -> Iterator[Problem]:
     """What ``up``, ``add-node`` and ``down`` refuse today, so that ``validate`` does not call it fine."""
-    if cluster.spec.network.mode == "vxlan":
-        message = "up, add-node and down refuse network mode vxlan for now (render and plan --offline work)"
-        yield warning(("spec", "network", "mode"), message, "use mode: routes to build the cluster with up")
+    if cluster.spec.network.mode == "vxlan" and cluster.windows_hosts:
+        message = "up, add-node and down refuse network mode vxlan with Windows nodes for now (render works)"
+        yield warning(
+            ("spec", "network", "mode"), message, "use mode: routes, or vxlan with Linux nodes only"
+        )

@@ -35,7 +35,7 @@ class ClusterObjects(ClusterStep):
 
     name: ClassVar[str] = "cluster-objects"
     title: ClassVar[str] = "create RuntimeClasses, label and taint nodes, keep Linux workloads off Windows"
-    requires: ClassVar[tuple[str, ...]] = ("linux-pod-network", "windows-pod-network")
+    requires: ClassVar[tuple[str, ...]] = ("linux-pod-network", "windows-pod-network", "flannel")
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """What differs in the cluster."""

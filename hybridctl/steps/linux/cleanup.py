@@ -134,6 +134,7 @@ def kernel_state(host: HostView) -> list[Action]:
         *chains(host, CHAIN),
         *chains(host, FORWARD_CHAIN),
         *chains(host, "KUBE-"),
+        *chains(host, "FLANNEL-"),  # flanneld's --ip-masq and forward rules (vxlan mode)
         *nft_tables(host),
         *ipvs(host),
         *links(host),

@@ -10,6 +10,7 @@ from hybridctl.steps.base import Change, StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.facts import GatherFacts
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.linux.cleanup import existing
 from hybridctl.steps.linux.common import LinuxStep
 from hybridctl.steps.values import facts_key
 
@@ -48,7 +49,12 @@ class LinuxPreflight(LinuxStep):
         facts: dict[str, Any] = dict(ctx.state.get(facts_key(host.name)))
         facts.update(_linux_facts(host))
         facts["family"] = FAMILIES.get(facts["distribution"])
-        facts["problems"] = [*facts["problems"], *_problems(facts), *_cgroup_problems(facts, ctx)]
+        facts["problems"] = [
+            *facts["problems"],
+            *_problems(facts),
+            *_cgroup_problems(facts, ctx),
+            *mode_problems(host, ctx.cluster.spec.network.mode),
+        ]
         facts["warnings"] = firewall_warnings(facts) + oom_warnings(facts, ctx)
         ctx.state.set(facts_key(host.name), facts)
         for warning in facts["warnings"]:
@@ -127,6 +133,32 @@ def _cgroup_problems(facts: dict[str, Any], ctx: StepContext) -> list[str]:
         "the host runs cgroup v1 (or hybrid cgroups), which the kubelet refuses since Kubernetes 1.35: "
         "boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or set "
         "spec.kubernetes.allowCgroupV1: true to render failCgroupV1: false (deprecated upstream)"
+    ]
+
+
+MODE_MARKERS = {
+    "routes": (
+        "/etc/cni/net.d/10-hybridctl-bridge.conflist",
+        "/etc/systemd/system/hybridctl-pod-routes.service",
+    ),
+    "vxlan": ("/etc/cni/net.d/10-flannel.conflist", "/run/flannel/subnet.env"),
+}
+"""Files that show which pod network a node runs: routes mode's bridge config and routes unit, vxlan
+mode's flannel CNI config (kube-flannel's install-cni) and flanneld's subnet lease."""
+
+
+def mode_problems(host: HostView, mode: str) -> list[str]:
+    """A node built in the other network mode is refused: switching routes <-> vxlan in place would cut
+    every pod off mid-change (pods keep addresses from the old CNI config; bridge and routes would clash
+    with flannel's cni0 and overlay), so hybridctl does not do it half-way."""
+    other = "vxlan" if mode == "routes" else "routes"
+    found = existing(host, MODE_MARKERS[other])
+    if not found:
+        return []
+    return [
+        f"the node runs the {other} pod network ({', '.join(found)}) but the inventory says {mode}: "
+        f"switching an existing cluster between routes and vxlan is not supported; keep mode: {other}, "
+        "or remove the cluster with 'hybridctl down' and build it again"
     ]
 
 

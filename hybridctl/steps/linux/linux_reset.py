@@ -26,6 +26,8 @@ from hybridctl.steps.registry_hosts import recorded
 
 POD_NETWORK_FILES = (
     "/etc/cni/net.d/10-hybridctl-bridge.conflist",
+    "/etc/cni/net.d/10-flannel.conflist",  # vxlan: written by kube-flannel's install-cni init container
+    "/run/flannel",  # vxlan: flanneld's subnet.env
     "/var/lib/cni",
     "/etc/hybridctl",
     *(f"/etc/systemd/system/{unit}" for unit in POD_UNITS),
