@@ -55,7 +55,11 @@ KUBERNETES_COMMANDS = (
     "kube-scheduler",
     "kube-proxy",
 )
-RENAMES = {"etcd": {"server": "etcd"}}  # go names go.etcd.io/etcd/server/v3's binary "server"
+RENAMES = {
+    "etcd": {"server": "etcd"},  # go names go.etcd.io/etcd/server/v3's binary "server"
+    "flannel": {"flannel": "flanneld", "install_conf": "install-conf"},  # as flannel's Dockerfile names them
+    "flannel-cni-plugin": {"cni-plugin": "flannel"},  # the plugin's type, as its image's /flannel
+}
 STAMP = ".stamp"
 
 
@@ -153,8 +157,11 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
         "containerd": ("github.com/containerd/containerd/v2/version.Version",),
         "cni-plugins": ("github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion",),
         "crictl": ("sigs.k8s.io/cri-tools/pkg/version.Version",),
+        "flannel": ("github.com/flannel-io/flannel/pkg/version.Version",),  # its Makefile's dist/flanneld
     }
     flags = tuple(f"-X {variable}={version}" for variable in variables.get(name, ()))
+    if name == "flannel-cni-plugin":  # its scripts/build_flannel.sh
+        flags += (f"-X main.Version={version}", "-X main.Program=flannel")
     if name == "runc":  # its Makefile: -X main.version=$(cat VERSION), which has no leading v
         flags += (f"-X main.version={version.removeprefix('v')}",)
     return flags

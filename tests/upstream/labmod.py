@@ -68,6 +68,27 @@ COMPONENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # inventory's runcVersion default, crictl at 1.37's cri-tools release (hybridctl/versions.py).
     "runc": ("github.com/opencontainers/runc", "v1.2.6", ("github.com/opencontainers/runc",)),
     "crictl": ("sigs.k8s.io/cri-tools", "v1.36.0", ("sigs.k8s.io/cri-tools/cmd/crictl",)),
+    # vxlan mode: flanneld and install-conf, the two programs of upstream's flannel image (images/Dockerfile
+    # of flannel v0.28.10: /opt/bin/flanneld, /opt/bin/install-conf), the release whose
+    # Documentation/kube-flannel.yml hybridctl's kube-flannel objects follow (hybridctl/versions.py).
+    "flannel": (
+        "github.com/flannel-io/flannel",
+        "v0.28.10",
+        ("github.com/flannel-io/flannel", "github.com/flannel-io/flannel/cmd/install_conf"),
+    ),
+    # The flannel CNI plugin kube-flannel's install-cni-plugin init container copies to /opt/cni/bin/flannel.
+    # flannel v0.28.10's manifest pins v1.9.1-flannel3; the newest release this lab could reach is
+    # v1.9.1-flannel1 (same upstream CNI plugins v1.9.1), which the lab image carries under the pinned tag.
+    "flannel-cni-plugin": (
+        "github.com/flannel-io/cni-plugin",
+        "v1.9.1-flannel1",
+        ("github.com/flannel-io/cni-plugin",),
+    ),
+}
+REPLACES: dict[str, dict[str, str]] = {
+    # The module proxy refuses tencentcloud-sdk-go's vpc module (403); flanneld's unused tencentvpc backend
+    # compiles against a stand-in that fails every call (lab/flannel/tencentcloud-vpc-stub/).
+    "flannel": {"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc": "./tencentcloud-vpc-stub"},
 }
 
 
@@ -84,6 +105,7 @@ def gomod(name: str) -> str:
         "",
         *(f"tool {package}" for package in packages),
         "",
+        *(f"replace {old} => {new}" for old, new in REPLACES.get(name, {}).items()),
     ]
     return "\n".join(lines)
 

@@ -26,6 +26,8 @@ class LabBinaries:
     agnhost: Path
     runc: Path
     crictl: Path
+    flannel: Path  # flanneld and install-conf (vxlan mode)
+    flannel_cni: Path  # the flannel CNI plugin, named flannel
 
     @property
     def kubernetes_stamp(self) -> str:
@@ -49,4 +51,6 @@ def lab_binaries(release: str = DEFAULT_KUBERNETES) -> LabBinaries:
         ensure(agnhost(release)),
         built["runc"],
         built["crictl"],
+        built["flannel"],
+        built["flannel-cni-plugin"],
     )

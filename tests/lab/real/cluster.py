@@ -58,6 +58,7 @@ class RealCluster:
     kubectl_binary: Path
     extra_hosts: list[dict[str, Any]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the WinRM password ${env:...} names
+    network_mode: str = "routes"  # vxlan: flannel's images come through a ghcr.io mirror at the lab registry
 
     @property
     def inventory(self) -> Path:
@@ -86,22 +87,28 @@ class RealCluster:
     def document(self) -> dict[str, Any]:
         """The inventory: the Linux members, then ``extra_hosts``."""
         linux = [_linux_entry(host, role) for host, role in self.members]
-        registry = self.sources.registry
         return {
             "apiVersion": "hybridctl.io/v1alpha1",
             "kind": "Cluster",
             "metadata": {"name": CLUSTER_NAME},
             "spec": {
                 "kubernetes": kubernetes_spec(imageRepository=self.sources.image_repository),
-                "network": {"mode": "routes"},
+                "network": {"mode": self.network_mode},
                 "containerd": {
-                    "registries": [{"host": registry, "server": f"http://{registry}"}],
+                    "registries": self._registries(),
                     "restrictOomScoreAdj": not CAN_LOWER_OOM_SCORE,
                 },
                 "artifacts": {"source": "mirror", "mirrorUrl": self.sources.mirror_url},
                 "hosts": [*linux, *self.extra_hosts],
             },
         }
+
+    def _registries(self) -> list[dict[str, Any]]:
+        registry = self.sources.registry
+        found: list[dict[str, Any]] = [{"host": registry, "server": f"http://{registry}"}]
+        if self.network_mode == "vxlan":  # kube-flannel's images are ghcr.io/flannel-io/...
+            found.append({"host": "ghcr.io", "mirrors": [{"url": f"http://{registry}"}]})
+        return found
 
     def write_inventory(self, extra_hosts: Sequence[dict[str, Any]] = ()) -> Path:
         """Write the inventory (with ``extra_hosts`` added to the Linux members) and the known_hosts file."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import io
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.versions import FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION
 from tests.lab.real.artifacts import LabBinaries
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -43,6 +45,7 @@ IPTABLES_NAMES = (
     "ip6tables-restore",
 )
 READY_TIMEOUT = 30.0
+FLANNEL_REPOSITORY = "flannel-io"  # ghcr.io/flannel-io/... (hybridctl.versions.FLANNEL_REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,38 @@ def lab_images(binaries: LabBinaries) -> list[Image]:
         Image("pause", PAUSE_TAG, {"/pause": pause / "pause"}, "/pause"),
         Image("echo", ECHO_TAG, {"/echo": echo / "echo"}, "/echo"),
         Image(*AGNHOST, {"/agnhost": binaries.agnhost / "agnhost"}, "/agnhost"),
+        *flannel_images(binaries),
     ]
+
+
+def flannel_images(binaries: LabBinaries) -> list[Image]:
+    """vxlan mode's images, named as kube-flannel's manifest names them below ``ghcr.io`` (the inventory
+    mirrors ``ghcr.io`` to the lab registry). As upstream's flannel image (images/Dockerfile of flannel
+    v0.28.10): ``/opt/bin/flanneld``, ``/opt/bin/install-conf`` and iptables (flanneld's --ip-masq and
+    forward rules run the iptables commands); as upstream's flannel-cni-plugin image: ``/flannel`` and a
+    ``cp`` for the init container's ``cp -f /flannel /opt/cni/bin/flannel`` (this machine's, with the
+    shared libraries it loads)."""
+    iptables_files, iptables_links = iptables_payload()
+    flannel = Image(
+        f"{FLANNEL_REPOSITORY}/flannel",
+        FLANNEL_VERSION,
+        {
+            "/opt/bin/flanneld": binaries.flannel / "flanneld",
+            "/opt/bin/install-conf": binaries.flannel / "install-conf",
+            **iptables_files,
+        },
+        "/opt/bin/flanneld",
+        iptables_links,
+    )
+    copy = Path(shutil.which("cp") or "/bin/cp").resolve()
+    cp_files = {"/usr/bin/cp": copy, **{str(lib): lib.resolve() for lib in _shared_libraries(copy)}}
+    plugin = Image(
+        f"{FLANNEL_REPOSITORY}/flannel-cni-plugin",
+        FLANNEL_CNI_PLUGIN_VERSION,
+        {"/flannel": binaries.flannel_cni / "flannel", **cp_files},
+        "/usr/bin/cp",
+    )
+    return [flannel, plugin]
 
 
 def iptables_payload() -> tuple[dict[str, Path], dict[str, str]]:
