@@ -114,10 +114,28 @@ def test_offline_plan_lists_the_steps_up_runs_in_order_without_connecting() -> N
     assert names == list(dict.fromkeys(s.name for s, _ in actions.up(cluster).pairs(cluster)))
 
 
-def test_vxlan_is_refused_before_touching_any_host() -> None:
+def test_vxlan_with_windows_nodes_is_refused_before_touching_any_host() -> None:
     result = cli("up", "-i", ROOT / "inventories" / "ha-vxlan.yaml", "--yes")
     assert result.returncode == 2
-    assert "not supported" in result.stderr and "nothing was changed" in result.stderr
+    assert "not supported with Windows nodes" in result.stderr and "nothing was changed" in result.stderr
+
+
+def test_linux_only_vxlan_plan_runs_flannel_instead_of_routes(tmp_path: Path) -> None:
+    """A Linux-only vxlan inventory is planned: flannel on the first control plane after the pod CIDRs,
+    no routes-mode pod network anywhere."""
+    import yaml
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["spec"]["network"] = {"mode": "vxlan"}
+    data["spec"]["hosts"] = [h for h in data["spec"]["hosts"] if h.get("os") != "windows"]
+    inventory = tmp_path / "vxlan.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    result = cli("plan", "--offline", "-i", inventory, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    hosts = {s["step"]: s["hosts"] for s in json.loads(result.stdout)["steps"]}
+    assert hosts["flannel"] == ["cp1"] and "linux-pod-network" not in hosts
+    names = list(hosts)
+    assert names.index("pod-cidrs") < names.index("flannel") < names.index("cluster-objects")
 
 
 def test_render_writes_files_and_a_manifest(tmp_path: Path) -> None:
