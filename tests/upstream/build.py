@@ -146,6 +146,16 @@ def components() -> dict[str, Build]:
         tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"),
         env={"CGO_ENABLED": "1"},
     )
+    flannel = builds["flannel"]
+    builds["flannel"] = Build(  # its Makefile's dist/flanneld: cgo (the udp backend's C proxy), static
+        flannel.name,
+        flannel.module,
+        flannel.packages,
+        (*flannel.ldflags, "-extldflags -static"),
+        flannel.renames,
+        tags=("netgo", "osusergo"),
+        env={"CGO_ENABLED": "1"},
+    )
     for own in ("pause", "echo"):
         builds[own] = Build(own, lab / own, (f"hybridctl.test/upstream/lab/{own}",))
     return builds
