@@ -164,3 +164,23 @@ def test_preflight_refuses_cgroup_v1_unless_the_inventory_opts_in(lab: SimLab) -
         assert "systemd.unified_cgroup_hierarchy=1" in error
     else:
         assert (host.name, "linux-preflight") not in refused.failures()
+
+
+def test_preflight_refuses_switching_a_node_between_routes_and_vxlan(lab: SimLab) -> None:
+    """A node that carries routes mode's bridge CNI config is refused by a vxlan inventory, and one with
+    flannel's subnet lease by a routes inventory, naming what was found; with no marker both pass."""
+    (host,) = lab.add(1)
+    for mode, other, marker in (
+        ("vxlan", "routes", "/etc/cni/net.d/10-hybridctl-bridge.conflist"),
+        ("routes", "vxlan", "/run/flannel/subnet.env"),
+    ):
+        host.exec("sh", "-c", 'mkdir -p "$(dirname "$1")" && touch "$1"', "sh", marker)
+        try:
+            result = run_steps(lab, lab.cluster([(host, "control-plane")], network={"mode": mode}), PREPARE)
+        finally:
+            host.exec("rm", "-f", marker)
+        error = result.failures()[(host.name, "linux-preflight")]
+        assert f"runs the {other} pod network ({marker})" in error
+        assert "switching an existing cluster between routes and vxlan is not supported" in error
+    clean = run_steps(lab, lab.cluster([(host, "control-plane")], network={"mode": "vxlan"}), PREPARE)
+    assert (host.name, "linux-preflight") not in clean.failures()
