@@ -24,6 +24,7 @@ from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.values import runtime_values
 
 PURPOSES = ("flannel", "flannel-config")
+NAMESPACE = "kube-flannel"
 
 
 class Flannel(ClusterStep):
@@ -41,6 +42,9 @@ class Flannel(ClusterStep):
         """One change with ``kubectl diff``'s output when any kube-flannel object differs."""
         if not kube.initialised(host):
             return [Change("apply the kube-flannel objects once the cluster exists")]
+        namespace = kube.kubectl(host, "get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name")
+        if not namespace.stdout.strip():  # kubectl diff refuses objects of a namespace that does not exist
+            return [Change("create the kube-flannel namespace, RBAC, DaemonSet and kube-flannel-cfg")]
         diff = posix(
             "kubectl", "--kubeconfig", kube.ADMIN_CONF, "diff", "-f", "-", stdin=manifest(ctx), probe=True
         )
