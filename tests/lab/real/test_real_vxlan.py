@@ -11,7 +11,7 @@ device from the kube-flannel-cfg ConfigMap; pod traffic between nodes crosses it
 Windows nodes are not part of this cluster (vxlan with Windows nodes is refused by ``up`` today).
 
 The tests run in order on one cluster (module scope): up, the overlay devices, pods across nodes over
-UDP 4789, a second up, down.
+UDP 4789, a second up, routes mode refused, add-node and down NAME of a third Linux worker, down.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 
 from tests.lab.e2e import changed_steps
 from tests.lab.real.cluster import RealCluster
-from tests.lab.real.hosts import SystemdHost
+from tests.lab.real.hosts import SystemdHost, SystemdHosts
 from tests.lab.real.test_real_cluster import _apply, _client, _in_cidr, _nodes, _pod, _pod_routes, _ready
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
@@ -147,6 +147,61 @@ def test_routes_mode_on_the_vxlan_cluster_is_refused(built: RealCluster) -> None
     assert (
         "switching an existing cluster between routes and vxlan is not supported" in done.stdout + done.stderr
     )
+
+
+def _echo_server(cluster: RealCluster, name: str, node: SystemdHost) -> str:
+    """An echo server pod on ``node``, Running; its pod IP."""
+    _apply(cluster, _pod(cluster, name, node, ["-listen", ":8080"]))
+
+    def running() -> str | None:
+        pod = json.loads(cluster.kubectl("get", "pod", name, "-o", "json"))
+        return pod["status"].get("podIP") if pod["status"].get("phase") == "Running" else None
+
+    return str(cluster.wait_for(f"{name} Running", running, timeout=180))
+
+
+def test_add_node_then_down_name_keep_the_overlay_working(
+    built: RealCluster, systemd_lab: SystemdHosts
+) -> None:
+    """``add-node`` joins a third Linux worker: flannel's DaemonSet runs there, it gets its own
+    flannel.4096 and a pod on it answers a pod on the control plane over TCP. ``down NAME`` removes it: the
+    node leaves the API, the control plane drops its route to the node's pod CIDR (flannel's lease watch),
+    and pods on the two remaining nodes still talk."""
+    (extra,) = systemd_lab.add(1)
+    built.members.append((extra, "worker"))
+    try:
+        built.write_inventory()
+        added = built.hybridctl("add-node", extra.name, "--yes")
+        assert added.returncode == 0, added.stdout[-6000:] + added.stderr[-3000:]
+        built.wait_for(
+            "new node Ready", lambda: _ready(_nodes(built).get(extra.name, {"status": {"conditions": []}}))
+        )
+        info = built.wait_for("flannel.4096 on the new node", lambda: _maybe_vxlan(extra), timeout=180)
+        assert info["linkinfo"]["info_data"]["id"] == VNI
+        pod_ip = _echo_server(built, "echo-added", extra)
+        assert _client(built, "client-added", f"http://{pod_ip}:8080/").split()[0] == "echo-added"
+        cidr = _nodes(built)[extra.name]["spec"]["podCIDR"]
+        removed = built.hybridctl("down", extra.name, "--yes")
+        assert removed.returncode == 0, removed.stdout[-6000:] + removed.stderr[-3000:]
+        assert extra.name not in _nodes(built)
+        control_plane = built.host("control-plane")
+
+        def route_gone() -> bool:
+            return cidr not in control_plane.exec("ip", "-4", "route", "show").stdout
+
+        built.wait_for(f"route to {cidr} gone from the control plane", route_gone, timeout=120)
+        server_ip = json.loads(built.kubectl("get", "pod", "echo-server", "-o", "json"))["status"]["podIP"]
+        answer = _client(built, "client-after-down", f"http://{server_ip}:8080/").split()
+        assert answer[0] == "echo-server"
+    finally:
+        built.members.remove((extra, "worker"))
+        built.write_inventory()
+        systemd_lab.remove([extra])
+
+
+def _maybe_vxlan(host: SystemdHost) -> dict[str, Any] | None:
+    done = host.exec("ip", "-d", "-j", "link", "show", DEVICE, check=False)
+    return dict(json.loads(done.stdout)[0]) if done.returncode == 0 else None
 
 
 def test_down_removes_the_overlay(built: RealCluster) -> None:
