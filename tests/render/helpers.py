@@ -39,6 +39,7 @@ YAML_PURPOSES = {
     "flanneld-kubeconfig",
     "runtimeclass",
     "flannel-config",
+    "flannel",
 }
 JSON_PURPOSES = {
     "cni-config",
