@@ -9,7 +9,8 @@ The results (``go.mod`` and ``go.sum``) are committed; rerun this only to move a
 The versions follow hybridctl's version table for the default minor (``hybridctl/versions.py``, 1.37):
 etcd ``3.7.0-0`` and CoreDNS ``v1.14.6`` as kubeadm 1.37 pins them, containerd ``2.4.2`` (the default
 containerd for 1.37), the CNI plugins at the inventory's ``cniPluginsVersion`` default (``1.6.2``), runc at
-``runcVersion``'s default (``1.2.6``) and crictl at 1.37's cri-tools release (``1.36.0``).
+``runcVersion``'s default (``1.2.6``) and crictl at 1.37's cri-tools release (``1.36.0``); vxlan mode's
+flannel at ``FLANNEL_VERSION`` (``v0.28.10``) and its CNI plugin (see the entries for the two deviations).
 """
 
 from __future__ import annotations
