@@ -12,7 +12,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from hybridctl.versions import DEFAULT_VERSION, ContainerdVersion, KubeVersion, Release
+from hybridctl.versions import (
+    DEFAULT_IMAGE_REPOSITORY,
+    DEFAULT_VERSION,
+    PAUSE_TAG,
+    ContainerdVersion,
+    KubeVersion,
+    Release,
+)
 
 API_VERSION = "hybridctl.io/v1alpha1"
 KIND = "Cluster"
@@ -69,6 +76,12 @@ class KubernetesSpec(Model):
         "false). Upstream refuses such hosts by default since 1.35 and will remove the support; preflight "
         "refuses them unless this is true.",
     )
+    image_repository: str | None = Field(
+        None,
+        description="Registry (host[:port][/path], no scheme or tag) kubeadm pulls the control-plane, "
+        "etcd, CoreDNS and pause images from (ClusterConfiguration imageRepository), also the default "
+        f"sandbox image <imageRepository>/pause:{PAUSE_TAG}; default {DEFAULT_IMAGE_REPOSITORY}.",
+    )
 
 
 class NetworkSpec(Model):
@@ -85,11 +98,11 @@ class ContainerdSpec(Model):
         description="containerd release installed on Linux and Windows nodes; default: the newest patch "
         "of the newest containerd line recommended for the cluster's Kubernetes minor.",
     )
-    # 3.10.2 for every minor, also where kubeadm pins 3.10.1 (1.35): it is the first pause whose manifest
-    # list covers Windows Server 2025 (kubernetes-sigs/windows-testing#557), and one tag serves everywhere.
+    # PAUSE_TAG for every minor (see hybridctl.versions): one tag serves every Windows build.
     pause_image: str = Field(
-        "registry.k8s.io/pause:3.10.2",
-        description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster.",
+        f"{DEFAULT_IMAGE_REPOSITORY}/pause:{PAUSE_TAG}",
+        description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster. "
+        f"Default <spec.kubernetes.imageRepository>/pause:{PAUSE_TAG} when imageRepository is set.",
     )
 
 
@@ -284,6 +297,14 @@ class Cluster(Model):
     def containerd(self) -> ContainerdVersion:
         """``containerd_version`` parsed; ValueError when the inventory's text is not a version."""
         return ContainerdVersion.parse(self.containerd_version)
+
+    @property
+    def pause_image(self) -> str:
+        """The sandbox image: ``pauseImage`` when given, else ``pause:PAUSE_TAG`` under imageRepository."""
+        containerd, repository = self.spec.containerd, self.spec.kubernetes.image_repository
+        if repository is None or "pause_image" in containerd.model_fields_set:
+            return containerd.pause_image
+        return f"{repository}/pause:{PAUSE_TAG}"
 
     @property
     def crictl_version(self) -> str:

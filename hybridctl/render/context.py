@@ -38,6 +38,7 @@ class ClusterView:
     vxlan: bool
     network_name: str
     pause_image: str
+    image_repository: str | None
     containerd: ContainerdVersion
     hyperv: bool
     several_control_planes: bool
@@ -112,7 +113,8 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         api_server=network.api_server_url(cluster),
         vxlan=vxlan,
         network_name=FLANNEL_NETWORK if vxlan else BRIDGE_NETWORK,
-        pause_image=cluster.spec.containerd.pause_image,
+        pause_image=cluster.pause_image,
+        image_repository=k8s.image_repository,
         containerd=cluster.containerd,
         hyperv="hyperv" in cluster.spec.windows.isolation,
         several_control_planes=len(cluster.control_planes) > 1,

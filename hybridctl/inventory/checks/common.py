@@ -18,6 +18,12 @@ EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+", re.ASCII)
 IMAGE = re.compile(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?", re.ASCII
 )
+# host[:port][/path] as distribution's reference grammar has it (domain, then lowercase path components).
+REGISTRY = re.compile(
+    r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*(:\d{1,5})?"
+    r"(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+    re.ASCII,
+)
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 URL = re.compile(r"https?://[^\s'\"`$;\\]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
