@@ -36,6 +36,7 @@ PURPOSES: dict[str, str] = {
     "runtimeclass": "RuntimeClass selecting Windows nodes and an isolation mode",
     "flannel-config": "kube-flannel-cfg ConfigMap shared by Linux and Windows flanneld (vxlan mode)",
     "script": "constant PowerShell script hybridctl runs over WinRM",
+    "smoke-workload": "namespace, DaemonSets and Services `hybridctl smoke` creates (and deletes)",
 }
 """Every purpose a rendered file can have, with a one-line description."""
 

@@ -25,6 +25,7 @@ REGISTRY = re.compile(
     re.ASCII,
 )
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 URL = re.compile(r"https?://[^\s'\"`$;\\]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 SSH_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]*")
