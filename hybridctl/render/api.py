@@ -19,7 +19,6 @@ from hybridctl.render.network import check_values
 from hybridctl.render.values import RuntimeValues
 from hybridctl.render.windows import windows_specs
 from hybridctl.resources import templates_dir
-from hybridctl.smoke.workloads import render_smoke, smoke_image
 
 MANIFEST = "manifest.json"
 
@@ -73,6 +72,8 @@ def constant_scripts() -> list[RenderedFile]:
 
 def render_all(cluster: Cluster, values: RuntimeValues) -> list[RenderedFile]:
     """Hosts in inventory order, then the cluster objects, the smoke workloads, the constant scripts."""
+    from hybridctl.smoke.workloads import render_smoke, smoke_image  # smoke builds on render: import late
+
     files = [f for host in cluster.hosts for f in render_host(cluster, host, values)]
     files += render_cluster(cluster, values)
     files += render_smoke(cluster, values, smoke_image(cluster))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hybridctl.inventory.checks.common import (
+    DIGEST,
     EXACT_VERSION,
     HOSTS,
-    DIGEST,
     IMAGE,
     REGISTRY,
     RELEASE,
