@@ -109,7 +109,7 @@ def _placement(run: SmokeRun, workload: Workload) -> None:
     if waiting:
         problems.append(f"not ready: {', '.join(f'{p.name} on {p.node} ({p.phase})' for p in waiting)}")
     if problems:
-        evidence = [run.access.evidence(p) for p in waiting] + [run.access.events_of(workload.name)]
+        evidence = [run.access.evidence(p) for p in waiting] + [run.access.events(workload.name)]
         raise CheckFailedError(f"{workload.name}: " + "; ".join(problems), "\n".join(evidence))
 
 

@@ -95,7 +95,7 @@ class ClusterAccess:
         if pod is None:
             return f"no smoke pod on node {node}" if node else ""
         parts = [f"pod {NAMESPACE}/{pod.name} on node {pod.node}: phase {pod.phase}, ready {pod.ready}"]
-        parts.append("events:\n" + self._events(pod.name))
+        parts.append("events:\n" + self.events(pod.name))
         for container in ("server", "peer"):
             logs = self.run(
                 "logs", "-n", NAMESPACE, pod.name, "-c", container, "--tail", LOG_LINES, check=False
@@ -104,11 +104,8 @@ class ClusterAccess:
             parts.append(f"last {LOG_LINES} log lines of {container}:\n{text}")
         return "\n".join(parts)
 
-    def events_of(self, name: str) -> str:
+    def events(self, name: str) -> str:
         """The events of object ``name`` in the smoke namespace, oldest first."""
-        return self._events(name)
-
-    def _events(self, name: str) -> str:
         selector = f"involvedObject.name={name}"
         result = self.run(
             "get", "events", "-n", NAMESPACE, "--field-selector", selector, "-o", "json", check=False

@@ -100,7 +100,7 @@ def _cluster_ip(
             address = _spec(service).get("clusterIP")
             if not address:
                 raise CheckFailedError(
-                    f"Service smoke-{backend} has no ClusterIP", run.access.events_of(f"smoke-{backend}")
+                    f"Service smoke-{backend} has no ClusterIP", run.access.events(f"smoke-{backend}")
                 )
             connect(run, run.main_pod(client.name), f"{address}:{SERVICE_PORT}", client.name)
 

@@ -74,8 +74,9 @@ def run_smoke(env: AppEnv, settings: RunSettings, request: SmokeRequest, *, afte
     """Run every check against the inventory's cluster; print, write JUnit; the exit code of the report."""
     cluster = load_cluster(env)
     options = options_for(cluster, request)
-    report = SmokeReport(cluster.name, on_result=None if env.json else _printer(env))
+    report = SmokeReport(cluster.name)
     with Session(env, cluster, settings, "smoke") as session:
+        report.on_result = _json_lines(env, session) if env.json else _printer(env)
         try:
             _run(session, cluster, options, report)
         finally:  # Ctrl-C too: the report says what ran
@@ -94,6 +95,11 @@ def _run(session: Session, cluster: Cluster, options: SmokeOptions, report: Smok
         if not exc.unreachable:
             raise
         report.unreachable = exc.message
+
+
+def _json_lines(env: AppEnv, session: Session) -> Callable[[CheckResult], None]:
+    lines = JsonLines(env.stdout, session.masker)
+    return lambda result: lines.emit(Event("smoke-check", result.to_json()))
 
 
 def _printer(env: AppEnv) -> Callable[[CheckResult], None]:

@@ -295,3 +295,16 @@ def test_after_up_the_smoke_suite_joins_ups_junit_file(
     assert run_smoke(env, settings, SmokeRequest(timeout="60"), after_up=True) == 0
     suites = [suite.name for suite in JUnitXml.fromfile(str(junit))]
     assert suites == ["hybridctl up smokecase", "hybridctl smoke smokecase"]
+
+
+def test_json_output_streams_each_check_then_the_report(
+    inventory: Path, control_plane: Callable[[FakeApi], FakeHost], capsys: pytest.CaptureFixture[str]
+) -> None:
+    control_plane(_api())
+    assert _smoke(inventory, "--output", "json") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    streamed = [e for e in events if e["event"] == "smoke-check"]
+    final = events[-1]
+    assert final["event"] == "smoke" and final["summary"] == {"passed": 45, "failed": 0, "skipped": 2}
+    assert len(streamed) == len(final["checks"]) == 47  # 4 nodes, 2 of each OS
+    assert "smoke-test-secret" not in json.dumps(events)
