@@ -23,6 +23,11 @@ LOG_LINES = "20"
 AGNHOST = "/agnhost"  # where upstream's Linux and Windows images put it (Dockerfile, Dockerfile_windows)
 
 
+def connect_argv(target: str) -> tuple[str, ...]:
+    """What runs inside the pod to test a path: one TCP handshake with ``target`` (HOST:PORT)."""
+    return (AGNHOST, "connect", target, f"--timeout={CONNECT_TIMEOUT}", "--protocol=tcp")
+
+
 @dataclass(frozen=True)
 class Pod:
     """A smoke pod as the API reports it."""
@@ -82,8 +87,8 @@ class ClusterAccess:
 
     def connect(self, pod: Pod, target: str) -> Result:
         """``agnhost connect TARGET`` in the pod's ``peer`` container; exit 0 when the handshake worked."""
-        command = (AGNHOST, "connect", target, f"--timeout={CONNECT_TIMEOUT}", "--protocol=tcp")
-        return self.run("exec", "-n", NAMESPACE, pod.name, "-c", "peer", "--", *command, check=False)
+        argv = connect_argv(target)
+        return self.run("exec", "-n", NAMESPACE, pod.name, "-c", "peer", "--", *argv, check=False)
 
     def delete_namespace(self, *, wait: bool) -> Result:
         """Remove the namespace and everything in it."""

@@ -33,11 +33,11 @@ def connect(run: SmokeRun, pod: Pod | None, target: str, node: str, *, peer: Pod
         )
     result = _attempts(run, pod, target)
     if not result.ok:
-        reason = _reason(result)
-        evidence = [f"{pod.name} -> {target}: {reason}", run.access.evidence(pod)]
+        why = reason(result)
+        evidence = [f"{pod.name} -> {target}: {why}", run.access.evidence(pod)]
         if peer is not None:
             evidence.append(run.access.evidence(peer))
-        raise CheckFailedError(f"{pod.node} -> {target}: {reason}", "\n".join(evidence))
+        raise CheckFailedError(f"{pod.node} -> {target}: {why}", "\n".join(evidence))
 
 
 def _attempts(run: SmokeRun, pod: Pod, target: str) -> Result:
@@ -50,7 +50,8 @@ def _attempts(run: SmokeRun, pod: Pod, target: str) -> Result:
     return result
 
 
-def _reason(result: Result) -> str:
+def reason(result: Result) -> str:
+    """Why ``agnhost connect`` failed: its own error line, else the first line kubectl printed."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     agnhost = [line for line in lines if line.split(":", 1)[0].strip() in (*RESOLVED, "DNS", "UNKNOWN")]
     return (agnhost or lines or [f"exit {result.exit_code}"])[0].strip()
@@ -139,10 +140,15 @@ def _resolve(run: SmokeRun, pod: Pod | None, name: str, node: str) -> None:
     if pod is None:
         raise CheckFailedError(f"no ready smoke pod on {node}", run.access.evidence(None, node))
     result = _attempts(run, pod, f"{name}:{SERVICE_PORT}")
-    if result.ok or _reason(result).startswith(RESOLVED):
-        return  # agnhost connect resolves before it dials: any later error means the name resolved
-    reason = _reason(result)
-    raise CheckFailedError(f"{name} from {pod.name}: {reason}", f"{reason}\n{run.access.evidence(pod)}")
+    if resolved(result):
+        return
+    why = reason(result)
+    raise CheckFailedError(f"{name} from {pod.name}: {why}", f"{why}\n{run.access.evidence(pod)}")
+
+
+def resolved(result: Result) -> bool:
+    """agnhost connect resolves before it dials: success or a later error means the name resolved."""
+    return result.ok or reason(result).startswith(RESOLVED)
 
 
 def check_egress(run: SmokeRun) -> None:
