@@ -10,9 +10,9 @@ create``. The processes run with the flags kubeadm writes into their static pod 
 (cmd/kubeadm/app/phases/controlplane/manifests.go getAPIServerCommand, getControllerManagerCommand,
 getSchedulerCommand and cmd/kubeadm/app/phases/etcd/local.go getEtcdCommand, v1.37.2), made lean for a
 shared 2-core machine: no leader election (one instance), the controller-manager runs only the controllers
-the node tests need (``--controllers``: CSR approving and signing, node IPAM with ``--allocate-node-cidrs``,
-node lifecycle, the service-account token controller, EndpointSlices), the components' own HTTPS ports are
-off (``--secure-port=0``) and etcd skips fsync (``--unsafe-no-fsync``).
+the node tests need (``--controllers``: CSR approving and signing, node IPAM with
+``--allocate-node-cidrs``, node lifecycle, service accounts and their token controller, EndpointSlices),
+the components' own HTTPS ports are off (``--secure-port=0``) and etcd skips fsync (``--unsafe-no-fsync``).
 
 Not kubeadm's: kubeadm refuses a loopback advertise address (kubeadm's SetAPIEndpointDynamicDefaults
 replaces it with an address of ``lo``, and there is none but 127.0.0.1: "unable to select an IP from lo
@@ -46,6 +46,7 @@ CONTROLLERS = (
     "csrsigning",
     "nodeipam",
     "nodelifecycle",
+    "serviceaccount",
     "serviceaccount-token",
     "endpointslice",
 )
@@ -162,13 +163,13 @@ class ControlPlane:
         return self
 
     def stop(self) -> None:
-        """TERM every process by pid (KILL after 10 s), then remove the directory."""
+        """TERM every process by pid (KILL after 3 s: the data is thrown away), then remove the directory."""
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -18,9 +18,11 @@ import base64
 import ipaddress
 import json
 import secrets
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +32,8 @@ from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.steps import kube
 from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
-from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_endpoint
-from tests.lab.windows_sim.netns import NamespaceRealiser, ip
+from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_endpoint, service_arguments
+from tests.lab.windows_sim.netns import NamespaceRealiser, in_namespace, ip
 from tests.support.ci import require_root, require_tool
 from tests.support.inventory import kubernetes_spec
 
@@ -200,3 +202,125 @@ def test_windows_node_bootstraps_registers_heartbeats_and_is_ready_once_its_netw
         NamespaceRealiser(windows_host).create_network("cbr0", cidr, bridge_endpoint(cidr))
         wait_for("Ready", lambda: ready(node(cp, "win1"))["status"] == "True", 30)
     cp.kubectl("delete", "node", "win1", "--wait=false")
+
+
+def pod(name: str, runtime_class: str | None = None) -> str:
+    """A pod manifest (the image is never pulled: the emulated runtime runs no container)."""
+    spec: dict[str, Any] = {"containers": [{"name": "web", "image": "registry.k8s.io/pause:3.10.2"}]}
+    if runtime_class:
+        spec["runtimeClassName"] = runtime_class
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": spec,
+    }
+    return json.dumps(manifest)
+
+
+def connect(namespace: str, address: str, port: int) -> str:
+    """What a TCP server at ``address:port`` answers a client in ``namespace``, or the error."""
+
+    def attempt() -> str:
+        try:
+            with socket.create_connection((address, port), timeout=3) as client:
+                return client.recv(200).decode()
+        except OSError as exc:
+            return f"error: {exc}"
+
+    answer: str = in_namespace(namespace, attempt)
+    return answer
+
+
+def test_scheduler_binds_only_runtime_class_pods_which_run_with_an_address_and_kube_proxy_serves_them(
+    control_plane: ControlPlane, windows_host: str
+) -> None:
+    """The real scheduler puts the pod with ``runtimeClassName: windows-2022`` (its RuntimeClass adds the
+    Windows nodeSelector and toleration) on the Windows node and leaves a plain pod Pending; the pod runs
+    with an address of the node's podCIDR; kube-proxy, with its own ServiceAccount token, sees the
+    Service's EndpointSlice and the ClusterIP reaches the pod from the host."""
+    cp = control_plane
+    cluster = inventory(cp.endpoint, ["win2"])
+    rendered = values(cp, cluster, cp.create_token(), kube_proxy_token(cp))
+    with EmulatedWindowsNode(cluster, "win2", rendered, windows_host) as win:
+        win.start(kube_proxy=True)
+        cidr = wait_for("win2's podCIDR", lambda: node(cp, "win2").get("spec", {}).get("podCIDR"))
+        NamespaceRealiser(windows_host).create_network("cbr0", cidr, bridge_endpoint(cidr))
+        wait_for("Ready", lambda: ready(node(cp, "win2"))["status"] == "True", 30)
+        cp.kubectl("apply", "-f", "-", stdin=pod("plain"))
+        cp.kubectl("apply", "-f", "-", stdin=pod("win", "windows-2022"))
+
+        running = wait_for(
+            "pod win Running", lambda: (p := cp.get("pod", "win"))["status"].get("podIP") and p
+        )  # type: ignore[index]
+        assert running["spec"]["nodeName"] == "win2"
+        assert running["spec"]["nodeSelector"]["node.kubernetes.io/windows-build"] == BUILD
+        assert running["status"]["phase"] == "Running"
+        assert ipaddress.ip_address(running["status"]["podIP"]) in ipaddress.ip_network(cidr)
+        plain = cp.get("pod", "plain")
+        scheduled = next(c for c in plain["status"]["conditions"] if c["type"] == "PodScheduled")  # type: ignore[index]
+        assert plain["status"]["phase"] == "Pending" and not plain["spec"].get("nodeName")  # type: ignore[index]
+        assert scheduled["reason"] == "Unschedulable" and "untolerated taint" in scheduled["message"]
+
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "win"},
+            "spec": {"selector": {"app": "win"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        }
+        cp.kubectl("apply", "-f", "-", stdin=json.dumps(service))
+        cluster_ip = cp.get("service", "win")["spec"]["clusterIP"]  # type: ignore[index]
+        wanted = {
+            "namespace": "default",
+            "name": "win",
+            "clusterIP": cluster_ip,
+            "port": 80,
+            "protocol": "TCP",
+            "endpoints": [f"{running['status']['podIP']}:8080"],
+        }
+        wait_for("kube-proxy's map", lambda: wanted in win.proxy_map(), 30)
+        # Windows sends service traffic through the host vNIC (the CNI config's SDNRoute policies).
+        ip("route", "add", cluster.spec.kubernetes.service_subnet, "dev", "cbr0", namespace=windows_host)
+        assert connect(windows_host, cluster_ip, 80).startswith("default/win ")
+
+        cp.kubectl("delete", "pod", "win", "--wait=false")
+        wait_for(
+            "pod win gone", lambda: not cp.kubectl("get", "pod", "win", "--ignore-not-found").strip(), 30
+        )
+        assert not list((Path(win.hook_config.state) / "pods").glob("*.json"))
+        cp.kubectl("delete", "pod/plain", "service/win", "--wait=false")
+    cp.kubectl("delete", "node", "win2", "--wait=false")
+
+
+def test_a_wrong_bootstrap_token_is_refused_and_the_node_never_registers(
+    control_plane: ControlPlane, windows_host: str
+) -> None:
+    """A well-formed token the cluster does not know: the API server refuses the CSR, no Node appears."""
+    cp = control_plane
+    cluster = inventory(cp.endpoint, ["win3"])
+    unknown = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
+    with EmulatedWindowsNode(cluster, "win3", values(cp, cluster, unknown), windows_host) as win:
+        win.start()
+        agent = win.agents["kubelet"]
+        wait_for("the refusal in the kubelet's log", lambda: "Unauthorized" in agent.log(), 30)
+        assert not node(cp, "win3")
+        assert not win.path(r"C:\var\lib\kubelet\pki\kubelet-client-current.pem").exists()
+        csrs = json.loads(cp.kubectl("get", "csr", "-o", "json"))["items"]
+        assert not [c for c in csrs if c["spec"]["username"] == f"system:bootstrap:{unknown[:6]}"]
+
+
+def test_the_agent_refuses_what_the_kubelet_refuses(tmp_path: Path, windows_host: str) -> None:
+    """The service's command line goes through the kubelet's own flag set: an unknown flag stops it with
+    the kubelet's message, as the real kubelet.exe would not start. No API server is needed for that."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    cluster = inventory("127.0.0.1:6443", ["win1"])
+    token = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
+    ca = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    rendered = RuntimeValues(
+        bootstrap_token=SecretStr(token), ca_certificate=ca, windows_builds={"win1": BUILD}
+    )
+    with EmulatedWindowsNode(cluster, "win1", rendered, windows_host, workdir=tmp_path / "win") as win:
+        argv = [*service_arguments(win.files, "kubelet-service"), "--nodeip=192.0.2.21"]
+        agent = win.start(kubelet_argv=argv).agents["kubelet"]
+        assert agent.process is not None and agent.process.wait(timeout=30) == 1
+        assert "failed to parse kubelet flag: unknown flag: --nodeip" in agent.log()
