@@ -88,7 +88,8 @@ def cluster() -> Iterator[ControlPlane]:
     require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     agent_binary()
     patch = pytest.MonkeyPatch()
-    patch.setattr(control_plane_module, "CONTROLLERS", control_plane_module.CONTROLLERS + SMOKE_CONTROLLERS)
+    wanted = tuple(dict.fromkeys(control_plane_module.CONTROLLERS + SMOKE_CONTROLLERS))
+    patch.setattr(control_plane_module, "CONTROLLERS", wanted)
     namespace = f"hsm{time.monotonic_ns() % 100000}"
     ip("netns", "add", namespace)
     try:
