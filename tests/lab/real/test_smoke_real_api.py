@@ -46,6 +46,7 @@ from tests.support.inventory import STAND_IN_KEY, kubernetes_spec, write_invento
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 BUILD = "10.0.20348"
+WINDOWS = {"isolation": ["process", "hyperv"]}  # windows-2022 and windows-hyperv-2022 RuntimeClasses
 SMOKE_CONTROLLERS = ("daemonset", "namespace", "serviceaccount")
 PASSING = {
     ("nodes", "win1"),
@@ -53,6 +54,8 @@ PASSING = {
     ("runtimeclass", "windows-2022"),
     ("workloads", "deploy"),
     ("placement", "smoke-windows-2022"),
+    ("runtimeclass", "windows-hyperv-2022"),
+    ("placement", "smoke-windows-hyperv-2022"),
     ("workloads", "remove"),
 }
 
@@ -68,7 +71,11 @@ def _hosts(win1_address: str) -> list[dict[str, Any]]:
 def _node_cluster(endpoint: str) -> Cluster:
     """The cluster the node agent renders its files from: node IP 127.0.0.1, where no kubelet server
     listens, so the API server's exec to the node is refused at once instead of timing out."""
-    spec = {"kubernetes": kubernetes_spec(controlPlaneEndpoint=endpoint), "hosts": _hosts("127.0.0.1")}
+    spec = {
+        "kubernetes": kubernetes_spec(controlPlaneEndpoint=endpoint),
+        "windows": WINDOWS,
+        "hosts": _hosts("127.0.0.1"),
+    }
     document = {"apiVersion": "hybridctl.io/v1alpha1", "kind": "Cluster", "metadata": {"name": "lab"}}
     return Cluster.model_validate({**document, "spec": spec})
 
@@ -153,7 +160,7 @@ def smoke(cluster: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     host.on("test", lambda command, timeout: (0 if cluster.admin_conf.exists() else 1, "", ""))
     monkeypatch.setattr(Session, "_default_factory", lambda self: lambda h: FakeTransport(host))
     pins = {"checksums": {"nssm": "a" * 64, "windows-cni": "b" * 64}}
-    inventory = write_inventory(tmp_path / "inv.yaml", _hosts("192.0.2.21"), artifacts=pins)
+    inventory = write_inventory(tmp_path / "inv.yaml", _hosts("192.0.2.21"), artifacts=pins, windows=WINDOWS)
 
     def invoke() -> int:
         args = ["smoke", "-i", str(inventory), "--state-dir", str(tmp_path / "state"), "--timeout", "90"]
@@ -173,8 +180,9 @@ def _passed(cases: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
 def test_smoke_against_a_real_api_server_and_scheduler(
     cluster: ControlPlane, smoke: Callable[[], int], tmp_path: Path
 ) -> None:
-    """The Windows DaemonSet with only runtimeClassName is placed on win1 by the real admission plugin
-    and scheduler; nodes, taint and RuntimeClass pass; the data path fails for the emulation's reasons."""
+    """Both Windows DaemonSets (process and Hyper-V RuntimeClass) with only runtimeClassName are placed on
+    win1 by the real admission plugin and scheduler; nodes, taint and RuntimeClasses pass; the data path
+    fails for the emulation's reasons."""
     assert smoke() == 1
     cases = _verdicts(tmp_path / "smoke.xml")
     assert _passed(cases) == PASSING
