@@ -308,3 +308,27 @@ def test_json_output_streams_each_check_then_the_report(
     assert final["event"] == "smoke" and final["summary"] == {"passed": 45, "failed": 0, "skipped": 2}
     assert len(streamed) == len(final["checks"]) == 47  # 4 nodes, 2 of each OS
     assert "smoke-test-secret" not in json.dumps(events)
+
+
+@pytest.mark.parametrize("up_code", [0, 1, 4])
+def test_up_with_smoke_runs_it_only_after_a_successful_up(
+    inventory: Path,
+    control_plane: Callable[[FakeApi], FakeHost],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    up_code: int,
+) -> None:
+    """``up --yes --smoke --junit FILE``: up's own run is replaced here (its lab tests cover it); smoke
+    follows only when up exited 0, into the same JUnit file, with up's --egress-target."""
+    import hybridctl.cli
+
+    api = _api()
+    control_plane(api)
+    monkeypatch.setattr(hybridctl.cli, "_lifecycle", lambda *args, **kwargs: up_code)
+    junit = tmp_path / "ci.xml"
+    argv = ["up", "-i", str(inventory), "--yes", "--smoke", "--junit", str(junit)]
+    assert run([*argv, "--state-dir", str(tmp_path / "state"), "--egress-target", "192.0.2.9:443"]) == up_code
+    assert bool(api.daemonsets) == (up_code == 0)
+    if up_code == 0:
+        cases = _cases(junit)
+        assert ("egress", "linux (cp1) -> 192.0.2.9:443") in cases
