@@ -41,10 +41,14 @@ def _wait(run: SmokeRun) -> list[Pod]:
     """The pods once all expected ones are ready; at the deadline whatever runs (placement says what not)."""
     wanted = {(w.klass, h.name) for w in run.workloads for h in run.expected_hosts(w)}
     until = time.monotonic() + min(run.remaining(), run.options.timeout * WAIT_SHARE)
+    shown = -1
     while True:
         pods = run.access.smoke_pods()
-        ready = {(p.klass, p.node) for p in pods if p.ready}
-        if wanted <= ready or time.monotonic() + POLL > until:
+        ready = {(p.klass, p.node) for p in pods if p.ready} & wanted
+        if len(ready) != shown:
+            shown = len(ready)
+            run.report.note(f"smoke pods ready: {shown} of {len(wanted)}")
+        if ready == wanted or time.monotonic() + POLL > until:
             return pods
         time.sleep(POLL)
 

@@ -69,6 +69,12 @@ class SmokeReport:
     results: list[CheckResult] = field(default_factory=list)
     unreachable: str | None = None
     on_result: Callable[[CheckResult], None] | None = None
+    on_note: Callable[[str], None] | None = None
+
+    def note(self, text: str) -> None:
+        """Progress worth showing while a check runs (human output only)."""
+        if self.on_note is not None:
+            self.on_note(text)
 
     def add(self, result: CheckResult) -> None:
         """Record a result (and show it as it happens)."""

@@ -77,6 +77,8 @@ def run_smoke(env: AppEnv, settings: RunSettings, request: SmokeRequest, *, afte
     report = SmokeReport(cluster.name)
     with Session(env, cluster, settings, "smoke") as session:
         report.on_result = _json_lines(env, session) if env.json else _printer(env)
+        if not env.json:
+            report.on_note = lambda text: print(text, file=env.stderr, flush=True)
         try:
             _run(session, cluster, options, report)
         finally:  # Ctrl-C too: the report says what ran
