@@ -153,7 +153,9 @@ def test_a_broken_path_fails_exactly_its_checks_with_evidence(
         and "events:" in text
         and "last 20 log lines of server" in text
     )
-    out = capsys.readouterr().out
+    shown = capsys.readouterr()
+    out = shown.out
+    assert "smoke pods ready: 4 of 4" in shown.err
     assert "FAIL  pod-to-pod" in out and "--- evidence: pod-to-pod lin1 -> win2" in out
     assert ("egress", "linux (cp1) -> 192.0.2.1:443") in cases  # given a target, egress runs
 
