@@ -31,6 +31,7 @@ Isolation = Literal["process", "hyperv"]
 WinRMAuth = Literal["ntlm", "negotiate", "kerberos", "credssp", "basic", "certificate"]
 SpnService = Literal["HTTP", "WSMAN"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+Capability = Literal["pull", "resolve", "push"]
 
 
 class Model(BaseModel):
@@ -90,6 +91,40 @@ class NetworkSpec(Model):
     mode: NetworkMode = Field("routes", description="routes (L2 static routes, default) or vxlan (flannel).")
 
 
+class RegistryMirror(Model):
+    """A host containerd tries before the registry's server (a ``[host."<url>"]`` table of hosts.toml)."""
+
+    url: str = Field(description="http:// or https:// URL of the mirror (http: plain HTTP).")
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: list[Capability](["pull", "resolve"]),
+        description="What the mirror is trusted with: pull, resolve (tag to digest), push.",
+    )
+    skip_verify: bool = Field(False, description="Do not verify the mirror's TLS certificate.")
+    ca_certificate: str | None = Field(
+        None, description="PEM CA certificate(s) that sign the mirror's certificate (e.g. ${env:MIRROR_CA})."
+    )
+
+
+class Registry(Model):
+    """containerd's settings for one registry host namespace: a hosts.toml under its config_path."""
+
+    host: str = Field(
+        description="Registry host as image names spell it (docker.io, registry.k8s.io, 10.0.0.5:5000) "
+        "or _default (every registry without its own entry)."
+    )
+    server: str | None = Field(
+        None,
+        description="http(s) URL used after the mirrors; default https://<host>. http:// = plain HTTP.",
+    )
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: list[Capability](["pull", "resolve", "push"]),
+        description="What the server is trusted with.",
+    )
+    skip_verify: bool = Field(False, description="Do not verify the server's TLS certificate.")
+    ca_certificate: str | None = Field(None, description="PEM CA certificate(s) of the server.")
+    mirrors: list[RegistryMirror] = Field(default_factory=list, description="Tried in order, then server.")
+
+
 class ContainerdSpec(Model):
     """containerd on every node."""
 
@@ -103,6 +138,18 @@ class ContainerdSpec(Model):
         f"{DEFAULT_IMAGE_REPOSITORY}/pause:{PAUSE_TAG}",
         description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster. "
         f"Default <spec.kubernetes.imageRepository>/pause:{PAUSE_TAG} when imageRepository is set.",
+    )
+    registries: list[Registry] = Field(
+        default_factory=list,
+        description="Registry hosts, mirrors, plain-HTTP and private-CA registries: rendered as containerd "
+        "hosts.toml files under the CRI registry config_path on every node.",
+    )
+    restrict_oom_score_adj: bool = Field(
+        False,
+        description="Linux nodes whose containerd may not lower OOM score adjustments (no CAP_SYS_RESOURCE: "
+        "nodes in containers, user namespaces or sandboxed VMs): containerd then raises every pod's "
+        "oom_score_adj to at least its own (restrict_oom_score_adj), instead of runc failing to start any "
+        "pod with 'failed to update /proc/self/oom_score_adj: Permission denied'.",
     )
 
 

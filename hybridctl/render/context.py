@@ -10,6 +10,7 @@ from hybridctl.inventory import Cluster, Host
 from hybridctl.render import network
 from hybridctl.render.labels import split_labels
 from hybridctl.render.placeholders import placeholder
+from hybridctl.render.registries import config_path
 from hybridctl.render.values import RuntimeValues
 from hybridctl.versions import WINDOWS_BUILDS, ContainerdVersion, KubeVersion
 
@@ -46,6 +47,7 @@ class ClusterView:
     controller_manager_args: tuple[tuple[str, str], ...]
     node_addresses: tuple[str, ...]
     allow_cgroup_v1: bool
+    restrict_oom_score_adj: bool
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class HostView:
     kubelet_extra_args: tuple[tuple[str, str], ...]
     windows_build: str
     source_vip: str
+    registry_config_path: str
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         controller_manager_args=_controller_manager_args(cluster),
         node_addresses=tuple(h.address for h in cluster.hosts),
         allow_cgroup_v1=k8s.allow_cgroup_v1,
+        restrict_oom_score_adj=cluster.spec.containerd.restrict_oom_score_adj,
     )
 
 
@@ -157,6 +161,7 @@ def _host_view(cluster: Cluster, values: RuntimeValues, host: Host) -> HostView:
         kubelet_extra_args=_kubelet_extra_args(host, node_labels),
         windows_build=windows_build(host, values) if host.is_windows else "",
         source_vip=values.source_vips.get(host.name) or placeholder(f"source-vip/{host.name}"),
+        registry_config_path=config_path(host) if cluster.spec.containerd.registries else "",
     )
 
 

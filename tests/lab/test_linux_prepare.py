@@ -52,7 +52,11 @@ def _assert_prepared(host: TestHost) -> None:
         "1",
         "1",
     ]
-    assert host.exec("test", "-d", "/sys/module/br_netfilter", check=False).returncode == 0
+    # br_netfilter: loaded by the simulated modprobe, or built in (its net/bridge sysctls, read above)
+    assert host.exec("cat", "/etc/modules-load.d/hybridctl.conf").stdout.split()[-2:] == [
+        "overlay",
+        "br_netfilter",
+    ]
     assert (
         f"# disabled by hybridctl (the kubelet needs swap off): {LAB_SWAP}"
         in host.exec("cat", "/etc/fstab").stdout

@@ -17,9 +17,11 @@ Every build is static (``CGO_ENABLED=0``, as upstream ships these binaries; the 
 it is built the way its Makefile's ``static`` target builds release binaries: ``CGO_ENABLED=1``, tags
 ``seccomp urfave_cli_no_docs netgo osusergo``, ``-extldflags -static`` (glibc's and libseccomp's static
 libraries: Debian's libc6-dev and libseccomp-dev). The seccomp tag matters: kubeadm's static pods ask for
-the ``RuntimeDefault`` seccomp profile, which a runc built without it refuses. Outputs go to ``tests/upstream/.bin/<name>/`` (gitignored) with a stamp of
-the pin (go.mod, go.sum, sources, flags, Go version); a build whose stamp matches is skipped, and Go's own
-build cache makes a rebuild after a pin change incremental.
+the ``RuntimeDefault`` seccomp profile, and a runc built without it refuses any seccomp config ("seccomp:
+config provided but seccomp not supported", ``libcontainer/seccomp/seccomp_unsupported.go``). Outputs go to
+``tests/upstream/.bin/<name>/`` (gitignored) with a stamp of the pin (go.mod, go.sum, sources, flags, Go
+settings and version); a build whose stamp matches is skipped, and Go's own build cache makes a rebuild
+after a pin change incremental.
 """
 
 from __future__ import annotations

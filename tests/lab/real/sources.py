@@ -56,7 +56,10 @@ def catalog(mirror_url: str, release: str, workdir: Path) -> Catalog:
 def release_files(binaries: LabBinaries, catalog: Catalog) -> list[tuple[Artifact, bytes]]:
     """containerd's, runc's, the CNI plugins' and crictl's release files, as the catalog names them."""
     return [
-        (catalog.containerd_archive("linux"), tarballs.tarball(tarballs.containerd_files(binaries.containerd))),
+        (
+            catalog.containerd_archive("linux"),
+            tarballs.tarball(tarballs.containerd_files(binaries.containerd)),
+        ),
         (catalog.runc(), (binaries.runc / "runc").read_bytes()),
         (catalog.cni_plugins("linux"), tarballs.tarball(tarballs.cni_files(binaries.cni))),
         (catalog.crictl("linux"), tarballs.tarball(tarballs.crictl_files(binaries.crictl))),
