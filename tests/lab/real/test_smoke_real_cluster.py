@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from junitparser import Failure, JUnitXml
 
+from tests.lab.e2e import changed_steps
 from tests.lab.real.cluster import RealCluster
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
@@ -53,6 +54,8 @@ def _failed(cases: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
 
 def test_up_with_smoke_passes_every_check_in_one_junit_file(built: tuple[RealCluster, Path, str]) -> None:
     cluster, junit, output = built
+    for suite in JUnitXml.fromfile(str(junit)):  # -s shows where the time went
+        print(f"{suite.name}: {len(list(suite))} test cases, {sum(c.time for c in suite):.1f} s")
     suites = _cases(junit)
     assert list(suites) == [f"hybridctl up {cluster.document()['metadata']['name']}", "hybridctl smoke real"]
     smoke = suites["hybridctl smoke real"]
@@ -111,3 +114,15 @@ def _local_coredns(cluster: RealCluster, node: str) -> bool:
         cluster.kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json")
     )
     return any(p["spec"].get("nodeName") == node for p in pods["items"])
+
+
+def test_down_after_smoke_leaves_nothing_to_tear_down_twice(built: tuple[RealCluster, Path, str]) -> None:
+    """The pipeline's last step: down --yes (timed), then a second down changes nothing."""
+    cluster, _, _ = built
+    started = time.monotonic()
+    done = cluster.hybridctl("down", "--yes")
+    print(f"\nhybridctl down (1+1 real Linux nodes): {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    again = cluster.hybridctl("down", "--yes", "--output", "json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert changed_steps(again.stdout) == []
