@@ -84,11 +84,12 @@ def check_localhost(run: SmokeRun) -> None:
 
 
 def check_services(run: SmokeRun) -> None:
-    """Each OS's ClusterIP and NodePort Services, from every pod of the other OS."""
-    if not run.cluster.windows_hosts:
-        return
+    """Each OS's ClusterIP and NodePort Services from every pod of the other OS (a Linux-only cluster:
+    the Linux Services from the Linux pods)."""
     services = {s["metadata"]["name"]: s for s in run.access.items("services", "-n", NAMESPACE)}
-    for backend, clients in (("windows", run.cluster.linux_hosts), ("linux", run.cluster.windows_hosts)):
+    linux, windows = run.cluster.linux_hosts, run.cluster.windows_hosts
+    pairs = (("windows", linux), ("linux", windows)) if windows else (("linux", linux),)
+    for backend, clients in pairs:
         _cluster_ip(run, services.get(f"smoke-{backend}"), backend, clients)
         _node_ports(run, services.get(f"smoke-{backend}-nodeport"), backend, clients)
 

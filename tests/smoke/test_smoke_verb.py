@@ -334,3 +334,18 @@ def test_up_with_smoke_runs_it_only_after_a_successful_up(
     if up_code == 0:
         cases = _cases(junit)
         assert ("egress", "linux (cp1) -> 192.0.2.9:443") in cases
+
+
+def test_a_cluster_without_windows_tests_its_linux_services_from_linux_pods(
+    tmp_path: Path, control_plane: Callable[[FakeApi], FakeHost]
+) -> None:
+    linux = [h for h in _hosts() if h["os"] == "linux"]
+    inventory = write_inventory(tmp_path / "linux.yaml", linux, name="linuxonly")
+    api = FakeApi([node("cp1", "linux"), node("lin1", "linux")], [])
+    control_plane(api)
+    junit = tmp_path / "smoke.xml"
+    assert _smoke(inventory, "--junit", str(junit)) == 0
+    cases = _cases(junit)
+    assert {n for g, n in cases if g == "service-clusterip"} == {"cp1 -> smoke-linux", "lin1 -> smoke-linux"}
+    assert len([n for g, n in cases if g == "service-nodeport"]) == 4
+    assert not [g for g, _ in cases if g in ("windows-taint", "runtimeclass")]
