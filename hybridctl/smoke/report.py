@@ -99,6 +99,13 @@ class SmokeReport:
             verdict, message, evidence = Verdict.FAILED, exc.message, _detail(exc)
         self.add(CheckResult(group, name, verdict, time.monotonic() - start, message, evidence))
 
+    def mask(self, mask: Callable[[str], str]) -> None:
+        """Pass every message and evidence through ``mask`` (the run's secret masker) before it is written."""
+        for result in self.results:
+            result.message, result.evidence = mask(result.message), mask(result.evidence)
+        if self.unreachable is not None:
+            self.unreachable = mask(self.unreachable)
+
     def count(self, verdict: Verdict) -> int:
         """How many checks ended with ``verdict``."""
         return sum(1 for r in self.results if r.verdict is verdict)

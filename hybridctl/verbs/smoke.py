@@ -14,6 +14,7 @@ from hybridctl.appenv import AppEnv
 from hybridctl.errors import UsageError
 from hybridctl.events import Event, JsonLines
 from hybridctl.inventory.models import Cluster
+from hybridctl.masking import Masker
 from hybridctl.session import RunSettings, Session
 from hybridctl.smoke.kubectl import ClusterAccess
 from hybridctl.smoke.report import CheckResult, SmokeReport, Verdict, junit_suite, write_junit
@@ -76,12 +77,13 @@ def run_smoke(env: AppEnv, settings: RunSettings, request: SmokeRequest, *, afte
     options = options_for(cluster, request)
     report = SmokeReport(cluster.name)
     with Session(env, cluster, settings, "smoke") as session:
-        report.on_result = _json_lines(env, session) if env.json else _printer(env)
+        report.on_result = _json_lines(env, session) if env.json else _printer(env, session.masker)
         if not env.json:
             report.on_note = lambda text: print(text, file=env.stderr, flush=True)
         try:
             _run(session, cluster, options, report)
         finally:  # Ctrl-C too: the report says what ran
+            report.mask(session.masker.mask)
             if settings.junit is not None:
                 write_junit(settings.junit, [junit_suite(report)], after_up=after_up)
         _show(env, session, report)
@@ -104,11 +106,11 @@ def _json_lines(env: AppEnv, session: Session) -> Callable[[CheckResult], None]:
     return lambda result: lines.emit(Event("smoke-check", result.to_json()))
 
 
-def _printer(env: AppEnv) -> Callable[[CheckResult], None]:
+def _printer(env: AppEnv, masker: Masker) -> Callable[[CheckResult], None]:
     def show(result: CheckResult) -> None:
         mark = {Verdict.PASSED: "PASS", Verdict.FAILED: "FAIL", Verdict.SKIPPED: "SKIP"}[result.verdict]
         line = f"{mark}  {result.group:<18} {result.name}  ({result.seconds:.1f} s)"
-        env.stdout.write(line + (f": {result.message}" if result.message else "") + "\n")
+        env.stdout.write(masker.mask(line + (f": {result.message}" if result.message else "")) + "\n")
         env.stdout.flush()
 
     return show
@@ -120,7 +122,8 @@ def _show(env: AppEnv, session: Session, report: SmokeReport) -> None:
         return
     for result in report.results:
         if result.verdict is Verdict.FAILED and result.evidence:
-            env.stdout.write(f"\n--- evidence: {result.group} {result.name}\n{result.evidence}\n")
+            text = f"\n--- evidence: {result.group} {result.name}\n{result.evidence}\n"
+            env.stdout.write(session.masker.mask(text))
     if report.unreachable is not None:
         env.stderr.write(f"error: cluster unreachable: {report.unreachable}\n")
     counts = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict)

@@ -54,6 +54,7 @@ class FakeApi:
     runtime_classes: list[dict[str, Any]]
     connect: Connect = lambda source, target: (0, "")
     readyz: tuple[int, str, str] = (0, "ok", "")
+    logs: str = "GET /readyz\n"
     daemonsets: list[dict[str, Any]] = field(default_factory=list)
     services: list[dict[str, Any]] = field(default_factory=list)
     changes: list[tuple[str, ...]] = field(default_factory=list)
@@ -71,7 +72,7 @@ class FakeApi:
         elif args[0] == "exec":
             return self._exec(args)
         elif args[0] == "logs":
-            return 0, "GET /healthz\n", ""
+            return 0, self.logs, ""
         self.changes.append(args)
         return 0, "", ""
 

@@ -349,3 +349,23 @@ def test_a_cluster_without_windows_tests_its_linux_services_from_linux_pods(
     assert {n for g, n in cases if g == "service-clusterip"} == {"cp1 -> smoke-linux", "lin1 -> smoke-linux"}
     assert len([n for g, n in cases if g == "service-nodeport"]) == 4
     assert not [g for g, _ in cases if g in ("windows-taint", "runtimeclass")]
+
+
+def test_evidence_is_masked_in_every_output(
+    inventory: Path,
+    control_plane: Callable[[FakeApi], FakeHost],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pod log that happens to hold an inventory secret reaches neither the terminal nor the JUnit file."""
+
+    def connect(source: str, target: str) -> tuple[int, str]:
+        return (1, "TIMEOUT") if source.endswith("-lin1") and target.startswith("127.") else (0, "")
+
+    api = _api(connect=connect, logs="token=smoke-test-secret\n")
+    control_plane(api)
+    junit = tmp_path / "smoke.xml"
+    assert _smoke(inventory, "--junit", str(junit)) == 1
+    shown = capsys.readouterr()
+    assert "token=***" in junit.read_text() and "token=***" in shown.out
+    assert "smoke-test-secret" not in junit.read_text() + shown.out + shown.err
