@@ -32,9 +32,12 @@ class ContainerdConfig(LinuxStep):
     title: ClassVar[str] = "configure containerd"
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """The config file differs (containerd restarts when it runs: marked for the plan); registry files."""
+        """The config file differs (marked RESTART for the plan only when containerd runs now: on a fresh
+        node the ``containerd`` step starts it, nothing restarts); registry files (no restart)."""
         config, registries = containerd_changes(ctx, host, platform(ctx, host))
-        return [dataclasses.replace(c, impact="restart") for c in config] + registries
+        if config and platform(ctx, host).unit_states(host, [UNIT])[UNIT].is_active:
+            config = [dataclasses.replace(c, impact="restart") for c in config]
+        return config + registries
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Write the files, remove stale registry directories; try-restart containerd if config.toml did."""

@@ -4,7 +4,8 @@
 the booted Linux hosts and their roles, the mirror and registry they install from (``sources.py``), the
 inventory the CLI reads, the state directory where hybridctl keeps the admin kubeconfig it fetched, and
 the real ``kubectl`` built in ``tests/upstream/.bin``. ``write_inventory(extra_hosts=...)`` takes more
-inventory host entries (e.g. Windows nodes) so another test can add them to the same cluster.
+inventory host entries (e.g. Windows nodes) so another test can add them to the same cluster before (or
+after, with ``add-node``) ``up``; ``extra_env`` carries what their ``${env:...}`` secrets name.
 
 The inventory is what an air-gapped operator writes: ``artifacts.source: mirror`` at the lab mirror,
 ``kubernetes.imageRepository`` at the lab registry, that registry declared plain HTTP for containerd,
@@ -56,6 +57,7 @@ class RealCluster:
     sources: LabSources
     kubectl_binary: Path
     extra_hosts: list[dict[str, Any]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the WinRM password ${env:...} names
 
     @property
     def inventory(self) -> Path:
@@ -129,8 +131,8 @@ class RealCluster:
         )
 
     def env(self) -> dict[str, str]:
-        """The CLI's environment."""
-        return dict(os.environ)
+        """The CLI's environment: this process's, plus ``extra_env``."""
+        return {**os.environ, **self.extra_env}
 
     def kubectl(self, *args: str, check: bool = True, timeout: float = KUBECTL_TIMEOUT) -> str:
         """Real kubectl with the admin kubeconfig hybridctl fetched; its stdout."""

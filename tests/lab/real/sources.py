@@ -66,10 +66,15 @@ def release_files(binaries: LabBinaries, catalog: Catalog) -> list[tuple[Artifac
     ]
 
 
+def publish_apt(root: Path, binaries: LabBinaries) -> Path:
+    """The signed apt repository under ``root`` (a fresh key each time; the .debs are cached per build)."""
+    debs = CACHE / f"debs-{binaries.kubernetes_stamp}"
+    return packages.apt_repository(root, binaries.kubernetes, binaries.cni, binaries.release, debs)
+
+
 def publish_mirror(root: Path, url: str, binaries: LabBinaries, workdir: Path) -> None:
     """Fill the mirror directory served at ``url``: the signed apt repository and the release files."""
-    debs = CACHE / f"debs-{binaries.kubernetes_stamp}"
-    packages.apt_repository(root, binaries.kubernetes, binaries.cni, binaries.release, debs)
+    publish_apt(root, binaries)
     for artifact, data in release_files(binaries, catalog(url, binaries.release, workdir)):
         tarballs.place(root, url, artifact, data)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +29,7 @@ import pytest
 import yaml
 
 from tests.lab.e2e import changed_steps
-from tests.lab.real.cluster import RealCluster
+from tests.lab.real.cluster import CAN_LOWER_OOM_SCORE, RealCluster
 from tests.lab.real.hosts import SystemdHost
 from tests.lab.real.images import ECHO_TAG
 
@@ -236,3 +237,17 @@ def test_down_drains_resets_and_leaves_the_hosts_clean(built: RealCluster) -> No
     again = built.hybridctl("down", "--yes", "--output", "json")
     assert again.returncode == 0, again.stderr[-2000:]
     assert changed_steps(again.stdout) == []
+
+
+def test_plan_warns_when_pods_could_not_lower_their_oom_scores(built: RealCluster) -> None:
+    """On hosts that cannot lower OOM scores (this machine's), preflight names restrictOomScoreAdj when the
+    inventory leaves it off: without it runc failed every pod here."""
+    document = built.document()
+    document["spec"]["containerd"]["restrictOomScoreAdj"] = False
+    inventory = built.workdir / "without-restrict.yaml"
+    inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    argv = [*built.command("plan", "--output", "json")[:-2], "-i", str(inventory)]
+    done = subprocess.run(argv, cwd=built.workdir, capture_output=True, text=True, timeout=300, check=False)
+    warned = [e for e in map(json.loads, done.stdout.splitlines()) if e.get("event") == "warning"]
+    named = [e for e in warned if "restrictOomScoreAdj" in e.get("message", "")]
+    assert len(named) == (0 if CAN_LOWER_OOM_SCORE else len(built.hosts)), done.stdout[-3000:] + done.stderr
