@@ -19,7 +19,7 @@ def _cluster(**spec: Any) -> Cluster:
 
 def _images(cluster: Cluster, override: str | None = None) -> set[str]:
     files = render_smoke(cluster, RuntimeValues(), smoke_image(cluster, override))
-    docs = [yaml.safe_load(f.content) for f in files]
+    docs = [d for f in files for d in yaml.safe_load_all(f.content)]
     return {
         c["image"]
         for d in docs
