@@ -20,8 +20,7 @@ import json
 import secrets
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from pydantic import SecretStr
 from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.steps import kube
-from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
+from tests.lab.real.control_plane import ControlPlane, control_plane_binaries, wait_for
 from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_endpoint, service_arguments
 from tests.lab.windows_sim.netns import NamespaceRealiser, in_namespace, ip
 from tests.support.ci import require_root, require_tool
@@ -40,18 +39,6 @@ from tests.support.inventory import kubernetes_spec
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 BUILD = "10.0.20348"
 TAINT = {"key": "os", "value": "windows", "effect": "NoSchedule"}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0, every: float = 0.5) -> Any:
-    """``probe()``'s first truthy answer; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
 
 
 def inventory(endpoint: str, windows: list[str]) -> Cluster:

@@ -153,7 +153,8 @@ def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
     """Undo ``pod_add`` for one recorded pod."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(int(record["pid"]), signal.SIGKILL)
-    _cni(config, "DEL", record["netns"], uid, record)
+    with contextlib.suppress(RuntimeError):  # the address is released with the state directory anyway
+        _cni(config, "DEL", record["netns"], uid, record)
     subprocess.run(["ip", "netns", "del", record["netns"]], check=False, capture_output=True)
 
 
