@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.lab.datapath import PORT, SERVER
-
 LB_CHAIN = "HNS-LOADBALANCERS"
 
 
@@ -117,6 +115,8 @@ def _cni(config: HookConfig, command: str, netns: str, uid: str, record: dict[st
 
 def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT."""
+    from tests.lab.datapath import PORT, SERVER  # heavy to import; only this verb needs it
+
     uid, path = str(request["uid"]), _pod_file(config, str(request["uid"]))
     if path.exists():
         return {"ip": json.loads(path.read_text())["ip"]}
