@@ -247,7 +247,12 @@ class SimulatedHostAgents:
     standing for its ``C:`` drive and runs the agent inside the host's network namespace (the Windows lab
     host's: it reaches the API server over the lab bridge and its pods attach to the ``cbr0`` bridge that
     hybridctl's HNS network step realised there). What the kubelet writes (``kubelet.conf``, the client
-    certificate) is copied back into the simulated file system, where hybridctl's steps look for it.
+    certificate) is copied back into the simulated file system while it runs and when it stops, where
+    hybridctl's steps look for it; a start with no other agent of the host running first empties the
+    directory, so files hybridctl deleted (``_forget_old_identity``) are gone for the agent too.
+
+    For the real-cluster lab: ``KubeSide(None, judge, SimulatedHostAgents({hostname: netns}, dir))`` as the
+    ``kube`` of ``WindowsScripts`` (tests/lab/test_windows_lab.py ``WindowsLab(kube=...)`` does this).
     """
 
     def __init__(self, namespaces: dict[str, str], workdir: Path) -> None:
@@ -274,6 +279,8 @@ class SimulatedHostAgents:
         """Export the machine's files and start the agent (replacing a running one)."""
         host = self._host(machine)
         self.stop(machine, service)
+        if not host.agents:  # nothing reads the directory: make it the machine's files exactly (a file
+            shutil.rmtree(host.root, ignore_errors=True)  # hybridctl deleted must not linger here)
         with machine.lock:
             files = {key: bytes(data) for key, data in machine.files.items() if len(data) < 1 << 20}
         for key, data in files.items():
@@ -299,6 +306,8 @@ class SimulatedHostAgents:
         agent = host.agents.pop(service, None) if host else None
         if agent is not None:
             agent.stop()
+            if host is not None and service == "kubelet":
+                self._copy_back(host.root, machine)
 
     def running(self, machine: WindowsMachine, service: str) -> bool:
         """Whether the service's agent runs."""
@@ -315,7 +324,9 @@ class SimulatedHostAgents:
             with self._lock:
                 machines = dict(self._machines)
             for name, machine in machines.items():
-                self._copy_back(self.hosts[name].root, machine)
+                host = self.hosts[name]
+                if "kubelet" in host.agents and host.agents["kubelet"].running():
+                    self._copy_back(host.root, machine)
 
     @staticmethod
     def _copy_back(root: Path, machine: WindowsMachine) -> None:
