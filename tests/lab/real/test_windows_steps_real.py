@@ -17,6 +17,7 @@ the podCIDR the Windows routes point at.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 from pathlib import Path
@@ -83,17 +84,19 @@ def test_windows_steps_join_simulated_hosts_to_a_real_control_plane(
     its podCIDR, and a second run changes nothing."""
     require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     agent_binary()
-    agents = SimulatedHostAgents({}, tmp_path / "agents")
-    lab = WindowsLab(linux_lab, tmp_path, winrm_pki, winrm_account, KubeSide(None, None, agents))
-    cp: ControlPlane | None = None
-    try:
+    with contextlib.ExitStack() as cleanup:  # every callback runs, in reverse order, even if one fails
+        agents = SimulatedHostAgents({}, tmp_path / "agents")
+        cleanup.callback(agents.close)
+        lab = WindowsLab(linux_lab, tmp_path, winrm_pki, winrm_account, KubeSide(None, None, agents))
+        cleanup.callback(lab.close)
+        cleanup.callback(agents.close)  # the agents stop before their namespaces go
         assert lab.bed is not None
         bed, spec = lab.bed, lab.bed.cluster.spec.kubernetes
         agents.namespaces.update({name: host.namespace for name, host in lab.hosts.items()})
         cp = ControlPlane(
             control_plane_binaries(), lab.gateway, spec.pod_subnet, spec.service_subnet, api_port=6443
         )
-        cp.start()
+        cleanup.enter_context(cp)
         bed.control_plane.fake = cp.fake_host()
         cp1 = {
             "apiVersion": "v1",
@@ -142,8 +145,3 @@ def test_windows_steps_join_simulated_hosts_to_a_real_control_plane(
 
         again, _ = bed.run(steps())
         assert [(r.host, r.step, r.changes) for r in again.results if r.changes] == []
-    finally:
-        agents.close()
-        lab.close()
-        if cp is not None:
-            cp.stop()
