@@ -138,6 +138,7 @@ class Catalog:
         """Everything a Windows worker downloads (routes mode)."""
         return [
             self.containerd_archive("windows"),
+            self.crictl("windows"),
             self.cni_plugins("windows"),
             self.windows_cni(),
             self.nssm(),

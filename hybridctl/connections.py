@@ -11,7 +11,14 @@ from pathlib import Path
 from hybridctl.commands import Command
 from hybridctl.inventory.models import Host
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.transport.base import PutResult, Result, Transport, UnreachableError
+from hybridctl.transport.base import (
+    ByteProgress,
+    ProgressSink,
+    PutResult,
+    Result,
+    Transport,
+    UnreachableError,
+)
 
 TransportFactory = Callable[[Host], Transport]
 
@@ -81,11 +88,15 @@ class _Detached:
     def _refuse(self) -> UnreachableError:
         return UnreachableError(self.host, "this step works through another host and does not connect here")
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
         """Refused."""
         raise self._refuse()
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Refused."""
         raise self._refuse()
 

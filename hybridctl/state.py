@@ -262,8 +262,11 @@ class HostLogs:
         self._write(host, [f"# {line}" for line in message.splitlines() or [""]])
 
     def emit(self, event: Event) -> None:
-        """Record why a step failed or its host was unreachable, so the log a summary names says so."""
+        """Record why a step failed or its host was unreachable, so the log a summary names says so; and
+        each ``download`` event (what is fetched, its bytes and rate while it runs, then the total)."""
         data = event.data
+        if event.kind == "download":
+            self.event(str(data["host"]), f"download: {data.get('message', '')}")
         if event.kind != "step-end" or data.get("outcome") not in ("failed", "unreachable"):
             return
         self.event(str(data["host"]), f"step {data['step']}: {data['outcome']}: {data.get('error', '')}")

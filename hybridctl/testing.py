@@ -10,10 +10,12 @@ from pathlib import Path
 
 from hybridctl.commands import Command, PosixCommand, PsCommand
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     ConnectionLostError,
     NullLog,
+    ProgressSink,
     PutResult,
     Result,
     UnreachableError,
@@ -61,8 +63,10 @@ class FakeTransport:
         if not self.fake.reachable:
             raise UnreachableError(self.host, "connection refused (fake host is down)")
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
-        """Answer from the host's responders."""
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Answer from the host's responders (a POSIX command's stdout lines go to ``progress``)."""
         self._ensure_reachable()
         self.fake.history.append(command)
         if self.fake.drop_next_command:
@@ -73,13 +77,20 @@ class FakeTransport:
         missing: Reply = (127, "", f"{self.fake.key_of(command)}: not found")
         reply = responder(command, timeout) if responder else missing
         result = _as_result(_display(command), reply, time.monotonic() - start)
+        if progress is not None and not isinstance(command, PsCommand):
+            for line in result.stdout.splitlines():
+                progress(line)
         self.log.command(self.host, result.command, loggable(command, result))
         return result
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
-        """Store bytes in the fake file system."""
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Store bytes in the fake file system (one report of the whole size to ``progress``)."""
         self._ensure_reachable()
         data = source if isinstance(source, bytes) else source.read_bytes()
+        if progress is not None:
+            progress(len(data), len(data))
         self.fake.files[remote_path] = data
         self.fake.modes[remote_path] = mode
         digest = hashlib.sha256(data).hexdigest()

@@ -140,19 +140,41 @@ class _LiveTable:
         return Group(table, ProgressBar(total=total, completed=min(done, total), width=60))
 
 
+PROGRESS_LINE_SECONDS = 5.0
+"""Without a terminal, a running download prints a progress line at most this often per host."""
+
+
 class LineView:
     """Without a terminal: one line per finished step, to stderr."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._lock = threading.Lock()
+        self._download_lines: dict[str, float] = {}
+        """When each host's running download last printed (or started)."""
 
     def emit(self, event: Event) -> None:
-        """Print finished steps, retries and reboots."""
-        text = _line(event)
+        """Print finished steps, retries, reboots, and now and then a long download's progress."""
+        if event.kind == "download" and not _is_download_progress(event):
+            with self._lock:  # a download starts or ends: the next one starts its own clock
+                self._download_lines.pop(str(event.data.get("host")), None)
+        text = self._progress_line(event) if _is_download_progress(event) else _line(event)
         if text:
             with self._lock:
                 self._console.print(text, markup=False)
+
+    def _progress_line(self, event: Event) -> str | None:
+        host, now = str(event.data.get("host")), time.monotonic()
+        with self._lock:
+            last = self._download_lines.setdefault(host, now)
+            if now - last < PROGRESS_LINE_SECONDS:
+                return None
+            self._download_lines[host] = now
+        return f"{host}: downloading {event.data['message']}"
+
+
+def _is_download_progress(event: Event) -> bool:
+    return event.kind == "download" and "bytes" in event.data and "seconds" not in event.data
 
 
 _LINES: dict[str, Callable[[dict[str, Any]], str | None]] = {
@@ -186,9 +208,7 @@ def print_summary(console: Console, report: RunReport, log_dir: Path | None) -> 
             host, _host_result(results), *_counts(results), f"{sum(r.duration for r in results):.1f}s"
         )
     console.print(table)
-    for result in report.results:
-        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and result.attempts:
-            print_failure(console, result, log_dir)
+    print_failures(console, report.results, log_dir)
     if report.interrupted:
         console.print("[bold]interrupted[/]: running steps were allowed to finish; nothing else started.")
 
@@ -209,6 +229,13 @@ def _host_result(results: Sequence[StepResult]) -> str:
             word = "not run" if outcome is Outcome.SKIPPED else outcome.value
             return f"[{STATUS_STYLE[outcome.value]}]{word}[/]"
     return "-"
+
+
+def print_failures(console: Console, results: Sequence[StepResult], log_dir: Path | None) -> None:
+    """The details of every step that failed or found its host unreachable (``up``, ``plan``, ``ping``)."""
+    for result in results:
+        if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and result.attempts:
+            print_failure(console, result, log_dir)
 
 
 def print_failure(console: Console, result: StepResult, log_dir: Path | None) -> None:

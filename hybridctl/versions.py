@@ -103,6 +103,12 @@ RELEASES: tuple[Release, ...] = (
     ),
 )
 
+DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
+"""kubeadm's ``DefaultImageRepository`` (``cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go``)."""
+PAUSE_TAG = "3.10.2"
+"""The sandbox image tag hybridctl pins for every minor, also where kubeadm pins 3.10.1 (1.35): 3.10.2 is the
+first pause whose manifest list covers Windows Server 2025 (kubernetes-sigs/windows-testing#557)."""
+
 NEWEST = RELEASES[-1]
 DEFAULT_VERSION = NEWEST.newest
 """The Kubernetes version an inventory gets when it names none: the newest patch of the newest minor."""
@@ -161,6 +167,36 @@ class KubeVersion:
         """kubeadm config API: v1beta4 for every supported minor; 1.37 refuses v1beta3 (kubernetes#136016)."""
         return "kubeadm.k8s.io/v1beta4"
 
+
+def kubeadm_images(version: KubeVersion, repository: str | None = None) -> dict[str, str]:
+    """The images ``kubeadm config images pull`` / ``kubeadm init`` ask for, by component.
+
+    Mirrors ``cmd/kubeadm/app/images/images.go`` (k8s.io/kubernetes v1.37.2, the same in 1.35 and 1.36):
+
+    - kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy: ``<repo>/<name>:v1.37.2``
+      (``GetKubernetesImage``; ``CIImageRepository`` only applies to CI builds);
+    - etcd: ``<repo>/etcd:<DefaultEtcdVersion>`` (``GetEtcdImage``, no ``Etcd.Local.ImageRepository`` set);
+    - pause: ``<repo>/pause:<PauseVersion>`` (``GetPauseImage``) -- kubeadm's own pin, which may differ
+      from the sandbox image hybridctl pins (``PAUSE_TAG``): push both tags;
+    - CoreDNS: ``GetDNSImage`` adds ``/coredns`` only when the repository IS the default
+      ``registry.k8s.io`` (the upstream image was renamed to ``registry.k8s.io/coredns/coredns``). With a
+      custom repository it is ``<repo>/coredns:<CoreDNSVersion>`` -- no extra ``coredns/`` path.
+
+    kubeadm join has no imageRepository field (JoinConfiguration v1beta4): joining nodes read the
+    ClusterConfiguration from the ``kubeadm-config`` ConfigMap (``fetchInitConfiguration`` in
+    ``cmd/kubeadm/app/cmd/join.go``), so the init config is the one place it is set.
+    """
+    release = version.release
+    repo = repository or DEFAULT_IMAGE_REPOSITORY
+    dns_repo = f"{repo}/coredns" if repo == DEFAULT_IMAGE_REPOSITORY else repo
+    images = {name: f"{repo}/{name}:{version.tag}" for name in _KUBERNETES_IMAGES}
+    images["coredns"] = f"{dns_repo}/coredns:{release.coredns}"
+    images["pause"] = f"{repo}/pause:{release.pause}"
+    images["etcd"] = f"{repo}/etcd:{release.etcd}"
+    return images
+
+
+_KUBERNETES_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 
 _CONTAINERD_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 

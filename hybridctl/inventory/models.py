@@ -12,7 +12,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from hybridctl.versions import DEFAULT_VERSION, ContainerdVersion, KubeVersion, Release
+from hybridctl.versions import (
+    DEFAULT_IMAGE_REPOSITORY,
+    DEFAULT_VERSION,
+    PAUSE_TAG,
+    ContainerdVersion,
+    KubeVersion,
+    Release,
+)
 
 API_VERSION = "hybridctl.io/v1alpha1"
 KIND = "Cluster"
@@ -24,6 +31,7 @@ Isolation = Literal["process", "hyperv"]
 WinRMAuth = Literal["ntlm", "negotiate", "kerberos", "credssp", "basic", "certificate"]
 SpnService = Literal["HTTP", "WSMAN"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+Capability = Literal["pull", "resolve", "push"]
 
 
 class Model(BaseModel):
@@ -69,12 +77,52 @@ class KubernetesSpec(Model):
         "false). Upstream refuses such hosts by default since 1.35 and will remove the support; preflight "
         "refuses them unless this is true.",
     )
+    image_repository: str | None = Field(
+        None,
+        description="Registry (host[:port][/path], no scheme or tag) kubeadm pulls the control-plane, "
+        "etcd, CoreDNS and pause images from (ClusterConfiguration imageRepository), also the default "
+        f"sandbox image <imageRepository>/pause:{PAUSE_TAG}; default {DEFAULT_IMAGE_REPOSITORY}.",
+    )
 
 
 class NetworkSpec(Model):
     """Pod network between nodes."""
 
     mode: NetworkMode = Field("routes", description="routes (L2 static routes, default) or vxlan (flannel).")
+
+
+class RegistryMirror(Model):
+    """A host containerd tries before the registry's server (a ``[host."<url>"]`` table of hosts.toml)."""
+
+    url: str = Field(description="http:// or https:// URL of the mirror (http: plain HTTP).")
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: list[Capability](["pull", "resolve"]),
+        description="What the mirror is trusted with: pull, resolve (tag to digest), push.",
+    )
+    skip_verify: bool = Field(False, description="Do not verify the mirror's TLS certificate.")
+    ca_certificate: str | None = Field(
+        None, description="PEM CA certificate(s) that sign the mirror's certificate (e.g. ${env:MIRROR_CA})."
+    )
+
+
+class Registry(Model):
+    """containerd's settings for one registry host namespace: a hosts.toml under its config_path."""
+
+    host: str = Field(
+        description="Registry host as image names spell it (docker.io, registry.k8s.io, 10.0.0.5:5000) "
+        "or _default (every registry without its own entry)."
+    )
+    server: str | None = Field(
+        None,
+        description="http(s) URL used after the mirrors; default https://<host>. http:// = plain HTTP.",
+    )
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: list[Capability](["pull", "resolve", "push"]),
+        description="What the server is trusted with.",
+    )
+    skip_verify: bool = Field(False, description="Do not verify the server's TLS certificate.")
+    ca_certificate: str | None = Field(None, description="PEM CA certificate(s) of the server.")
+    mirrors: list[RegistryMirror] = Field(default_factory=list, description="Tried in order, then server.")
 
 
 class ContainerdSpec(Model):
@@ -85,11 +133,16 @@ class ContainerdSpec(Model):
         description="containerd release installed on Linux and Windows nodes; default: the newest patch "
         "of the newest containerd line recommended for the cluster's Kubernetes minor.",
     )
-    # 3.10.2 for every minor, also where kubeadm pins 3.10.1 (1.35): it is the first pause whose manifest
-    # list covers Windows Server 2025 (kubernetes-sigs/windows-testing#557), and one tag serves everywhere.
+    # PAUSE_TAG for every minor (see hybridctl.versions): one tag serves every Windows build.
     pause_image: str = Field(
-        "registry.k8s.io/pause:3.10.2",
-        description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster.",
+        f"{DEFAULT_IMAGE_REPOSITORY}/pause:{PAUSE_TAG}",
+        description="Pinned sandbox image; its manifest list must cover every Windows build in the cluster. "
+        f"Default <spec.kubernetes.imageRepository>/pause:{PAUSE_TAG} when imageRepository is set.",
+    )
+    registries: list[Registry] = Field(
+        default_factory=list,
+        description="Registry hosts, mirrors, plain-HTTP and private-CA registries: rendered as containerd "
+        "hosts.toml files under the CRI registry config_path on every node.",
     )
 
 
@@ -284,6 +337,14 @@ class Cluster(Model):
     def containerd(self) -> ContainerdVersion:
         """``containerd_version`` parsed; ValueError when the inventory's text is not a version."""
         return ContainerdVersion.parse(self.containerd_version)
+
+    @property
+    def pause_image(self) -> str:
+        """The sandbox image: ``pauseImage`` when given, else ``pause:PAUSE_TAG`` under imageRepository."""
+        containerd, repository = self.spec.containerd, self.spec.kubernetes.image_repository
+        if repository is None or "pause_image" in containerd.model_fields_set:
+            return containerd.pause_image
+        return f"{repository}/pause:{PAUSE_TAG}"
 
     @property
     def crictl_version(self) -> str:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from hybridctl.commands import posix, shell
 from hybridctl.errors import HybridctlError
+from hybridctl.platforms.base import byte_reports
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.transport.base import ByteProgress
 
 FAMILIES: dict[str, str] = {
     "debian": "apt",
@@ -35,7 +37,10 @@ echo "neither curl nor wget is installed" >&2
 exit 127
 """
 # Downloads into a temporary name beside the target, checks the hash there, then renames into place:
-# an interrupted download never leaves a file that a later check would take for the real one.
+# an interrupted download never leaves a file that a later check would take for the real one. While curl
+# or wget runs, a background loop prints "progress: <done> of <total> bytes" every second (total from the
+# Content-Length curl dumps with -D, "?" when unknown), and once more at the end: hybridctl reads those
+# lines as they arrive. The loop's sleep writes to /dev/null, so killing the loop ends stdout at once.
 _DOWNLOAD = """\
 set -eu
 url=$1 want=$2 dest=$3
@@ -45,20 +50,32 @@ if [ -f "$dest" ]; then
 fi
 mkdir -p -- "$(dirname -- "$dest")"
 tmp="$dest.hybridctl-partial"
-rm -f -- "$tmp"  # what an interrupted earlier download left
-trap 'rm -f -- "$tmp"' EXIT
+head="$tmp.headers"
+rm -f -- "$tmp" "$head"  # what an interrupted earlier download left
+: > "$tmp"
+report() {
+    size=$(wc -c 2>/dev/null < "$tmp") || size=0
+    total=$(grep -i '^content-length:' "$head" 2>/dev/null | tail -n 1 | tr -cd 0-9)
+    echo "progress: $((size)) of ${total:-?} bytes"
+}
+(while sleep 1 > /dev/null 2>&1; do report; done) &
+monitor=$!
+trap 'kill "$monitor" 2>/dev/null; rm -f -- "$tmp" "$head"' EXIT
 if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --retry 3 --max-time 1800 -o "$tmp" -- "$url"
+    curl -fsSL --retry 3 --max-time 1800 -D "$head" -o "$tmp" -- "$url"
 elif command -v wget >/dev/null 2>&1; then
     wget -q -T 120 -O "$tmp" -- "$url"
 else
     echo "neither curl nor wget is installed" >&2; exit 127
 fi
+kill "$monitor" 2>/dev/null || true
+report
 got=$(sha256sum < "$tmp")
 got=${got%% *}
 if [ "$got" != "$want" ]; then echo "sha256 mismatch for $url: expected $want, got $got" >&2; exit 3; fi
 chmod 0644 -- "$tmp"
 mv -f -- "$tmp" "$dest"
+rm -f -- "$head"
 trap - EXIT
 echo changed
 """
@@ -143,11 +160,13 @@ class LinuxPlatform:
             raise PlatformError(f"{host.name}: expected {len(paths)} hashes, got {len(lines)} lines")
         return {p: (None if h == "-" else h) for p, h in zip(paths, lines, strict=True)}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
+    def install_file(
+        self, host: HostHandle, path: str, data: bytes | Path, mode: int, progress: ByteProgress | None = None
+    ) -> None:
         """Write ``data`` to ``path`` atomically with ``mode``, creating missing parent directories."""
         parent = path.rsplit("/", 1)[0] or "/"
         host.run(posix("mkdir", "-p", "--", parent))
-        host.put(data, path, mode)
+        host.put(data, path, mode, progress=progress)
 
     def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
         """Delete files or directory trees; returns those that existed."""
@@ -159,9 +178,16 @@ class LinuxPlatform:
         """Read a small text from ``url`` on the node (curl, else wget); a probe."""
         return host.run(shell(_FETCH, url, probe=True), timeout=180).stdout
 
-    def download(self, host: HostHandle, url: str, sha256: str, path: str) -> bool:
-        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched."""
-        out = host.run(shell(_DOWNLOAD, url, sha256.lower(), path), timeout=1900).stdout.split()
+    def download(
+        self, host: HostHandle, url: str, sha256: str, path: str, progress: ByteProgress | None = None
+    ) -> bool:
+        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched.
+
+        ``progress`` hears the script's ``progress: <done> of <total> bytes`` lines.
+        """
+        heard = byte_reports(progress) if progress is not None else None
+        command = shell(_DOWNLOAD, url, sha256.lower(), path)
+        out = host.run(command, timeout=1900, progress=heard).stdout.split()
         return bool(out) and out[-1] == "changed"
 
     # --- Linux specifics --------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from typing import Any, Protocol
 
 from hybridctl.commands import PsCommand, PsValue, powershell
 from hybridctl.errors import ExitCode
+from hybridctl.platforms.base import byte_reports
 from hybridctl.resources import powershell_script
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandFailedError,
     CommandTimeoutError,
     Result,
@@ -101,9 +103,11 @@ class WindowsPlatform:
         files: dict[str, str | None] = self.state(host, Paths=strings(paths))["files"]
         return {path: files.get(path) for path in paths}
 
-    def install_file(self, host: HostHandle, path: str, data: bytes | Path, mode: int) -> None:
+    def install_file(
+        self, host: HostHandle, path: str, data: bytes | Path, mode: int, progress: ByteProgress | None = None
+    ) -> None:
         """Upload ``data`` to ``path`` (chunks, sha256 check, atomic move; parents created)."""
-        host.put(data, path, mode)
+        host.put(data, path, mode, progress=progress)
 
     def remove_paths(self, host: HostHandle, paths: Sequence[str]) -> list[str]:
         """Delete files or directory trees; returns those that existed."""
@@ -115,10 +119,16 @@ class WindowsPlatform:
         """Read a small text (a checksum file) from ``url`` on the node itself (a probe)."""
         return str(probe_json(host, "fetch-text", {"Url": url})["text"])
 
-    def download(self, host: HostHandle, url: str, sha256: str, path: str) -> bool:
-        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched."""
+    def download(
+        self, host: HostHandle, url: str, sha256: str, path: str, progress: ByteProgress | None = None
+    ) -> bool:
+        """The node downloads ``url`` to ``path`` and verifies it; False when ``path`` already matched.
+
+        ``progress`` hears the script's Write-Progress reports (``<done> of <total> bytes``).
+        """
         params: dict[str, PsValue] = {"Url": url, "Sha256": sha256.lower(), "Path": path}
-        result = host.run(node_command("download", params), check=False)
+        heard = byte_reports(progress) if progress is not None else None
+        result = host.run(node_command("download", params), check=False, progress=heard)
         return bool(json_reply(host.name, result, f"download of {url}")["changed"])
 
 

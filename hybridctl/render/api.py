@@ -16,6 +16,7 @@ from hybridctl.render.engine import FileSpec, encode, render_text
 from hybridctl.render.files import RenderedFile, host_relpath
 from hybridctl.render.linux import linux_specs
 from hybridctl.render.network import check_values
+from hybridctl.render.registries import registry_specs
 from hybridctl.render.values import RuntimeValues
 from hybridctl.render.windows import windows_specs
 from hybridctl.resources import templates_dir
@@ -28,7 +29,10 @@ def render_host(cluster: Cluster, host: Host, values: RuntimeValues) -> list[Ren
     check_values(cluster, values)
     context = build_context(cluster, values, host)
     specs = windows_specs(cluster) if host.is_windows else linux_specs(cluster, host)
-    return [_render(spec, context, host.name) for spec in specs]
+    files = [_render(spec, context, host.name) for spec in specs]
+    return files + [
+        _render(spec, {**context, **extra}, host.name) for spec, extra in registry_specs(cluster, host)
+    ]
 
 
 def _render(spec: FileSpec, context: dict[str, Any], host: str) -> RenderedFile:

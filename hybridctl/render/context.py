@@ -10,6 +10,7 @@ from hybridctl.inventory import Cluster, Host
 from hybridctl.render import network
 from hybridctl.render.labels import split_labels
 from hybridctl.render.placeholders import placeholder
+from hybridctl.render.registries import config_path
 from hybridctl.render.values import RuntimeValues
 from hybridctl.versions import WINDOWS_BUILDS, ContainerdVersion, KubeVersion
 
@@ -38,6 +39,7 @@ class ClusterView:
     vxlan: bool
     network_name: str
     pause_image: str
+    image_repository: str | None
     containerd: ContainerdVersion
     hyperv: bool
     several_control_planes: bool
@@ -66,6 +68,7 @@ class HostView:
     kubelet_extra_args: tuple[tuple[str, str], ...]
     windows_build: str
     source_vip: str
+    registry_config_path: str
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         api_server=network.api_server_url(cluster),
         vxlan=vxlan,
         network_name=FLANNEL_NETWORK if vxlan else BRIDGE_NETWORK,
-        pause_image=cluster.spec.containerd.pause_image,
+        pause_image=cluster.pause_image,
+        image_repository=k8s.image_repository,
         containerd=cluster.containerd,
         hyperv="hyperv" in cluster.spec.windows.isolation,
         several_control_planes=len(cluster.control_planes) > 1,
@@ -155,6 +159,7 @@ def _host_view(cluster: Cluster, values: RuntimeValues, host: Host) -> HostView:
         kubelet_extra_args=_kubelet_extra_args(host, node_labels),
         windows_build=windows_build(host, values) if host.is_windows else "",
         source_vip=values.source_vips.get(host.name) or placeholder(f"source-vip/{host.name}"),
+        registry_config_path=config_path(host) if cluster.spec.containerd.registries else "",
     )
 
 

@@ -15,6 +15,7 @@ PURPOSES: dict[str, str] = {
     "control plane",
     "kubeadm-join": "kubeadm JoinConfiguration of another control plane or a Linux worker",
     "containerd-config": "containerd config.toml: CRI runtime handlers, pinned pause image, CNI directories",
+    "registry-hosts": "containerd hosts.toml of a registry (mirrors, plain HTTP, CA) and its CA files",
     "kernel-modules": "kernel modules loaded at boot (overlay, br_netfilter)",
     "sysctl": "kernel parameters for bridged pod traffic and IP forwarding",
     "cni-config": "CNI network configuration of the node's pod network",

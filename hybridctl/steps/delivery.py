@@ -55,25 +55,61 @@ def deliver(
 ) -> None:
     """Put the verified artifact at ``path`` on the node (nothing to do when it is already there).
 
-    ``download`` events tell the UI what is being fetched, and at the end how long it took (and, for
-    pushes from the local cache, how many bytes at what rate).
+    ``download`` events tell the UI, the host log, the journal and JSON output what is being fetched,
+    then, while it runs, the bytes so far and the rate (about once a second), and at the end how long it
+    took, how many bytes and at what rate. With a local cache the same events cover the cache's own
+    download (when it does not have the file yet) and the push to the node.
     """
     cache = local_cache(ctx)
-    started = time.monotonic()
+    meter = _Meter(ctx, host.name, artifact.filename)
     if cache is None:
         ctx.emit("download", host=host.name, message=f"the node downloads {artifact.filename}")
-        if platform.download(host, artifact.url, sha256, path):
-            _downloaded(ctx, host.name, artifact.filename, started)
+        if platform.download(host, artifact.url, sha256, path, progress=meter.heard):
+            meter.finished()
         return
     if platform.file_hashes(host, [path]).get(path) == sha256:
         return
-    local = cache.fetch(artifact, sha256)
+    local = cache.fetch(artifact, sha256, progress=meter.heard)
     ctx.emit("download", host=host.name, message=f"pushing {artifact.filename}")
-    platform.install_file(host, path, local, 0o644)
-    _downloaded(ctx, host.name, artifact.filename, started, local.stat().st_size)
+    meter.restart()
+    platform.install_file(host, path, local, 0o644, progress=meter.heard)
+    meter.finished(local.stat().st_size)
 
 
-def _downloaded(ctx: StepContext, host: str, name: str, started: float, size: int | None = None) -> None:
-    seconds = max(time.monotonic() - started, 0.001)
-    amount = f" ({size / 1e6:.1f} MB, {size / 1e6 / seconds:.1f} MB/s)" if size is not None else ""
-    ctx.emit("download", host=host, message=f"{name} in {seconds:.1f}s{amount}", seconds=round(seconds, 3))
+class _Meter:
+    """Turns the bytes of one transfer into ``download`` events with ``bytes``, ``total`` and ``rate``."""
+
+    def __init__(self, ctx: StepContext, host: str, name: str) -> None:
+        self._ctx, self._host, self._name = ctx, host, name
+        self._started = time.monotonic()
+        self._bytes: int | None = None
+
+    def restart(self) -> None:
+        """Count the time from now (a push starts after the local cache has the file)."""
+        self._started = time.monotonic()
+
+    def heard(self, done: int, total: int | None) -> None:
+        """A progress report from the node: ``done`` bytes so far of ``total``."""
+        self._bytes = done
+        seconds = self._seconds()
+        of = f" of {_mb(total)}" if total is not None else ""
+        message = f"{self._name}: {_mb(done)}{of}, {_mb(done / seconds)}/s"
+        self._ctx.emit(
+            "download", host=self._host, message=message, bytes=done, total=total, rate=round(done / seconds)
+        )
+
+    def finished(self, size: int | None = None) -> None:
+        """The end event: how long, and (when known) how many bytes at what rate."""
+        size = self._bytes if size is None else size
+        seconds = self._seconds()
+        amount = f" ({_mb(size)}, {_mb(size / seconds)}/s)" if size is not None else ""
+        extra = {"bytes": size, "rate": round(size / seconds)} if size is not None else {}
+        message = f"{self._name} in {seconds:.1f}s{amount}"
+        self._ctx.emit("download", host=self._host, message=message, seconds=round(seconds, 3), **extra)
+
+    def _seconds(self) -> float:
+        return max(time.monotonic() - self._started, 0.001)
+
+
+def _mb(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"

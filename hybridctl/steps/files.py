@@ -33,6 +33,13 @@ def file_changes(platform: Platform, host: HostView, files: Sequence[RenderedFil
     return [_change(host, f) for f in differing(platform, host, files)]
 
 
+def changes_from(
+    host: HostView, files: Sequence[RenderedFile], hashes: dict[str, str | None]
+) -> list[Change]:
+    """``file_changes`` from hashes already read (``platform.file_hashes`` of more paths at once)."""
+    return [_change(host, f) for f in files if f.target and hashes.get(f.target) != f.sha256]
+
+
 def _change(host: HostView, item: RenderedFile) -> Change:
     assert item.target is not None
     if item.placeholders:

@@ -15,7 +15,15 @@ from typing import Any
 from hybridctl.commands import Command, PosixCommand
 from hybridctl.errors import HybridctlError
 from hybridctl.inventory.models import Host
-from hybridctl.transport.base import CommandFailedError, CommandTimeoutError, PutResult, Result, Transport
+from hybridctl.transport.base import (
+    ByteProgress,
+    CommandFailedError,
+    CommandTimeoutError,
+    ProgressSink,
+    PutResult,
+    Result,
+    Transport,
+)
 
 
 class DryRunViolationError(HybridctlError):
@@ -64,11 +72,13 @@ class HostView:
         except FileNotFoundError:
             return None
 
-    def _run(self, command: Command, timeout: float | None, check: bool) -> Result:
+    def _run(
+        self, command: Command, timeout: float | None, check: bool, progress: ProgressSink | None = None
+    ) -> Result:
         if isinstance(command, PosixCommand) and self.host.ssh is not None:
             command = command.as_root(self.host.ssh.uses_sudo)
         with self._lock:
-            result = self._transport.run(command, timeout=self._limit(timeout))
+            result = self._transport.run(command, timeout=self._limit(timeout), progress=progress)
         if check and not result.ok:
             raise CommandFailedError(self.name, result)
         return result
@@ -85,14 +95,26 @@ class HostView:
 class HostHandle(HostView):
     """Full access to one host, given to ``apply``."""
 
-    def run(self, command: Command, *, timeout: float | None = None, check: bool = True) -> Result:
-        """Run any command; with ``check`` a non-zero exit raises CommandFailedError."""
-        return self._run(command, timeout, check)
+    def run(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        progress: ProgressSink | None = None,
+    ) -> Result:
+        """Run any command; with ``check`` a non-zero exit raises CommandFailedError.
 
-    def put(self, data: bytes | Path, path: str, mode: int = 0o644) -> PutResult:
-        """Upload atomically (temporary name, hash check, rename)."""
+        ``progress`` hears the command's progress reports while it runs (a long download).
+        """
+        return self._run(command, timeout, check, progress)
+
+    def put(
+        self, data: bytes | Path, path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Upload atomically (temporary name, hash check, rename); ``progress`` hears the bytes sent."""
         with self._lock:
-            return self._transport.put(data, path, mode)
+            return self._transport.put(data, path, mode, progress=progress)
 
     @property
     def transport(self) -> Transport:

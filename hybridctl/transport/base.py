@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -10,6 +12,16 @@ from hybridctl.commands import Command
 from hybridctl.errors import ExitCode, HybridctlError
 
 STDERR_TAIL_LINES = 20
+
+REPORT_SECONDS = 1.0
+"""How often a running transfer reports its bytes."""
+
+ByteProgress = Callable[[int, int | None], None]
+"""Hears a running transfer: bytes so far, and the total (None when the other side did not say)."""
+
+ProgressSink = Callable[[str], None]
+"""Receives what a running command reports about its progress, while it runs: over SSH each complete line
+of its stdout, over WinRM the status (``Write-Progress -Status``) of each progress record."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,32 @@ class PutResult:
     size: int
     sha256: str
     duration: float = 0.0
+
+
+class TransferReports:
+    """Hands a ByteProgress the bytes moved so far, at most once per REPORT_SECONDS, and at the end."""
+
+    def __init__(self, sink: ByteProgress | None, total: int | None) -> None:
+        self._sink, self._total = sink, total
+        self._last = time.monotonic()
+        self.done = 0
+
+    def moved(self, count: int) -> None:
+        """``count`` more bytes went through."""
+        self.done += count
+        if self._sink is not None and time.monotonic() - self._last >= REPORT_SECONDS:
+            self._sink(self.done, self._total)
+            self._last = time.monotonic()
+
+    def end(self) -> None:
+        """The transfer is complete: the last report."""
+        if self._sink is not None:
+            self._sink(self.done, self._total)
+
+
+def size_of(source: bytes | Path) -> int:
+    """How many bytes an upload of ``source`` moves."""
+    return len(source) if isinstance(source, bytes) else source.stat().st_size
 
 
 class TransportError(HybridctlError):
@@ -121,12 +159,22 @@ class Transport(Protocol):
 
     host: str
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
-        """Run ``command``; a non-zero exit is a Result, not an exception. Raises TransportError."""
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Run ``command``; a non-zero exit is a Result, not an exception. Raises TransportError.
+
+        ``progress`` hears the command's progress reports while it runs (see ProgressSink).
+        """
         ...
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
-        """Upload to a temporary name, verify sha256, then rename into place atomically."""
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Upload to a temporary name, verify sha256, then rename into place atomically.
+
+        ``progress`` hears the bytes sent so far about once a second, and at the end.
+        """
         ...
 
     def get(self, remote_path: str) -> bytes:

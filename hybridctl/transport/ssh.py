@@ -30,16 +30,20 @@ from hybridctl.inventory.models import Host
 from hybridctl.library_logs import paramiko_channel
 from hybridctl.masking import Masker
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     ConnectionLostError,
     NullLog,
+    ProgressSink,
     PutResult,
     Result,
     SudoPasswordError,
+    TransferReports,
     TransportError,
     UnreachableError,
     loggable,
+    size_of,
 )
 from hybridctl.transport.hostkeys import KnownHosts, fingerprint
 from hybridctl.transport.ssh_auth import (
@@ -285,17 +289,23 @@ class SSHTransport:
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
         """Run ``command`` (as root through sudo when configured); a non-zero exit is a Result.
 
         The exit code is -1 when the remote process died of a signal (paramiko drops SSH's exit-signal).
+        ``progress`` hears each complete stdout line as it arrives.
         """
         if not isinstance(command, PosixCommand):
             raise TypeError("SSH hosts run POSIX commands, not PowerShell scripts")
         display = self._masker.mask(command.as_root(self._sudo).render())
         wire = with_deadline(command, timeout) if timeout is not None else command
         started = time.monotonic()
-        code, out, err = self._execute(wire.as_root(self._sudo).render(), command.stdin, display, timeout)
+        lines = _Lines(progress) if progress is not None else None
+        code, out, err = self._execute(
+            wire.as_root(self._sudo).render(), command.stdin, display, timeout, lines
+        )
         result = Result(display, code, _text(out), _text(err), time.monotonic() - started)
         self._log.command(self.host, display, self._masked(loggable(command, result)))
         if timeout is not None and code in TIMED_OUT and result.duration >= timeout:
@@ -305,7 +315,12 @@ class SSHTransport:
         return result
 
     def _execute(
-        self, wire: str, stdin: bytes | None, display: str, timeout: float | None
+        self,
+        wire: str,
+        stdin: bytes | None,
+        display: str,
+        timeout: float | None,
+        lines: _Lines | None = None,
     ) -> tuple[int, bytes, bytes]:
         """Run a rendered command line on a new channel; (exit code, stdout, stderr)."""
         ssh = self._connected()
@@ -318,14 +333,19 @@ class SSHTransport:
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()
-            return self._collect(ssh, channel, display, timeout)
+            return self._collect(ssh, channel, display, timeout, lines)
         except CONNECTION_ERRORS:
             raise self._lost(display) from None
         finally:
             channel.close()
 
     def _collect(
-        self, ssh: paramiko.Transport, channel: paramiko.Channel, display: str, timeout: float | None
+        self,
+        ssh: paramiko.Transport,
+        channel: paramiko.Channel,
+        display: str,
+        timeout: float | None,
+        lines: _Lines | None,
     ) -> tuple[int, bytes, bytes]:
         out, err = bytearray(), bytearray()
         give_up = None if timeout is None else time.monotonic() + timeout + KILL_AFTER + WAIT_SLACK
@@ -334,12 +354,16 @@ class SSHTransport:
         channel.in_stderr_buffer.set_event(arrived)
         while not (channel.eof_received or channel.closed):
             _drain(channel, out, err)
+            if lines is not None:
+                lines.feed(out)
             self._check_deadline(give_up, display)
             arrived.wait(POLL)
         _drain(channel, out, err)
         while not channel.status_event.wait(POLL):  # exit status (or close) follows EOF
             self._check_deadline(give_up, display)
         _drain(channel, out, err)
+        if lines is not None:
+            lines.feed(out)
         # paramiko reports -1 both for a dead connection and for a process killed by a signal
         if channel.exit_status == -1 and not ssh.is_active():
             raise self._lost(display)
@@ -356,14 +380,17 @@ class SSHTransport:
 
     # --- files ----------------------------------------------------------------------------------------
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Upload to a temporary name, verify sha256 on the host, then chmod and rename into place."""
         started = time.monotonic()
         name = f".hybridctl-{uuid.uuid4().hex[:16]}.tmp"
         work = posixpath.join(posixpath.dirname(remote_path) or ".", name)
         with self._sftp_lock:
             staging = posixpath.join(self._sftp_home(), name) if self._sudo else work
-            size, digest = self._upload(source, staging, remote_path)
+            reports = TransferReports(progress, size_of(source))
+            size, digest = self._upload(source, staging, remote_path, reports)
         self._install(staging, work, digest, mode, remote_path)
         result = PutResult(remote_path, size, digest, time.monotonic() - started)
         self._event(
@@ -371,7 +398,9 @@ class SSHTransport:
         )
         return result
 
-    def _upload(self, source: bytes | Path, staging: str, remote_path: str) -> tuple[int, str]:
+    def _upload(
+        self, source: bytes | Path, staging: str, remote_path: str, reports: TransferReports
+    ) -> tuple[int, str]:
         sftp = self._sftp_client()
         hasher, size = hashlib.sha256(), 0
         try:
@@ -382,10 +411,12 @@ class SSHTransport:
                     hasher.update(chunk)
                     remote.write(chunk)
                     size += len(chunk)
+                    reports.moved(len(chunk))
         except CONNECTION_ERRORS as error:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 sftp.remove(staging)
             raise self._sftp_error(error, f"upload {remote_path}") from None
+        reports.end()
         return size, hasher.hexdigest()
 
     def _sftp_error(self, error: BaseException, action: str) -> TransportError:
@@ -480,6 +511,23 @@ def _drain(channel: paramiko.Channel, out: bytearray, err: bytearray) -> None:
             out += channel.recv(CHUNK)
         if channel.recv_stderr_ready():
             err += channel.recv_stderr(CHUNK)
+
+
+class _Lines:
+    """Hands each complete line of a growing stdout buffer to a ProgressSink, once."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self._sink = sink
+        self._seen = 0
+
+    def feed(self, out: bytearray) -> None:
+        """Report the lines completed since the last call."""
+        end = out.rfind(b"\n") + 1
+        if end <= self._seen:
+            return
+        for line in _text(bytes(out[self._seen : end])).splitlines():
+            self._sink(line)
+        self._seen = end
 
 
 def _chunks(source: bytes | Path) -> Iterator[bytes]:

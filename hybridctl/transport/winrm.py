@@ -30,13 +30,17 @@ from hybridctl.inventory.models import Host, WinRMConnection
 from hybridctl.masking import Masker
 from hybridctl.resources import powershell_script
 from hybridctl.transport.base import (
+    ByteProgress,
     CommandLog,
     CommandTimeoutError,
     NullLog,
+    ProgressSink,
     PutResult,
     Result,
+    TransferReports,
     TransportError,
     loggable,
+    size_of,
 )
 from hybridctl.transport.kerberos import KerberosTickets, check_user_ticket
 from hybridctl.transport.winrm_errors import map_error
@@ -137,15 +141,20 @@ class WinRMTransport:
         """The WS-Management endpoint URL."""
         return f"{self._settings.scheme}://{self.address}:{self._settings.effective_port}/wsman"
 
-    def run(self, command: Command, timeout: float | None = None) -> Result:
-        """Run a PsCommand in the pool; a failure is a Result with exit code 1 and the error text."""
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Run a PsCommand in the pool; a failure is a Result with exit code 1 and the error text.
+
+        ``progress`` hears the status of each progress record (``Write-Progress``) as it arrives.
+        """
         command = _require_ps(command)
         self._masker.add(*(str(v) for n, v in command.parameters if n in command.secret_parameters))
         display = self._masker.mask(command.describe())
         start = time.monotonic()
         try:
             with self._lock:
-                ps = self._invoke(command, display, timeout)
+                ps = self._invoke(command, display, timeout, progress)
         except TransportError as exc:
             self._log.event(self.host, f"{display}: {exc.message}")
             raise
@@ -153,7 +162,9 @@ class WinRMTransport:
         self._log.command(self.host, display, loggable(command, result))
         return result
 
-    def put(self, source: bytes | Path, remote_path: str, mode: int = 0o644) -> PutResult:
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
         """Upload in chunks to a temporary file, then verify sha256 and move it into place.
 
         ``mode`` is ignored: Windows files have ACLs, not POSIX modes.
@@ -161,12 +172,15 @@ class WinRMTransport:
         start = time.monotonic()
         temp = f"{remote_path}.hybridctl-{uuid.uuid4().hex[:12]}.part"
         digest, size = hashlib.sha256(), 0
+        reports = TransferReports(progress, size_of(source))
         with self._lock:
             for chunk in _chunks(source):
                 self._put_chunk(temp, size, chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                reports.moved(len(chunk))
             self._commit(temp, remote_path, digest.hexdigest())
+        reports.end()
         result = PutResult(remote_path, size, digest.hexdigest(), time.monotonic() - start)
         self._log.event(self.host, f"put {remote_path} ({size} bytes, sha256 {result.sha256})")
         return result
@@ -205,7 +219,9 @@ class WinRMTransport:
             if self._own_tickets and self._tickets is not None:
                 self._tickets.destroy()
 
-    def _invoke(self, command: PsCommand, display: str, timeout: float | None) -> PowerShell:
+    def _invoke(
+        self, command: PsCommand, display: str, timeout: float | None, progress: ProgressSink | None = None
+    ) -> PowerShell:
         params = [(name, _checked_value(name, value)) for name, value in command.parameters]
         ps = PowerShell(self._pool or self._connect())
         ps.add_script(command.script)
@@ -213,21 +229,25 @@ class WinRMTransport:
             ps.add_parameter(name, value)
         try:
             ps.begin_invoke()
-            self._wait(ps, display, timeout)
+            self._wait(ps, display, timeout, progress)
         except CommandTimeoutError:
             raise
         except Exception as exc:
             raise self._lost(exc) from None
         return ps
 
-    def _wait(self, ps: PowerShell, display: str, timeout: float | None) -> None:
+    def _wait(
+        self, ps: PowerShell, display: str, timeout: float | None, progress: ProgressSink | None
+    ) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen = 0
         while ps.state == _RUNNING:
             poll = self._poll_timeout(deadline)
             if poll == 0:
                 ps.stop()  # ctrl_c Signal: the pipeline stops on the host, not just here
                 raise CommandTimeoutError(self.host, display, timeout or 0.0)
             ps.poll_invoke(timeout=poll)
+            seen = _report_progress(ps, seen, progress)
 
     def _poll_timeout(self, deadline: float | None) -> int | None:
         """OperationTimeout of the next Receive: the default unless the deadline is nearer; 0 = expired."""
@@ -359,6 +379,19 @@ def _chunks(source: bytes | Path) -> Iterator[bytes]:
         yield chunk
         while chunk := handle.read(CHUNK_BYTES):
             yield chunk
+
+
+def _report_progress(ps: PowerShell, seen: int, progress: ProgressSink | None) -> int:
+    """Hand the progress records that arrived since ``seen`` to ``progress``; the new count.
+
+    pypsrp keeps PROGRESS_RECORD messages ([MS-PSRP] 2.2.2.25) in ``streams.progress``; ``description`` is
+    the record's StatusDescription, what ``Write-Progress -Status`` wrote.
+    """
+    records = ps.streams.progress
+    if progress is not None:
+        for record in records[seen:]:
+            progress(str(getattr(record, "description", "") or ""))
+    return len(records)
 
 
 def _output_text(value: object) -> str:

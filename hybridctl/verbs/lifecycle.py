@@ -71,6 +71,7 @@ def run_verb(
         _show_plan(env, plan, confirm.diff or env.verbose)
         blocked = exit_code_of(plan)
         if blocked != ExitCode.OK or confirm.dry_run or not pending:
+            _show_plan_failures(env, session, plan)
             return _plan_exit(env, plan, pending, confirm, blocked)
         _confirm(env, action.verb, pending, confirm.yes)
         report = _run(session, action, read_only=False)
@@ -98,6 +99,15 @@ def _show_plan(env: AppEnv, plan: RunReport, diffs: bool) -> None:
         from hybridctl.ui import print_plan
 
         print_plan(env.out, plan, diffs=diffs)
+
+
+def _show_plan_failures(env: AppEnv, session: Session, plan: RunReport) -> None:
+    """What stopped the plan, as ``up``'s summary and ``ping`` show failures (command, stderr, log)."""
+    if env.json or plan.interrupted:
+        return
+    from hybridctl.ui import print_failures
+
+    print_failures(env.out, plan.results, session.state_dir.log_dir(session.run_id))
 
 
 def _plan_exit(env: AppEnv, plan: RunReport, pending: int, confirm: Confirmation, blocked: int) -> int:

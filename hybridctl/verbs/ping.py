@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +40,8 @@ def run_ping(env: AppEnv, settings: RunSettings, names: Sequence[str]) -> int:
     cluster = load_cluster(env)
     hosts = select_hosts(cluster, names)
     steps = [_PingFacts(), LinuxPreflight(), WindowsPreflight()]
+    # every host is checked: one host's refusal must not leave another's preflight unrun (and shown "ok")
+    settings = dataclasses.replace(settings, continue_on_error=True)
     with Session(env, cluster, settings, "ping") as session:
         report = session.run(hosts, steps, read_only=True, verb="ping")
         facts = {h.name: session.run_state.get(PING_FACTS + h.name) for h in hosts}
@@ -97,11 +100,9 @@ def _status(results: list[StepResult]) -> str:
 
 def _details(env: AppEnv, results: Sequence[StepResult], log_dir: Path) -> None:
     """Every failure as ``up`` shows it: message, hint, command, exit code, stderr's last lines, log."""
-    from hybridctl.ui import print_failure
+    from hybridctl.ui import print_failures
 
-    for result in results:
-        if not _ok(result) and result.attempts and result.outcome is not Outcome.SKIPPED:
-            print_failure(env.out, result, log_dir)
+    print_failures(env.out, results, log_dir)
 
 
 def _row(name: str, data: dict[str, Any], status: str) -> list[str]:

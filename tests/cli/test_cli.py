@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.cli import app, run
+from tests.support.inventory import write_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "inventories" / "example.yaml"
@@ -155,3 +156,23 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_needs_debug(
     assert "Traceback" not in err
     assert run(["validate", "-i", str(EXAMPLE), "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_small_operator_details_version_name_lists_and_singular_counts(tmp_path: Path) -> None:
+    """Issue 7 §2's small ones, as a user sees them: ``--version``; list arguments shown as ``NAME...``,
+    not typer's ``<list[str]>``; "1 host", not "1 hosts"."""
+    from hybridctl import __version__
+
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.strip().endswith(__version__), version
+    for command in ("ping", "add-node", "hosts forget"):
+        shown = cli(*command.split(), "--help").stdout
+        assert "NAME..." in shown and "list[str]" not in shown, shown
+    key = tmp_path / "id_test"
+    key.write_text("not read by validate\n")
+    entry = {"name": "cp1", "address": "192.0.2.10", "role": "control-plane", "os": "linux"}
+    entry["ssh"] = {"user": "root", "privateKeyFile": str(key)}
+    inventory = write_inventory(tmp_path / "one.yaml", [entry])
+    result = cli("validate", "-i", inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid (1 host, " in result.stdout, result.stdout

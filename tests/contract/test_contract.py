@@ -99,9 +99,15 @@ def test_large_upload_is_verified_by_hash(harness: Harness, transport: Transport
             stream.write(os.urandom(1024 * 1024))
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     path = harness.scratch_path("big.bin")
-    put = transport.put(source, path)
+    heard: list[tuple[int, int | None]] = []
+    put = transport.put(source, path, progress=lambda done, total: heard.append((done, total)))
     assert (put.size, put.sha256) == (50 * 1024 * 1024, digest)
     assert hashlib.sha256(transport.get(path)).hexdigest() == digest
+    # the bytes sent so far, about once a second, then the whole: a long push shows it is moving
+    assert heard[-1] == (put.size, put.size) and {total for _, total in heard} == {put.size}
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    if put.duration >= 2.5:
+        assert len(heard) >= 2, heard
 
 
 def test_timeout_ends_the_remote_command(harness: Harness, transport: Transport) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 from xml.etree import ElementTree
 
+import pytest
 from rich.console import Console
 
-from hybridctl.events import Event, Outcome
+from hybridctl.events import Event, Outcome, Recorder
 from hybridctl.runner import RunReport
 from hybridctl.steps.base import Change
 from hybridctl.steps.outcome import StepResult
@@ -141,3 +143,42 @@ def test_junit_has_one_case_per_host_and_step(tmp_path: Path) -> None:
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
     failure = suite.find("testcase[@classname='win1']/failure")
     assert failure is not None and "service failed to start" in (failure.text or "")
+
+
+def test_a_long_download_shows_bytes_and_rate_live_and_now_and_then_in_plain_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events as ``deliver`` makes them from the node's reports (delivery._Meter): the live view's note
+    shows the bytes so far, the total and the rate; without a terminal a progress line is printed at most
+    every PROGRESS_LINE_SECONDS per host, then the end line with size and rate."""
+    import time
+
+    from hybridctl import ui
+    from hybridctl.steps.delivery import _Meter
+
+    monkeypatch.setattr(ui, "PROGRESS_LINE_SECONDS", 0.3)
+    recorder = Recorder()
+    emitted = SimpleNamespace(emit=lambda kind, **data: recorder.emit(Event(kind, data)))
+    meter = _Meter(emitted, "cp1", "cni.tgz")  # type: ignore[arg-type]
+    recorder.emit(Event("download", {"host": "cp1", "message": "the node downloads cni.tgz"}))
+    for done in (2_000_000, 4_000_000, 6_000_000):
+        time.sleep(0.2)
+        meter.heard(done, 8_000_000)
+    meter.heard(8_000_000, 8_000_000)
+    meter.finished()
+
+    console, buffer = terminal()
+    with LiveView(console, ["cp1"], total_steps=1) as view:
+        view.emit(Event("step-start", {"host": "cp1", "step": "cni-plugins"}))
+        view.emit(recorder.of_kind("download")[2])
+    assert "cni.tgz: 4.0 MB of 8.0 MB, " in buffer.getvalue() and " MB/s" in buffer.getvalue()
+
+    plain = io.StringIO()
+    lines = ui.LineView(Console(file=plain, width=200))
+    for event in recorder.events:
+        lines.emit(event)
+        time.sleep(0.1)
+    printed = plain.getvalue().splitlines()
+    progress = [line for line in printed if line.startswith("cp1: downloading cni.tgz: ")]
+    assert 1 <= len(progress) < 4, printed
+    assert printed[-1].startswith("cp1: downloaded cni.tgz in ") and "(8.0 MB, " in printed[-1]

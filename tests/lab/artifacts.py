@@ -24,6 +24,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 CNI_SOURCE = Path("/usr/lib/cni")
 CNI_PLUGINS_NEEDED = ("bridge", "host-local", "loopback", "portmap")
 DEB_REVISION = "1.1"
+SLOW_PARTS = 16
+"""A throttled artifact goes out in this many parts (see ArtifactServer.throttle)."""
 ChecksumStyle = Literal["sha256sum", "bare"]
 
 
@@ -66,6 +69,19 @@ class _Handler(SimpleHTTPRequestHandler):
             hook()
         super().do_GET()
 
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        """Send the body; a throttled path goes out in SLOW_PARTS parts spread over its seconds."""
+        seconds = self.server.slow.get(unquote(urlsplit(self.path).path).lstrip("/"))
+        if seconds is None:
+            super().copyfile(source, outputfile)
+            return
+        data = source.read()
+        part = max(1, -(-len(data) // SLOW_PARTS))
+        for start in range(0, len(data), part):
+            outputfile.write(data[start : start + part])
+            outputfile.flush()
+            time.sleep(seconds / SLOW_PARTS)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: requests are recorded in ``ArtifactServer.requests`` instead."""
 
@@ -79,6 +95,7 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[str] = []
         self.sources: list[tuple[str, str]] = []
         self.hooks: dict[str, Any] = {}
+        self.slow: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def record(self, path: str, client: str) -> None:
@@ -176,6 +193,15 @@ class ArtifactServer:
         lines = path.read_text().splitlines() if path.exists() else []
         lines = [line for line in lines if not line.endswith(f"  {filename}")] + [f"{digest}  {filename}"]
         path.write_text("\n".join(lines) + "\n")
+
+    def throttle(self, upstream_url: str, seconds: float | None) -> None:
+        """Serve ``upstream_url`` slowly, spread over ``seconds`` (None: at full speed again)."""
+        if self._server is None:
+            raise RuntimeError("the artifact server is not started")
+        if seconds is None:
+            self._server.slow.pop(mirror_path(upstream_url), None)
+        else:
+            self._server.slow[mirror_path(upstream_url)] = seconds
 
     def on_request(self, upstream_url: str, hook: Any) -> None:
         """Call ``hook()`` (in the server thread) before answering a request for ``upstream_url``."""

@@ -70,6 +70,8 @@ class Pods:
     linux_hosts: dict[str, TestHost] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    undo: list[list[str]] = field(default_factory=list)
+    """Commands that remove what the pods' policies added to a Windows host's namespace."""
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-pods-")))
 
     def reach(self, source: Pod, target: Pod) -> str:
@@ -91,9 +93,11 @@ class Pods:
         for server in self.servers:
             server.kill()
             server.wait()
+        for command in reversed(self.undo):
+            subprocess.run(command, capture_output=True, check=False)
         for namespace in self.namespaces:
             subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
-        self.servers, self.namespaces = [], []
+        self.servers, self.namespaces, self.undo = [], [], []
 
 
 def _plugin_env(name: str, netns: str, command: str = "ADD") -> list[str]:
@@ -162,11 +166,12 @@ def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
             "dataDir": str(pods.workdir / node.name),
         },
     }
-    realise_endpoint_policies(node, rendered)
+    realise_outbound_nat(node, rendered)
     env = [e.replace("/opt/cni/bin", "/usr/lib/cni") for e in _plugin_env(name, f"/var/run/netns/{name}")]
     plugin = ["ip", "netns", "exec", node.namespace, "env", *env, "/usr/lib/cni/bridge"]
     out = subprocess.run(plugin, input=json.dumps(config), capture_output=True, text=True, check=True).stdout
     address = json.loads(out)["ips"][0]["address"].split("/")[0]
+    realise_sdn_routes(pods, node, rendered, address)
     prefix = ["ip", "netns", "exec", name]
     server = subprocess.Popen([*prefix, "/usr/bin/python3", "-c", SERVER, name, str(PORT)])
     pods.servers.append(server)
@@ -191,16 +196,11 @@ def endpoint_policies(rendered: dict[str, Any]) -> dict[str, list[Any]]:
     return found
 
 
-def realise_endpoint_policies(node: WindowsNode, rendered: dict[str, Any]) -> None:
-    """What HNS/VFP does with the endpoint's policies, as iptables NAT in the host's namespace: pod traffic
-    is SNATed to the node address (OutBoundNAT) unless its destination is in the Exceptions list
-    (microsoft/SDN l2bridge cni.conf, reference section 6.2). SDNRoute/ROUTE policies with NeedEncap send
-    service and node-IP traffic through the host; the pod's default route already points at the host
-    endpoint here, so they need no rule, but each must name a valid prefix."""
+def realise_outbound_nat(node: WindowsNode, rendered: dict[str, Any]) -> None:
+    """What HNS/VFP does with the endpoint's OutBoundNAT policy, as iptables NAT in the host's namespace:
+    pod traffic is SNATed to the node address unless its destination is in the Exceptions list
+    (microsoft/SDN l2bridge cni.conf, reference section 6.2)."""
     policies = endpoint_policies(rendered)
-    for route in policies.get("SDNRoute", []) + policies.get("ROUTE", []):
-        ipaddress.ip_network(route["DestinationPrefix"])
-        assert route.get("NeedEncap") is True, route
     ns = ["ip", "netns", "exec", node.namespace, "iptables", "-w", "-t", "nat"]
     subprocess.run([*ns, "-N", OUTBOUND_NAT_CHAIN], capture_output=True, check=False)
     subprocess.run([*ns, "-F", OUTBOUND_NAT_CHAIN], check=True)
@@ -212,6 +212,75 @@ def realise_endpoint_policies(node: WindowsNode, rendered: dict[str, Any]) -> No
     jump = ["POSTROUTING", "-s", subnet, "-j", OUTBOUND_NAT_CHAIN]
     if subprocess.run([*ns, "-C", *jump], capture_output=True, check=False).returncode != 0:
         subprocess.run([*ns, "-A", *jump], check=True)
+
+
+SDN_ROUTE_CHAIN = "HNS-SDNROUTE"
+
+
+def host_bound(node: WindowsNode) -> list[ipaddress.IPv4Network]:
+    """Destinations that only the host itself can serve: its own address and the Service CIDR (the VIPs
+    kube-proxy's load balancers on the host answer)."""
+    return [ipaddress.IPv4Network(f"{node.address}/32"), ipaddress.IPv4Network(node.service_subnet)]
+
+
+def realise_sdn_routes(pods: Pods, node: WindowsNode, rendered: dict[str, Any], address: str) -> None:
+    """What HNS does with one l2bridge endpoint's SDNRoute (HNS v1: ROUTE) policies.
+
+    An l2bridge endpoint's packets leave by the vSwitch's external port with the host's MAC; only a
+    destination covered by an SDNRoute policy with ``NeedEncap`` is handed to the host instead ("Route
+    traffic sent to service endpoints to the host. The load balancer running in the host network
+    namespace then forwards traffic to its final destination. NextHop is implicitly the host":
+    aws/amazon-vpc-cni-plugins plugins/vpc-shared-eni/plugin/bridge_windows.go @b0797d3; the management
+    IP /32 "force encap ... local to the host": projectcalico/cni-plugin#1017; hcsshim
+    ``hcn.SDNRoutePolicySetting{DestinationPrefix, NextHop, NeedEncap}``). So a pod reaches its own
+    node's address and the Service VIPs only through such a policy; without one its packets go out to the
+    wire, where nothing answers for them (reference section 10 row 10: pods cannot reach CoreDNS without
+    the service-CIDR policy, microsoft/SDN#433). Realised in the host's namespace as a mangle-table
+    filter ahead of any DNAT: per pod, each covered part RETURNs, the rest of the host-bound destinations
+    is dropped. An invalid prefix fails here as HNS refuses to create the endpoint."""
+    routes = endpoint_policies(rendered)
+    covered = [
+        ipaddress.IPv4Network(route["DestinationPrefix"])
+        for route in routes.get("SDNRoute", []) + routes.get("ROUTE", [])
+        if route.get("NeedEncap") is True
+    ]
+    ns = ["ip", "netns", "exec", node.namespace, "iptables", "-w", "-t", "mangle"]
+    subprocess.run([*ns, "-N", SDN_ROUTE_CHAIN], capture_output=True, check=False)
+    jump = ["PREROUTING", "-i", "cbr0", "-j", SDN_ROUTE_CHAIN]
+    if subprocess.run([*ns, "-C", *jump], capture_output=True, check=False).returncode != 0:
+        subprocess.run([*ns, "-A", *jump], check=True)
+    rules = [
+        ["-s", f"{address}/32", "-d", str(prefix), "-j", "RETURN"]
+        for bound in host_bound(node)
+        for prefix in covered
+        if prefix.overlaps(bound)
+    ]
+    rules += [["-s", f"{address}/32", "-d", str(bound), "-j", "DROP"] for bound in host_bound(node)]
+    for rule in rules:
+        subprocess.run([*ns, "-A", SDN_ROUTE_CHAIN, *rule], check=True)
+        pods.undo.append([*ns, "-D", SDN_ROUTE_CHAIN, *rule])
+
+
+def load_balancer(pods: Pods, node: WindowsNode, vip: str, backend: Pod) -> None:
+    """A Service load balancer on a Windows host, as kube-proxy (winkernel) programs one in HNS/VFP for
+    every Service: traffic from the host's pods to ``vip`` goes to ``backend`` (emulated as a DNAT in the
+    host's namespace; only packets the endpoint's SDNRoute policies hand to the host reach it)."""
+    ns = ["ip", "netns", "exec", node.namespace, "iptables", "-w", "-t", "nat"]
+    rule = ["PREROUTING", "-i", "cbr0", "-d", f"{vip}/32", "-p", "tcp", "--dport", str(PORT)]
+    rule += ["-j", "DNAT", "--to-destination", f"{backend.address}:{PORT}"]
+    subprocess.run([*ns, "-A", *rule], check=True)
+    pods.undo.append([*ns, "-D", *rule])
+
+
+def serve_on_node(pods: Pods, node: WindowsNode, name: str) -> Pod:
+    """A TCP server in the Windows host's own network stack (a process of the host, on all its
+    addresses), answering with ``name``; returned as a reachable target at the node's address."""
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", node.namespace, "/usr/bin/python3", "-c", SERVER, name, str(PORT)]
+    )
+    pods.servers.append(server)
+    _wait_listening(_run_here, node.namespace)
+    return Pod(name, node.name, node.address, ["ip", "netns", "exec", node.namespace])
 
 
 def reachability(pods: Pods) -> dict[tuple[str, str], str]:

@@ -24,6 +24,7 @@ import yaml
 
 from hybridctl.inventory import load_inventory
 from tests.lab.artifacts import build_linux_artifacts
+from tests.lab.cluster_model import ClusterModel
 from tests.lab.linux_sim.lab import SimLab
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
 from tests.lab.windows_sim.netns import WindowsLabHost
@@ -56,11 +57,17 @@ class WindowsNode:
     lab_host: WindowsLabHost
     simulated: SimulatedWindowsHost
     port: int
+    cluster: ClusterModel
 
     @property
     def namespace(self) -> str:
         """The host's network namespace."""
         return self.lab_host.namespace
+
+    @property
+    def service_subnet(self) -> str:
+        """The cluster's Service CIDR as kubeadm was initialised with it (the load balancers' VIPs)."""
+        return str(self.cluster.read()["cluster"]["serviceSubnet"])
 
 
 Member = tuple[TestHost | WindowsNode, str]
@@ -128,7 +135,7 @@ class HybridLab:
         accounts = Accounts({self.account.user: self.account.password})
         config = EndpointConfig(accounts=accounts, cert_file=cert, key_file=key, restart_down_seconds=0.5)
         endpoint = lab_host.serve(simulated, config)
-        node = WindowsNode(name, address, lab_host, simulated, endpoint.port)
+        node = WindowsNode(name, address, lab_host, simulated, endpoint.port, self.sim.model)
         self.windows.append(node)
         return node
 
@@ -203,7 +210,14 @@ class HybridLab:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start the CLI (JSON events on stdout) without waiting."""
+        """Start the CLI (JSON events on stdout) without waiting.
+
+        A shell without job control starts background jobs with SIGINT ignored and children inherit that,
+        so a CLI started from such a pytest would never see the Ctrl-C a test sends. A handled signal is
+        reset to the default at exec: handling it here gives the CLI Python's usual KeyboardInterrupt.
+        """
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         return subprocess.Popen(
             self.command(*args, "--output", "json"),
             cwd=self.workdir,

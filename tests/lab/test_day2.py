@@ -12,6 +12,7 @@ The tests of this module run in order on one cluster: the first runs before ``up
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -24,10 +25,13 @@ from typing import Any
 import pytest
 import yaml
 
+from hybridctl.inventory import load_inventory
 from hybridctl.state import RunLock
 from hybridctl.versions import DEFAULT_VERSION, KubeVersion
+from tests.lab.artifacts import upstream_catalog
 from tests.lab.e2e import HybridLab, events
 from tests.lab.linux_sim.lab import SimLab
+from tests.support.winrm import ScriptContext
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 CONTAINERD = KubeVersion.parse(DEFAULT_VERSION).release.containerd_default
@@ -47,11 +51,29 @@ def hybrid(
     try:
         cp, lin1 = lab.add_linux(2)
         (win1,) = lab.add_windows(1)
-        lab.write_inventory([(cp, "control-plane"), (lin1, "worker"), (win1, "worker")])
+        inventory = lab.write_inventory([(cp, "control-plane"), (lin1, "worker"), (win1, "worker")])
+        for url in _slow_artifacts(inventory, lab):
+            sim_lab.mirror.throttle(url, SLOW_SECONDS)
         yield lab
     finally:
+        for url in _slow_artifacts(lab.inventory_path, lab):
+            sim_lab.mirror.throttle(url, None)
         lab.close()
         sim_lab.reset_model()
+
+
+SLOW_SECONDS = 5.0
+UP_OUTPUT: dict[str, str] = {}
+"""The JSON output of the module's ``up`` (its download events are checked by a test of their own)."""
+
+
+def _slow_artifacts(inventory: Path, lab: HybridLab) -> list[str]:
+    """What the mirror serves slowly: the Linux CNI plugins tarball and the Windows kubelet."""
+    cluster = load_inventory(inventory, env=lab.env()).cluster
+    assert cluster is not None
+    catalog = upstream_catalog(cluster)
+    kubelet = next(a for a in catalog.windows_artifacts() if a.name == "kubelet")
+    return [catalog.cni_plugins("linux").url, kubelet.url]
 
 
 def test_kubeconfig_without_a_cluster_says_so(hybrid: HybridLab) -> None:
@@ -74,10 +96,86 @@ def test_status_without_a_cluster_is_unhealthy(hybrid: HybridLab) -> None:
     ]
 
 
+DENIED = "Access is denied."
+
+
+def test_ping_shows_a_powershell_error_record_exactly_as_up_does(hybrid: HybridLab) -> None:
+    """win1's ``win/preflight`` (run by ``ping`` after the facts, and by ``up``) fails with the terminating
+    error a non-administrator gets from ``Get-CimInstance`` (UnauthorizedAccessException, "Access is
+    denied."): the error record travels over real PSRP to pypsrp, and ``ping`` prints the same failure
+    block as ``up``: the command, its exit code, the error record's message and the host's log file, which
+    holds the message too."""
+    (win,) = hybrid.windows
+    original = win.simulated.scripts.get("win/preflight")
+    assert original is not None
+
+    def denied(ctx: ScriptContext) -> None:
+        ctx.fail(DENIED, "UnauthorizedAccessException")
+
+    win.simulated.scripts.register("win/preflight", denied)
+    try:
+        ping = hybrid.hybridctl("ping", win.name, "--accept-new-host-keys")
+        up = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys")
+    finally:
+        win.simulated.scripts.register("win/preflight", original)
+    assert ping.returncode != 0 and up.returncode != 0
+    shown = _failure_block(ping.stdout + ping.stderr, win.name)
+    assert shown == _failure_block(up.stdout + up.stderr, win.name), (ping.stdout, up.stdout)
+    text = " ".join(" ".join(shown).split())
+    assert "command: win/preflight" in text and "exit code: 1" in text and f"| {DENIED}" in text, shown
+    log = re.search(r"log: (\S+)", text)
+    assert log is not None and log.group(1).endswith(f"/{win.name}.log"), text
+    logs = list((hybrid.state_dir / "logs").glob(f"*/{win.name}.log"))
+    assert any(DENIED in path.read_text() for path in logs), "the host log holds the error record too"
+
+
+def _failure_block(output: str, host: str) -> list[str]:
+    """``host``'s preflight failure as printed (headline and its indented lines), run ids made equal."""
+    lines = output.splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith(f"failed {host} / windows-preflight")), None
+    )
+    assert start is not None, output
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):
+            break
+        block.append(line)
+    return [re.sub(r"logs/[^/\s]+/", "logs/RUN/", line) for line in block]
+
+
 def test_up_builds_the_cluster(hybrid: HybridLab) -> None:
     result = hybrid.hybridctl("up", "--yes", "--accept-new-host-keys", "--output", "json")
+    UP_OUTPUT["stdout"] = result.stdout
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     assert all(n["ready"] for n in hybrid.sim.model.nodes().values())
+
+
+@pytest.mark.parametrize(("os_name", "artifact"), [("linux", "cni-plugins"), ("windows", "kubelet")])
+def test_up_shows_a_slow_node_download_growing_with_its_rate(
+    hybrid: HybridLab, os_name: str, artifact: str
+) -> None:
+    """The mirror spreads the CNI tarball (Linux node, curl over SSH) and kubelet.exe (Windows node,
+    Write-Progress over WinRM) over 5 s: ``up``'s JSON events report the bytes so far and the rate about
+    every second while the node downloads, then the total; the host's log records the same."""
+    host = hybrid.linux[1].name if os_name == "linux" else hybrid.windows[0].name
+    found = [
+        e
+        for e in events(UP_OUTPUT["stdout"])
+        if e["event"] == "download" and e["host"] == host and artifact in str(e["message"])
+    ]
+    running = [e for e in found if "bytes" in e and "seconds" not in e]
+    (end,) = [e for e in found if "seconds" in e]
+    sizes = [e["bytes"] for e in running]
+    assert len(sizes) >= 3, found
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1], "the byte count grows"
+    assert 0 < sizes[0] < end["bytes"], "the first report comes while the download runs"
+    assert all(e["total"] == end["bytes"] and e["rate"] > 0 for e in running)
+    assert running[0]["time"] <= end["time"] - 2, "reported while running, not all at the end"
+    assert end["seconds"] >= SLOW_SECONDS * 0.8 and end["rate"] > 0
+    assert " MB/s" in running[0]["message"] and " MB/s" in end["message"]
+    logs = [path.read_text() for path in (hybrid.state_dir / "logs").glob(f"*/{host}.log")]
+    assert any(f"download: {end['message']}" in text for text in logs), "the host log has it too"
 
 
 def test_kubeconfig_fetches_the_admin_kubeconfig_with_mode_0600(hybrid: HybridLab) -> None:

@@ -1,5 +1,8 @@
 """up interrupted at a random step (SIGINT, SIGTERM, kill -9), then up again, converges; the Windows
 reboot for the Containers feature happens inside one up; a second run waits for nobody but fails fast.
+add-node (of a Linux and a Windows host) and down (of one node) are interrupted the same way, at a point
+drawn uniformly over their own steps, and the next run of the same verb converges: nodes, full route
+tables on every host, and packets between pods on every node.
 This cluster uses ``artifacts.cacheDir``: hybridctl downloads each artifact once and pushes it.
 
 Tier: lab (root). Real: the hybridctl CLI in a subprocess and the signals it receives, the lock and
@@ -22,8 +25,10 @@ from xml.etree import ElementTree
 import pytest
 
 from hybridctl.state import read_journal
-from tests.lab.e2e import HybridLab, changed_steps, events, interrupt_after
+from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
+from tests.lab.e2e import HybridLab, Member, changed_steps, events, interrupt_after, planned_changes
 from tests.lab.linux_sim.lab import SimLab
+from tests.lab.routes import assert_route_tables, linux_routes, windows_routes
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
@@ -147,3 +152,83 @@ def test_with_a_cache_the_admin_downloads_each_artifact_once_and_nodes_none(smal
 def _package_index(path: str) -> bool:
     """The Kubernetes package repository (apt) is always read by the nodes themselves."""
     return "/pkgs.k8s.io/" in path
+
+
+# --- add-node and down, interrupted ------------------------------------------------------------------
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+
+def _interrupted(lab: HybridLab, verb: str, *args: str) -> str:
+    """Run ``verb`` and interrupt it at a seeded random point with a seeded random signal; returns the
+    description every assertion message carries."""
+    rng = random.Random(f"{SEED}-{verb}")
+    how, point = rng.choice(SIGNALS), rng.random()
+    process = lab.start(verb, *args, "--yes", "--accept-new-host-keys")
+    seen = interrupt_after(process, point, how)
+    done = sum(1 for e in seen if e["event"] == "step-end")
+    why = f"seed {SEED}: {verb} got {how.name} at {point:.3f} of the run ({done} step results seen)"
+    assert process.returncode == {signal.SIGKILL: -signal.SIGKILL}.get(how, 130), why
+    return why
+
+
+def _cluster_is_whole(lab: HybridLab, why: str, suffix: str) -> None:
+    """Every node Ready, full route tables everywhere, and a pod on every node reaching every other."""
+    nodes = lab.sim.model.nodes()
+    assert all(n["ready"] for n in nodes.values()), f"{why}: {nodes}"
+    assert_route_tables(lab)
+    pods = Pods()
+    try:
+        for host in [h for h in lab.linux if h.name in nodes]:
+            attach_linux(pods, host, f"pod-{host.name}-{suffix}")
+        for node in [n for n in lab.windows if n.name in nodes]:
+            attach_windows(pods, node, f"pod-{node.name}-{suffix}")
+        assert len(pods.pods) == len(nodes), why
+        assert reachability(pods) == {}, why
+    finally:
+        pods.close()
+
+
+def _converged(lab: HybridLab, why: str) -> None:
+    plan = lab.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+    assert plan.returncode == 0, f"{why}: still planned {planned_changes(plan.stdout)}"
+
+
+def test_an_interrupted_add_node_converges_on_the_next_add_node(small: HybridLab) -> None:
+    """add-node of one Linux and one Windows host (Containers feature reboot included), interrupted at a
+    random step, then add-node again: both join, every host routes to every pod CIDR once, pods on all
+    five nodes reach each other, and the next plan is empty."""
+    (lin2,) = small.add_linux(1)
+    (win2,) = small.add_windows(1)
+    cp, *workers = small.linux
+    members: list[Member] = [(cp, "control-plane"), *((h, "worker") for h in workers)]
+    small.write_inventory([*members, *((n, "worker") for n in small.windows)], cache=True)
+    why = _interrupted(small, "add-node", lin2.name, win2.name)
+    result = small.hybridctl("add-node", lin2.name, win2.name, "--yes", "--output", "json")
+    assert result.returncode == 0, f"{why}\n{result.stderr}{result.stdout[-3000:]}"
+    assert {lin2.name, win2.name} <= set(small.sim.model.nodes()), why
+    _cluster_is_whole(small, why, "added")
+    _converged(small, why)
+
+
+def test_an_interrupted_down_converges_on_the_next_down(small: HybridLab) -> None:
+    """down of the Windows node added above, interrupted at a random step, then down again: the node is
+    gone from the API, its host keeps no hybridctl service, network or route, no other host routes to
+    its pod CIDR, the remaining pods reach each other, and the next plan is empty."""
+    win2 = small.windows[-1]
+    gone = small.sim.model.nodes()[win2.name]["podCIDR"]
+    why = _interrupted(small, "down", win2.name)
+    result = small.hybridctl("down", win2.name, "--yes", "--output", "json")
+    assert result.returncode == 0, f"{why}\n{result.stderr}{result.stdout[-3000:]}"
+    assert win2.name not in small.sim.model.nodes(), why
+    machine = win2.simulated.machine
+    assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == [], why
+    assert windows_routes(win2) == set(), why
+    assert all(gone not in linux_routes(h) for h in small.linux), why
+    assert all(gone not in windows_routes(n) for n in small.windows if n is not win2), why
+    # the operator takes the host out of the inventory (the lab keeps it, and removes it at the end)
+    cp, *workers = small.linux
+    members: list[Member] = [(cp, "control-plane"), *((h, "worker") for h in workers)]
+    small.write_inventory([*members, *((n, "worker") for n in small.windows if n is not win2)], cache=True)
+    _cluster_is_whole(small, why, "removed")
+    _converged(small, why)

@@ -9,6 +9,7 @@ The scenario is one cluster built up step by step: the tests of this module run 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import threading
@@ -18,10 +19,20 @@ import pytest
 import yaml
 
 from tests.lab.cluster_model import ModelError
-from tests.lab.datapath import CLIENT, Pods, attach_linux, attach_windows, reachability
+from tests.lab.datapath import (
+    CLIENT,
+    WINDOWS_CNI,
+    Pod,
+    Pods,
+    attach_linux,
+    attach_windows,
+    load_balancer,
+    reachability,
+    serve_on_node,
+)
 from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
-from tests.support.linux_hosts import TestHost
+from tests.lab.routes import assert_route_tables, linux_routes, windows_routes
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
@@ -79,6 +90,44 @@ def test_second_up_changes_nothing(hybrid: HybridLab) -> None:
     assert changed_steps(result.stdout) == []
 
 
+def test_an_old_one_for_all_hyperv_runtime_class_is_deleted_by_up(hybrid: HybridLab) -> None:
+    """Issue 14 item 9 on a live cluster: an earlier hybridctl made one ``windows-hyperv`` RuntimeClass for
+    every Windows build (labelled ``app.kubernetes.io/managed-by: hybridctl``). The plan shows its deletion
+    with the DELETE mark, ``up`` deletes it from the (simulated) API, a RuntimeClass without hybridctl's
+    label stays, and the next plan is empty."""
+    model, cp = hybrid.sim.model, hybrid.linux[0].name
+    scheduling = {
+        "nodeSelector": {"kubernetes.io/os": "windows", "kubernetes.io/arch": "amd64"},
+        "tolerations": [{"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}],
+    }
+    owned = {"app.kubernetes.io/managed-by": "hybridctl"}
+    old = {"metadata": {"name": "windows-hyperv", "labels": owned}, "handler": "runhcs-wcow-hypervisor"}
+    foreign = {"metadata": {"name": "windows-sandboxed"}, "handler": "runhcs-wcow-hypervisor"}
+    model.put_object("runtimeclasses", "windows-hyperv", {**old, "scheduling": scheduling})
+    model.put_object("runtimeclasses", "windows-sandboxed", {**foreign, "scheduling": scheduling})
+    try:
+        shown = hybrid.hybridctl("plan", "--detailed-exitcode")
+        assert shown.returncode == 5, shown.stderr
+        assert f"DELETE: {cp} will lose something" in shown.stdout, shown.stdout
+        plan = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+        assert planned_changes(plan.stdout) == [(cp, "cluster-objects")]
+        (ends,) = [e for e in events(plan.stdout) if e["event"] == "step-end" and e["outcome"] == "changed"]
+        assert [c for c in ends["changes"] if "RuntimeClass" in c] == [
+            "delete RuntimeClass windows-hyperv "
+            "(one Hyper-V class for every Windows build, replaced by windows-hyperv-<version>)"
+        ]
+        fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
+        assert fixed.returncode == 0, fixed.stderr + fixed.stdout[-3000:]
+        assert changed_steps(fixed.stdout) == [(cp, "cluster-objects")]
+        classes = model.objects("runtimeclasses")
+        assert "windows-hyperv" not in classes and "windows-sandboxed" in classes
+        assert classes["windows-2022"]["scheduling"]["nodeSelector"]["node.kubernetes.io/windows-build"]
+        again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
+        assert again.returncode == 0, planned_changes(again.stdout)
+    finally:
+        model.delete_object("runtimeclasses", "windows-sandboxed")
+
+
 def _pods(hybrid: HybridLab, pods: Pods, suffix: str) -> None:
     for host in hybrid.linux:
         if host.name in hybrid.sim.model.nodes():
@@ -123,56 +172,6 @@ LINUX_LEFTOVERS = (
 )
 
 
-def _linux_routes(host: TestHost) -> set[str]:
-    return {
-        line.split()[0] for line in host.exec("ip", "-4", "route", "show", "proto", "233").stdout.splitlines()
-    }
-
-
-def _windows_routes(node: WindowsNode) -> set[str]:
-    return {destination for destination, _ in node.lab_host.realiser.kernel_routes()}
-
-
-def _expected_routes(hybrid: HybridLab, name: str) -> set[str]:
-    return {n["podCIDR"] for other, n in hybrid.sim.model.nodes().items() if other != name}
-
-
-def _full_routes(hybrid: HybridLab, name: str) -> list[tuple[str, str]]:
-    """(pod CIDR, node address) of every other node, sorted: what ``name`` must route, once each."""
-    addresses = {h.name: h.address for h in hybrid.linux} | {n.name: n.address for n in hybrid.windows}
-    nodes = hybrid.sim.model.nodes()
-    return sorted((n["podCIDR"], addresses[other]) for other, n in nodes.items() if other != name)
-
-
-def _linux_route_list(host: TestHost) -> list[tuple[str, str, str]]:
-    """hybridctl's kernel routes (proto 233) read from outside with ``ip -j``: dst, gateway, device."""
-    out = host.exec("ip", "-4", "-j", "route", "show", "table", "all", "proto", "233").stdout
-    return sorted((r["dst"], r.get("gateway", ""), r.get("dev", "")) for r in json.loads(out or "[]"))
-
-
-def _windows_route_list(node: WindowsNode) -> list[tuple[str, str, str, str]]:
-    """The emulated host's routes as Get-NetRoute lists them: destination, next hop, interface, store."""
-    keys = ("destinationPrefix", "nextHop", "interfaceAlias", "store")
-    return sorted(tuple(r[k] for k in keys) for r in node.simulated.machine.routes)  # type: ignore[misc]
-
-
-def _assert_route_tables(hybrid: HybridLab) -> None:
-    """Full routes on every host, from outside it: destination, next hop, device/interface and count (a
-    duplicate or a route on the wrong device fails), both in the kernels and in the Windows route stores."""
-    nodes = hybrid.sim.model.nodes()
-    for host in hybrid.linux:
-        if host.name in nodes:
-            wanted = [(d, via, "eth0") for d, via in _full_routes(hybrid, host.name)]
-            assert _linux_route_list(host) == wanted, host.name
-    for node in hybrid.windows:
-        if node.name in nodes:
-            full = _full_routes(hybrid, node.name)
-            assert sorted(node.lab_host.realiser.kernel_routes()) == full, node.name
-            alias = f"vEthernet ({next(iter(node.simulated.machine.adapters))})"
-            stores = ("ActiveStore", "PersistentStore")
-            assert _windows_route_list(node) == sorted((d, h, alias, s) for d, h in full for s in stores)
-
-
 def test_windows_pod_traffic_is_nated_only_outside_the_cluster(hybrid: HybridLab) -> None:
     """The rendered sdnbridge config's OutBoundNAT exceptions, realised as NAT rules in the emulated host's
     namespace (tests/lab/datapath.py): a Windows pod reaches a Linux pod with its own address (the pod
@@ -207,8 +206,49 @@ def test_windows_pod_traffic_is_nated_only_outside_the_cluster(hybrid: HybridLab
         pods.close()
 
 
+def test_windows_pods_reach_their_node_and_services_only_through_sdnroute_policies(
+    hybrid: HybridLab,
+) -> None:
+    """The rendered sdnbridge config's SDNRoute policies, realised as HNS applies them to an l2bridge
+    endpoint (tests/lab/datapath.py ``realise_sdn_routes``): a pod attached with them reaches a server on
+    its own node's address and a Service VIP load-balanced on its host to a Linux pod. A pod attached
+    with a plausible wrong config (the node-IP route naming another node, the service route naming the
+    pod subnet) reaches neither, while its neighbour still does: a wrong policy breaks the data path.
+    Real: packets, iptables, the CNI bridge plugin; emulated: HNS/VFP applying the policies and
+    kube-proxy's load balancer for the VIP (a DNAT on the Windows host)."""
+    win, lin = hybrid.windows[0], hybrid.linux[1]
+    machine = win.simulated.machine
+    rendered_text = machine.read_file(WINDOWS_CNI)
+    vip = str(ipaddress.ip_network(win.service_subnet)[4242])
+    pods = Pods()
+    try:
+        node = serve_on_node(pods, win, f"node-{win.name}")
+        backend = attach_linux(pods, lin, "pod-svc-l")
+        good = attach_windows(pods, win, "pod-sdn-ok")
+        load_balancer(pods, win, vip, backend)
+        service = Pod("service", win.name, vip, [])
+        assert pods.reach(good, node) == node.name
+        assert pods.answer(good, service) == f"{backend.name} {good.address}"
+        wrong = json.loads(rendered_text)
+        other = next(n.address for n in hybrid.windows if n is not win)
+        for arg in wrong["AdditionalArgs"]:
+            settings = arg["Value"]["Settings"]
+            if arg["Value"]["Type"] == "SDNRoute" and settings["DestinationPrefix"] == f"{win.address}/32":
+                settings["DestinationPrefix"] = f"{other}/32"
+            elif arg["Value"]["Type"] == "SDNRoute":
+                settings["DestinationPrefix"] = wrong["ipam"]["subnet"]
+        machine.write_file(WINDOWS_CNI, json.dumps(wrong).encode())
+        broken = attach_windows(pods, win, "pod-sdn-bad")
+        assert pods.reach(broken, node).startswith("error"), "the node answered without a route policy"
+        assert pods.reach(broken, service).startswith("error"), "the VIP answered without a route policy"
+        assert pods.reach(good, node) == node.name and pods.reach(good, service) == backend.name
+    finally:
+        machine.write_file(WINDOWS_CNI, rendered_text)
+        pods.close()
+
+
 def test_every_node_routes_to_every_other_pod_cidr_and_no_other(hybrid: HybridLab) -> None:
-    _assert_route_tables(hybrid)
+    assert_route_tables(hybrid)
 
 
 def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> None:
@@ -224,7 +264,7 @@ def test_a_route_deleted_by_hand_is_planned_and_restored(hybrid: HybridLab) -> N
         assert planned_changes(plan.stdout) == [(lin1.name, "linux-pod-network")]
         unconfirmed = hybrid.hybridctl("up")  # no terminal to answer and no --yes: refused, nothing changes
         assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
-        assert win1_cidr not in _linux_routes(lin1)
+        assert win1_cidr not in linux_routes(lin1)
         fixed = hybrid.hybridctl("up", "--yes", "--output", "json")
         assert fixed.returncode == 0, fixed.stderr
         assert changed_steps(fixed.stdout) == [(lin1.name, "linux-pod-network")]
@@ -256,7 +296,7 @@ def test_windows_drift_is_planned_and_repaired_through_the_cli(hybrid: HybridLab
     again = hybrid.hybridctl("plan", "--detailed-exitcode", "--output", "json")
     assert again.returncode == 0, planned_changes(again.stdout)
     assert machine.hns_endpoints["cbr0_ep"]["attached"] and machine.services["kube-proxy"].status == "Running"
-    _assert_route_tables(hybrid)
+    assert_route_tables(hybrid)
 
 
 def test_kube_proxy_token_rotation_replaces_the_secret_and_every_kubeconfig(hybrid: HybridLab) -> None:
@@ -307,7 +347,7 @@ def test_add_node_joins_new_hosts_and_only_adds_routes_elsewhere(hybrid: HybridL
     assert not hybrid.sim.model.tokens() or all(
         t["description"] != "hybridctl join token" for t in hybrid.sim.model.tokens().values()
     )
-    _assert_route_tables(hybrid)
+    assert_route_tables(hybrid)
     pods = Pods()
     try:
         _pods(hybrid, pods, "b")
@@ -328,8 +368,8 @@ def test_down_one_node_removes_it_and_its_routes_everywhere(hybrid: HybridLab) -
     assert machine.hns_networks == {} and machine.routes == []
     assert not [n for n in machine.firewall_rules if n.startswith("hybridctl-")]
     assert machine.feature_states["Containers"] == "Installed", "features stay without --purge"
-    _assert_route_tables(hybrid)
-    assert all(gone_cidr not in _linux_routes(h) for h in hybrid.linux)
+    assert_route_tables(hybrid)
+    assert all(gone_cidr not in linux_routes(h) for h in hybrid.linux)
     pods = Pods()
     try:
         _pods(hybrid, pods, "c")
@@ -344,14 +384,14 @@ def test_down_of_the_whole_cluster_leaves_every_host_clean(hybrid: HybridLab) ->
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     assert not hybrid.sim.model.read()["initialized"]
     for host in hybrid.linux:
-        assert _linux_routes(host) == set(), host.name
+        assert linux_routes(host) == set(), host.name
         assert [p for p in LINUX_LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0] == []
         assert "cni0" not in host.exec("ip", "link", "show").stdout
         assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout
     for node in hybrid.windows:
         machine = node.simulated.machine
         assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == []
-        assert _windows_routes(node) == set()
+        assert windows_routes(node) == set()
     again = hybrid.hybridctl("down", "--yes", "--output", "json")
     assert again.returncode == 0, again.stderr
     assert changed_steps(again.stdout) == []

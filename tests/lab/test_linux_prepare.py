@@ -15,6 +15,7 @@ from hybridctl.steps.linux import PREPARE
 from tests.lab.linux_sim.lab import LAB_SWAP, SimLab, host_snapshot, run_steps
 from tests.support.inventory import HOST_CGROUP_V1
 from tests.support.linux_hosts import TestHost
+from tests.support.plan_text import marked_steps, plan_text
 
 STEP_NAMES = [s.name for s in PREPARE]
 
@@ -30,6 +31,7 @@ def test_prepare_plans_applies_and_converges_as_root_and_as_sudo_user(lab: SimLa
     before = {h.name: host_snapshot(lab, h) for h in (a, b)}
     plan = run_steps(lab, cluster, PREPARE, read_only=True)
     plan.assert_ok()
+    assert "RESTART" not in plan_text(plan.report), "fresh nodes start containerd, nothing restarts"
     again = run_steps(lab, cluster, PREPARE, read_only=True)
     assert {h.name: host_snapshot(lab, h) for h in (a, b)} == before, "a check changed a host"
     for host in (a, b):
@@ -52,7 +54,11 @@ def _assert_prepared(host: TestHost) -> None:
         "1",
         "1",
     ]
-    assert host.exec("test", "-d", "/sys/module/br_netfilter", check=False).returncode == 0
+    # br_netfilter: loaded by the simulated modprobe, or built in (its net/bridge sysctls, read above)
+    assert host.exec("cat", "/etc/modules-load.d/hybridctl.conf").stdout.split()[-2:] == [
+        "overlay",
+        "br_netfilter",
+    ]
     assert (
         f"# disabled by hybridctl (the kubelet needs swap off): {LAB_SWAP}"
         in host.exec("cat", "/etc/fstab").stdout
@@ -82,7 +88,9 @@ def test_drift_is_found_and_repaired_with_minimal_restarts(lab: SimLab) -> None:
     host.exec("sh", "-c", "echo '# edited by hand' >> /etc/containerd/config.toml")
     host.exec("sh", "-c", "echo tampered > /usr/local/bin/ctr")
     calls = len(_calls(host))
-    found = run_steps(lab, cluster, PREPARE, read_only=True).changed()
+    planned = run_steps(lab, cluster, PREPARE, read_only=True)
+    assert marked_steps(plan_text(planned.report), "RESTART", host.name) == {"containerd-config"}
+    found = planned.changed()
     assert found == {
         (host.name, "sysctl"): ["set net.ipv4.ip_forward = 1 (now 0)"],
         (host.name, "containerd-config"): ["update /etc/containerd/config.toml"],

@@ -87,6 +87,7 @@ CORE_CMDLETS = {
         "Out-String",
         "Start-Sleep",
         "Write-Output",
+        "Write-Progress",
     ),
     "Microsoft.PowerShell.Archive": ("Expand-Archive",),
     "CimCmdlets": ("Get-CimInstance",),

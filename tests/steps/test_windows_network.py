@@ -13,8 +13,10 @@ from __future__ import annotations
 import time
 
 from hybridctl.steps.windows import PREPARE, WindowsPodNetwork, teardown
+from hybridctl.steps.windows.common import CONTAINERD_DATA, CRI_ENDPOINT, CRICTL_EXE
 from tests.lab.windows_sim.testbed import Testbed
 from tests.steps.test_windows_steps import ALL, changes, converge, failures
+from tests.support.winrm import SimulatedWindowsHost
 from tests.support.winrm.windows_hns import reported_network
 
 
@@ -235,3 +237,142 @@ def test_planted_script_bugs_leave_their_traces_in_the_emulated_host() -> None:
         params = {"RouteInterface": "vEthernet (Ethernet)", "RoutePrefixes": ["10.244.3.0/24"]}
         host.run(script, params, _Sink(), threading.Event())
         assert len(host.machine.routes) == kept
+
+
+def test_down_removes_pod_sandboxes_through_the_cri_before_the_network(testbed: Testbed) -> None:
+    """Issue 14 item 6: crictl is installed beside containerd (sig-windows-tools Install-Containerd.ps1),
+    and down runs ``crictl rmp --all --force`` while containerd still runs, as kubeadm reset removes every
+    sandbox through the CRI: the pod's HNS endpoint goes with its sandbox (CNI DEL), and containerd's root,
+    which a running pod keeps in use, can then be deleted. Emulated: the sandbox (its containers would run
+    under containerd-shim-runhcs-v1 and survive the containerd service) and crictl's effect."""
+    converge(testbed)
+    machine = testbed.nodes["win1"].host.machine
+    assert machine.has_file(CRICTL_EXE)
+    machine.hns_endpoints["pod-a"] = {"id": "ep-a", "network": "cbr0", "ipAddress": "10.244.1.7"}
+    machine.hns_endpoints["pod-a"]["attached"] = True
+    machine.sandboxes["sandbox-a"] = {"endpoint": "pod-a"}
+    machine.write_file(CONTAINERD_DATA + "\\root\\sandbox-a\\sandbox.vhdx", b"scratch")
+    report, _ = testbed.run(teardown(False), hosts=["win1"])
+    assert not failures(report), failures(report)
+    assert machine.sandboxes == {} and machine.hns_endpoints == {} and machine.hns_networks == {}
+    assert not machine.exists(CONTAINERD_DATA)
+
+
+def test_a_reset_without_crictl_leaves_the_pods_running_and_fails() -> None:
+    """Sensitivity: a reset.ps1 that no longer calls crictl stops the containerd service, but the pod
+    keeps running (its shim outlives the daemon) and holds containerd's root: the reset fails naming the
+    file in use, and the sandbox is still there; the shipped script removes it and succeeds."""
+    import threading
+
+    from hybridctl.resources import powershell_script
+    from tests.support.winrm import Service, SimulatedWindowsHost
+    from tests.support.winrm.host import ScriptError
+    from tests.support.winrm.windows_boot import _Sink
+    from tests.support.winrm.windows_handlers import register_windows
+
+    reset = powershell_script("win/reset")
+    start = reset.index("if ($criUp -and")
+    broken = reset[:start] + reset[reset.index("if ($null -ne $containerd) {", start) :]
+    assert "& $Crictl" in reset and "& $Crictl" not in broken
+    for script, works in ((reset, True), (broken, False)):
+        host = SimulatedWindowsHost()
+        register_windows(host.scripts)
+        machine = host.machine
+        machine.services["containerd"] = Service("containerd", status="Running")
+        machine.write_file(CRICTL_EXE, b"MZ crictl")
+        machine.write_file(CONTAINERD_DATA + "\\root\\sandbox-a\\sandbox.vhdx", b"scratch")
+        machine.sandboxes["sandbox-a"] = {"endpoint": "pod-a"}
+        params = {
+            "Crictl": CRICTL_EXE,
+            "RuntimeEndpoint": CRI_ENDPOINT,
+            "Directories": [CONTAINERD_DATA],
+        }
+        try:
+            host.run(script, params, _Sink(), threading.Event())
+            error = ""
+        except ScriptError as exc:
+            error = exc.message
+        assert (machine.sandboxes == {}) is works, error
+        assert ("being used by another process" in error) is not works, error
+
+
+HNS_DEFINITION = {
+    "Name": "cbr0",
+    "Type": "L2Bridge",
+    "AdapterName": "Ethernet",
+    "AddressPrefix": "10.244.1.0/24",
+    "Gateway": "10.244.1.1",
+    "HostEndpoint": {"Name": "cbr0_ep", "IPAddress": "10.244.1.2"},
+}
+
+
+def _hns_run(host: SimulatedWindowsHost, script: str) -> dict[str, object]:
+    """Run an hns-network script text on the simulated host; its JSON answer, or the error."""
+    import json
+    import threading
+
+    from tests.support.winrm.host import ScriptError
+    from tests.support.winrm.windows_boot import _Sink
+
+    sink = _Sink()
+    params = {
+        "DefinitionPath": "C:\\k\\hybridctl\\hns-network.json",
+        "InterfaceAlias": "vEthernet (Ethernet)",
+    }
+    try:
+        host.run(script, params, sink, threading.Event())
+    except ScriptError as exc:
+        return {"error": exc.message}
+    return dict(json.loads(sink.lines[-1]))
+
+
+def _hns_host() -> SimulatedWindowsHost:
+    import json
+
+    from tests.support.winrm.windows_handlers import register_windows
+
+    host = SimulatedWindowsHost()
+    register_windows(host.scripts)
+    host.machine.nic_rebinds = False
+    host.machine.write_file("C:\\k\\hybridctl\\hns-network.json", json.dumps(HNS_DEFINITION).encode())
+    return host
+
+
+def test_hns_network_emulation_follows_the_script_not_its_name() -> None:
+    """Issue 14 ("derived from the script's syntax tree"): the simulated win/hns-network realises what the
+    script sent does (tests/support/winrm/windows_hns_script.py). Planted bugs leave their traces: a Type
+    comparison made case-sensitive (-cne) recreates the healthy network that HNS reports as 'l2bridge'
+    (flannel-io/flannel#833) on the next run; a script that attaches the host endpoint only when it
+    creates it recreates the endpoint after every reboot (the reboot detaches it, flannel-io/flannel#1391);
+    one that sleeps a fixed 10 s instead of polling fails on a vNIC that takes 12 s."""
+    from hybridctl.resources import powershell_script
+
+    good = powershell_script("win/hns-network")
+    case_sensitive = good.replace(
+        "if ($Network.Type -ne $Definition.Type)", "if ($Network.Type -cne $Definition.Type)"
+    )
+    attach_once = good.replace("\nConnect-HostEndpoint -Endpoint $endpoint\n", "\n")
+    sleeping = good.replace(
+        "$network = Wait-ManagementAddress -Network $network -Seconds $TimeoutSeconds",
+        "Start-Sleep -Seconds 10",
+    )
+    assert len({good, case_sensitive, attach_once, sleeping}) == 4
+
+    for script, recreated in ((good, False), (case_sensitive, True)):
+        host = _hns_host()
+        assert _hns_run(host, script)["networkCreated"] is True
+        assert _hns_run(host, script)["networkCreated"] is recreated
+
+    for script, recreated in ((good, False), (attach_once, True)):
+        host = _hns_host()
+        _hns_run(host, script)
+        endpoint_id = host.machine.hns_endpoints["cbr0_ep"]["id"]
+        host.machine.power_cycle()
+        answer = _hns_run(host, script)
+        assert answer["endpointCreated"] is recreated, answer
+        assert host.machine.hns_endpoints["cbr0_ep"]["attached"]
+        assert endpoint_id == host.machine.hns_endpoints["cbr0_ep"]["id"] or recreated
+
+    host = _hns_host()
+    host.machine.vnic_delay = 12.0
+    assert "No MSFT_NetIPInterface" in str(_hns_run(host, sleeping).get("error"))

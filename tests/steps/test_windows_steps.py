@@ -15,6 +15,7 @@ from hybridctl.runner import RunReport
 from hybridctl.steps.windows import FINISH, JOIN, NETWORK, PREPARE, WindowsPodNetwork, teardown
 from tests.lab.windows_sim.testbed import Testbed
 from tests.steps.windows_fixtures import machine_snapshot
+from tests.support.plan_text import marked_steps, plan_text
 from tests.support.winrm import ScriptContext
 
 ALL = [*PREPARE, *JOIN, *NETWORK, *FINISH]
@@ -178,3 +179,21 @@ def test_tokens_never_reach_logs_or_events(testbed: Testbed) -> None:
     shown = testbed.log.text() + json.dumps([e.to_json() for e in events.events]) + repr(report)
     for secret in secrets:
         assert secret not in shown
+
+
+def test_the_plan_marks_restart_only_where_a_running_service_would_restart(testbed: Testbed) -> None:
+    """A fresh node's kubelet and kube-proxy are created and started: no RESTART in its plan. On the
+    converged node a changed kubelet config and a changed kube-proxy service setting restart running
+    services: the plan marks those rows RESTART and names the host below the table."""
+    fresh = plan_text(testbed.run(testbed.steps(ALL), read_only=True)[0])
+    assert "windows-kubelet" in fresh and "create service kubelet" in fresh
+    assert "RESTART" not in fresh, fresh
+    assert "REBOOT" in fresh, "the fresh node's feature install still marks its reboot"
+
+    converge(testbed)
+    machine = testbed.nodes["win1"].host.machine
+    machine.write_file(r"C:\var\lib\kubelet\config.yaml", b"kind: KubeletConfiguration\n# edited by hand\n")
+    machine.services["kube-proxy"].display_name = "edited by hand"
+    existing = plan_text(testbed.run(testbed.steps(ALL), read_only=True, hosts=["win1"])[0])
+    assert marked_steps(existing, "RESTART", "win1") == {"windows-kubelet", "windows-kube-proxy"}, existing
+    assert "RESTART: win1 will restart a service" in existing

@@ -65,6 +65,7 @@ class Verdict:
     ok: bool
     error: str = ""
     warnings: tuple[str, ...] = field(default=())
+    detail: str = ""
 
     def describe(self) -> str:
         """``<kind> of <path> (host <host>) refused by upstream code: <error>``."""
@@ -176,6 +177,9 @@ class Validators:
             return self.kube(kube_minor) / "validate"
         if kind in NET_KINDS:
             return self._module("net") / "validate"
+        if kind == "containerd-hosts":
+            # containerd 1.7 reads the same hosts.toml format; it is judged by the 2.x loader for both.
+            return self._module("containerd-2") / "validate"
         if kind == "containerd-config":
             return self._module("containerd-2" if containerd_major >= 2 else "containerd-1.7") / "validate"
         raise ValueError(f"no upstream validator for {kind!r}")
@@ -190,7 +194,7 @@ def _run_batch(binary: Path, checks: list[Check]) -> list[Verdict]:
         pytest.fail(f"{binary} crashed: {result.stderr[-4000:]}")
     answers = json.loads(result.stdout)
     return [
-        Verdict(c, a["ok"], a.get("error", ""), tuple(a.get("warnings") or ()))
+        Verdict(c, a["ok"], a.get("error", ""), tuple(a.get("warnings") or ()), a.get("detail", ""))
         for c, a in zip(checks, answers, strict=True)
     ]
 

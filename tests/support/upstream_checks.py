@@ -9,12 +9,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ruamel.yaml import YAML
 
 from hybridctl.inventory import Cluster
 from hybridctl.render import RenderedFile
+from hybridctl.render.registries import config_path, host_directory
 from hybridctl.versions import ContainerdVersion, KubeVersion
 from tests.support.upstream import Check, Validators, Verdict
 
@@ -99,7 +101,27 @@ def file_checks(item: RenderedFile, os_name: str) -> list[Check]:
 def all_checks(cluster: Cluster, files: list[RenderedFile]) -> list[Check]:
     """The upstream checks of every rendered file of ``cluster``."""
     os_of = {host.name: str(host.os) for host in cluster.spec.hosts}
-    return [check for item in files for check in file_checks(item, os_of.get(item.host or "", "linux"))]
+    checks = [check for item in files for check in file_checks(item, os_of.get(item.host or "", "linux"))]
+    return checks + registry_checks(cluster, files)
+
+
+def registry_checks(cluster: Cluster, files: list[RenderedFile]) -> list[Check]:
+    """One ``containerd-hosts`` check per rendered registry directory: hosts.toml with its CA files."""
+    checks = []
+    for host in cluster.hosts:
+        kind = PureWindowsPath if host.is_windows else PurePosixPath
+        mine = [kind(f.target) for f in files if f.host == host.name and f.purpose == "registry-hosts"]
+        texts = {path: _text(f) for path, f in zip(mine, _registry_files(files, host.name), strict=True)}
+        for registry in cluster.spec.containerd.registries:
+            directory = kind(config_path(host), host_directory(registry.host))
+            found = {path.name: text for path, text in texts.items() if path.parent == directory}
+            data = json.dumps({"host": registry.host, "dir": directory.name, "files": found})
+            checks.append(Check("containerd-hosts", host.name, str(directory), str(host.os), data))
+    return checks
+
+
+def _registry_files(files: list[RenderedFile], host: str) -> list[RenderedFile]:
+    return [f for f in files if f.host == host and f.purpose == "registry-hosts"]
 
 
 def judge_files(validators: Validators, cluster: Cluster, files: list[RenderedFile]) -> list[Verdict]:

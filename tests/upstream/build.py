@@ -117,6 +117,13 @@ def winagent(version: str = DEFAULT_KUBERNETES) -> Build:
     return Build("winagent", release.module, (package,), release.ldflags, sources=(HERE / "winagent",))
 
 
+def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
+    """agnhost, the program of Kubernetes' e2e test image (``test/images/agnhost``: netexec, serve-hostname,
+    DNS tools), from the same release as the cluster: the lab's pods run it as upstream's e2e tests do."""
+    minor = version.split(".")[1]
+    return Build(f"agnhost-{version}", HERE / f"k8s-1.{minor}", ("k8s.io/kubernetes/test/images/agnhost",))
+
+
 def components() -> dict[str, Build]:
     """etcd, CoreDNS, containerd, the CNI plugins and crane (``labmod.py``), the lab's pause and echo."""
     lab = HERE / "lab"
@@ -140,7 +147,7 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
 
 def every_build() -> dict[str, Build]:
     """Everything the real lab uses, by name."""
-    return {"kubernetes": kubernetes(), "winagent": winagent(), **components()}
+    return {"kubernetes": kubernetes(), "agnhost": agnhost(), "winagent": winagent(), **components()}
 
 
 def ensure(build: Build, log: Path | None = None) -> Path:

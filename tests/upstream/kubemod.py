@@ -25,6 +25,8 @@ TOOLS = (
     "k8s.io/kubernetes/cmd/kube-controller-manager",
     "k8s.io/kubernetes/cmd/kube-scheduler",
     "k8s.io/kubernetes/cmd/kube-proxy",
+    # agnhost: the Kubernetes e2e test image's program (netexec, serve-hostname, DNS tools), the lab's pods
+    "k8s.io/kubernetes/test/images/agnhost",
 )
 
 

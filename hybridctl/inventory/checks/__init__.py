@@ -18,6 +18,7 @@ from hybridctl.inventory.checks.cluster import (
 from hybridctl.inventory.checks.common import Check
 from hybridctl.inventory.checks.connections import check_kerberos_cache
 from hybridctl.inventory.checks.hosts import check_hosts, check_labels_and_taints
+from hybridctl.inventory.checks.registries import check_registries
 from hybridctl.inventory.checks.software import check_software, check_windows_features
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Problem
@@ -38,6 +39,7 @@ CHECKS: tuple[Check, ...] = (
     check_labels_and_taints,
     check_windows_features,
     check_software,
+    check_registries,
     check_what_up_supports,
     check_kerberos_cache,
 )

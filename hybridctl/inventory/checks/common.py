@@ -18,6 +18,11 @@ EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+", re.ASCII)
 IMAGE = re.compile(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?", re.ASCII
 )
+# host[:port] and host[:port][/path] as distribution's reference grammar has them (a domain, then
+# lowercase path components).
+_HOST_PORT = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*(:\d{1,5})?"
+REGISTRY_HOST = re.compile(_HOST_PORT, re.ASCII)
+REGISTRY = re.compile(_HOST_PORT + r"(/[a-z0-9]+([._-][a-z0-9]+)*)*", re.ASCII)
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 URL = re.compile(r"https?://[^\s'\"`$;\\]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hybridctl.inventory.checks.common import EXACT_VERSION, HOSTS, IMAGE, RELEASE, SHA256, URL, check_text
+from hybridctl.inventory.checks.common import (
+    EXACT_VERSION,
+    HOSTS,
+    IMAGE,
+    REGISTRY,
+    RELEASE,
+    SHA256,
+    URL,
+    check_text,
+)
 from hybridctl.inventory.models import Cluster
 from hybridctl.inventory.problems import Problem, error, warning
 from hybridctl.inventory.schema_errors import closest
-from hybridctl.versions import ContainerdVersion
+from hybridctl.versions import PAUSE_TAG, ContainerdVersion
 
 
 def check_windows_features(cluster: Cluster) -> Iterator[Problem]:
@@ -34,6 +43,7 @@ def _check_isolation(cluster: Cluster) -> Iterator[Problem]:
 def check_software(cluster: Cluster) -> Iterator[Problem]:
     """containerd version, pause image and artifact source."""
     yield from _check_containerd(cluster)
+    yield from _check_image_repository(cluster)
     yield from _check_pause(cluster)
     yield from _check_artifacts(cluster)
 
@@ -54,12 +64,38 @@ def _check_containerd(cluster: Cluster) -> Iterator[Problem]:
         yield error(path, message, hint)
 
 
+def _check_image_repository(cluster: Cluster) -> Iterator[Problem]:
+    """A registry reference host[:port][/path]: kubeadm appends /<image>:<tag> to it."""
+    repo = cluster.spec.kubernetes.image_repository
+    if repo is None:
+        return
+    path, hint = ("spec", "kubernetes", "imageRepository"), "e.g. registry.example:5000/k8s"
+    if "://" in repo:
+        yield error(
+            path,
+            f"{repo!r} has a scheme",
+            f"write {repo.partition('://')[2]!r}: plain HTTP is "
+            "set per registry in spec.containerd.registries",
+        )
+    elif "@" in repo or ("/" in repo and ":" in repo.rpartition("/")[2]):
+        yield error(path, f"{repo!r} has a tag or digest", "kubeadm adds /<image>:<tag> itself; " + hint)
+    elif repo.endswith("/"):
+        yield error(path, f"{repo!r} ends with '/'", f"write {repo.rstrip('/')!r}")
+    elif len(repo) > 255 or not REGISTRY.fullmatch(repo):
+        yield error(path, f"{repo!r} is not a registry reference host[:port][/path]", hint)
+
+
 def _check_pause(cluster: Cluster) -> Iterator[Problem]:
-    image = cluster.spec.containerd.pause_image
+    image, repo = cluster.pause_image, cluster.spec.kubernetes.image_repository
     path = ("spec", "containerd", "pauseImage")
+    if repo is not None and "pause_image" not in cluster.spec.containerd.model_fields_set:
+        return  # <imageRepository>/pause:PAUSE_TAG: sound exactly when imageRepository is
     if not IMAGE.fullmatch(image):
         yield error(path, f"{image!r} is not an image reference", "e.g. registry.k8s.io/pause:3.10.2")
         return
+    if repo is not None and not image.startswith(f"{repo}/"):
+        message = f"the sandbox image {image} is not under imageRepository {repo}"
+        yield warning(path, message, "leave pauseImage out to get <imageRepository>/pause:" + PAUSE_TAG)
     tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
     has_2025 = any(h.windows_version == 2025 for h in cluster.windows_hosts)
     if has_2025 and image.startswith("registry.k8s.io/pause:") and _older(tag, (3, 10, 2)):

@@ -62,7 +62,36 @@ def fixes(host: HostView, ctx: StepContext) -> list[Fix]:
 
 def _runtime_classes(host: HostView, ctx: StepContext) -> list[Fix]:
     files = [f for f in render_cluster(ctx.cluster, runtime_values(ctx)) if f.purpose == "runtimeclass"]
-    return [fix for item in files if (fix := _runtime_class(host, item)) is not None]
+    found = [fix for item in files if (fix := _runtime_class(host, item)) is not None]
+    if any(item.placeholders for item in files):
+        return found  # a wanted class whose name is not known yet: nothing can be judged stale
+    wanted = {YAML(typ="safe").load(item.installable().decode())["metadata"]["name"] for item in files}
+    return found + _stale_runtime_classes(host, wanted)
+
+
+OWNER_LABEL = ("app.kubernetes.io/managed-by", "hybridctl")
+"""The label every RuntimeClass hybridctl renders carries (templates/cluster/runtimeclass.yaml.j2)."""
+OLD_HYPERV_CLASS = "windows-hyperv"
+"""The one Hyper-V RuntimeClass for every Windows build that hybridctl made before it pinned one per build
+(issue 14 item 9): a pod using it could land on a host of another build."""
+
+
+def _stale_runtime_classes(host: HostView, wanted: set[str]) -> list[Fix]:
+    """RuntimeClasses labelled as hybridctl's that the inventory no longer renders (the old
+    ``windows-hyperv``, a build no Windows host runs any more, Hyper-V isolation switched off) are
+    deleted; a RuntimeClass without hybridctl's label is someone else's and is left alone."""
+    found = []
+    key, owner = OWNER_LABEL
+    for item in kube.kubectl_json(host, "get", "runtimeclasses")["items"]:
+        name = item["metadata"]["name"]
+        if name in wanted or (item["metadata"].get("labels") or {}).get(key) != owner:
+            continue
+        why = "no longer wanted by the inventory"
+        if name == OLD_HYPERV_CLASS:
+            why = "one Hyper-V class for every Windows build, replaced by windows-hyperv-<version>"
+        change = Change(f"delete RuntimeClass {name} ({why})", impact="delete")
+        found.append(Fix(change, ("delete", "runtimeclass", name, "--ignore-not-found")))
+    return found
 
 
 def _runtime_class(host: HostView, item: RenderedFile) -> Fix | None:

@@ -6,18 +6,30 @@ from typing import ClassVar
 
 from hybridctl.commands import posix, shell
 from hybridctl.render import RenderedFile
-from hybridctl.steps.base import Change
+from hybridctl.steps.base import Change, StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.linux.common import LinuxStep, files_check, files_install, host_files
 
 # /sys/module/NAME exists for every loaded module and for built-in ones with parameters; a built-in
-# module without parameters is listed in modules.builtin. Both are reads: modprobe could load a module.
+# module without parameters is listed in modules.builtin. A kernel without /lib/modules (a container
+# host, a CI VM) has neither for built-in br_netfilter, so a module also counts as present when what it
+# provides is there: overlay registers the "overlay" file system (/proc/filesystems; fs/overlayfs/super.c
+# register_filesystem), br_netfilter the net/bridge sysctl table (/proc/sys/net/bridge;
+# net/bridge/br_netfilter_hooks.c register_net_sysctl "net/bridge"). All reads: modprobe could load one.
 _MISSING = """\
 builtin="/lib/modules/$(uname -r)/modules.builtin"
+provided() {
+    case $1 in
+    overlay) awk '$NF == "overlay" { found = 1 } END { exit !found }' /proc/filesystems ;;
+    br_netfilter) [ -d /proc/sys/net/bridge ] ;;
+    *) return 1 ;;
+    esac
+}
 for m; do
     [ -d "/sys/module/$m" ] && continue
     grep -qE "/$m\\.ko(\\.[a-z]+)?$" "$builtin" 2>/dev/null && continue
+    provided "$m" && continue
     printf "%s\\n" "$m"
 done
 """
@@ -36,12 +48,11 @@ class KernelModules(LinuxStep):
         return changes + [Change(f"load kernel module {m}") for m in _missing(host, files)]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
-        """Write the file, then modprobe what is missing."""
+        """Write the file, then modprobe what is missing; one it cannot load is an error naming it."""
         files = host_files(ctx, host, ["kernel-modules"])
         files_install(ctx, host, files)
-        missing = _missing(host, files)
-        if missing:
-            host.run(posix("modprobe", "-a", *missing))
+        for module in _missing(host, files):
+            _load(host, module)
 
 
 def modules_of(files: list[RenderedFile]) -> list[str]:
@@ -53,6 +64,17 @@ def modules_of(files: list[RenderedFile]) -> list[str]:
             if word:
                 names.append(word)
     return names
+
+
+def _load(host: HostHandle, module: str) -> None:
+    result = host.run(posix("modprobe", module), check=False)
+    if result.exit_code != 0:
+        said = (result.stderr or result.stdout).strip() or f"modprobe exited {result.exit_code}"
+        raise StepError(
+            f"{host.name}: kernel module {module} cannot be loaded: {said}",
+            hint=f"install the kernel's modules package (modinfo {module} must find it), "
+            f"or use a kernel with {module} built in",
+        )
 
 
 def _missing(host: HostView, files: list[RenderedFile]) -> list[str]:

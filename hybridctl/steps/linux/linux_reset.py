@@ -22,6 +22,7 @@ from hybridctl.steps.linux.cleanup import Action, action
 from hybridctl.steps.linux.common import HYBRIDCTL_STATE, LinuxStep, platform
 from hybridctl.steps.linux.containerd import UNIT_PATH as CONTAINERD_UNIT
 from hybridctl.steps.linux.linux_pod_network import UNITS as POD_UNITS
+from hybridctl.steps.registry_hosts import recorded
 
 POD_NETWORK_FILES = (
     "/etc/cni/net.d/10-hybridctl-bridge.conflist",
@@ -108,7 +109,7 @@ def _files(host: HostView, purge: bool) -> list[Action]:
         for name in ARTIFACTS:
             record = binaries.read_record(host, name)
             paths += sorted(record.files) if record else []
-        paths += RUNTIME_FILES
+        paths += [*RUNTIME_FILES, *recorded(host)]  # recorded: the registry directories hybridctl wrote
     found = cleanup.existing(host, paths)
     if not found:
         return []

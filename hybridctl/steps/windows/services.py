@@ -7,6 +7,7 @@ those rules (``subprocess.list2cmdline``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from hybridctl.commands import PsValue
 from hybridctl.platforms.windows import apply_json, strings
 from hybridctl.render import RenderedFile
+from hybridctl.steps.base import Change
 from hybridctl.steps.host import HostHandle
 from hybridctl.steps.windows.common import NSSM_EXE
 
@@ -52,6 +54,16 @@ def wanted_parameters(service: dict[str, Any]) -> dict[str, Any]:
         "AppRestartDelay": int(service["restartDelayMs"]),
     }
     return wanted
+
+
+def restart_marked(changes: list[Change], live: dict[str, Any] | None) -> list[Change]:
+    """``changes`` marked RESTART when the service runs now, so applying them restarts it.
+
+    A service that does not exist yet (a fresh node) or is stopped is started, not restarted: no mark.
+    """
+    if not live or not live.get("exists") or live.get("status") != "Running":
+        return [dataclasses.replace(c, impact=None) if c.impact == "restart" else c for c in changes]
+    return [dataclasses.replace(c, impact="restart") if c.impact is None else c for c in changes]
 
 
 def differences(service: dict[str, Any], live: dict[str, Any] | None) -> list[str]:

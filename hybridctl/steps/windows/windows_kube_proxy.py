@@ -49,6 +49,7 @@ class WindowsKubeProxy(WindowsStep):
         files = host_files(ctx, host.host, FILES)
         state = _state(host, files)
         changes = file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
+        changes = services.restart_marked(changes, state["services"].get("kube-proxy"))
         if ctx.options.get("rotate_kube_proxy_token") and ctx.read_only:
             changes.append(Change("rotate kube-proxy's ServiceAccount token (--rotate-kube-proxy-token)"))
         return changes
@@ -81,10 +82,9 @@ def _unhealthy(state: dict[str, Any]) -> bool:
 def _service_changes(files: list[Any], state: dict[str, Any]) -> list[Change]:
     service = services.definition(one_file(files, "kube-proxy-service"))
     differences = services.differences(service, state["services"].get("kube-proxy"))
-    changes = [Change(text, impact="restart") for text in differences]
+    changes = [Change(text) for text in differences]
     if not changes and _unhealthy(state):
-        message = f"kube-proxy runs but {KUBE_PROXY_HEALTH} does not answer 200: restart it"
-        changes.append(Change(message, impact="restart"))
+        changes.append(Change(f"kube-proxy runs but {KUBE_PROXY_HEALTH} does not answer 200: restart it"))
     return changes
 
 

@@ -45,9 +45,11 @@ class WindowsKubelet(WindowsStep):
         state = _state(host, files)
         changes = file_changes(KnownHashes(state["files"]), host, files)
         service = services.definition(one_file(files, "kubelet-service"))
-        differences = services.differences(service, state["services"].get("kubelet"))
-        changes += [Change(text, impact="restart") for text in differences]
-        return changes + _registration_changes(host.name, state, kube.nodes(ctx))
+        live = state["services"].get("kubelet")
+        changes += [Change(text) for text in services.differences(service, live)]
+        return services.restart_marked(changes, live) + _registration_changes(
+            host.name, state, kube.nodes(ctx)
+        )
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Bootstrap when not registered; (re)start the service when anything it reads changed."""

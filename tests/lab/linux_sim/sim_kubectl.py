@@ -8,8 +8,8 @@ and flags:
   ``--ignore-not-found``;
 - ``apply -f -`` (RuntimeClass; Secret, a service-account-token one gets its token from the model);
 - ``label node``, ``taint node``, ``patch`` (merge patches of daemonsets/deployments);
-- ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete node``,
-  ``create token``.
+- ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete`` of a node, a
+  Secret or a RuntimeClass, ``create token``.
 """
 
 import base64
@@ -335,8 +335,10 @@ def drain(words, flags, cluster):
 def delete(words, flags, cluster):
     if len(words) == 2 and words[0] in ("secret", "secrets"):
         return _delete_secret(words[1], flags)
+    if len(words) == 2 and KINDS.get(words[0]) == "runtimeclasses":
+        return _delete_runtime_class(words[1], flags)
     if len(words) != 2 or KINDS.get(words[0]) != "nodes":
-        raise SimError("the lab deletes nodes and secrets only: kubectl delete node|secret NAME")
+        raise SimError("the lab deletes nodes, secrets and RuntimeClasses only: kubectl delete KIND NAME")
     if words[1] not in model().nodes():
         if "--ignore-not-found" in flags:
             return 0
@@ -360,6 +362,15 @@ def _delete_secret(name, flags):
         model().revoke_sa_token(base64.b64decode(token).decode())
     model().delete_object("secrets", key)
     print(f'secret "{name}" deleted')
+    return 0
+
+
+def _delete_runtime_class(name, flags):
+    if not model().delete_object("runtimeclasses", name):
+        if "--ignore-not-found" in flags:
+            return 0
+        raise SimError(f'Error from server (NotFound): runtimeclasses.node.k8s.io "{name}" not found')
+    print(f'runtimeclass.node.k8s.io "{name}" deleted')
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.upstream.build import DEFAULT_KUBERNETES, components, ensure, kubernetes
+from tests.upstream.build import DEFAULT_KUBERNETES, agnhost, components, ensure, kubernetes
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -23,6 +23,7 @@ class LabBinaries:
     crane: Path
     pause: Path
     echo: Path
+    agnhost: Path
 
     @property
     def kubernetes_stamp(self) -> str:
@@ -43,4 +44,5 @@ def lab_binaries(release: str = DEFAULT_KUBERNETES) -> LabBinaries:
         built["crane"],
         built["pause"],
         built["echo"],
+        ensure(agnhost(release)),
     )

@@ -30,6 +30,9 @@ ETCD_TAG = "3.7.0-0"
 COREDNS_TAG = "v1.14.6"
 PAUSE_TAG = "3.10.2"
 ECHO_TAG = "1.0"
+# registry.k8s.io/e2e-test-images/agnhost: the tag is test/images/agnhost/VERSION of the release built;
+# upstream's Dockerfile puts the binary at /agnhost with ENTRYPOINT ["/agnhost"] and CMD ["pause"].
+AGNHOST = ("e2e-test-images/agnhost", "2.66.1")
 IPTABLES_TOOLS = ("/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack")
 IPTABLES_NAMES = (
     "iptables",
@@ -82,6 +85,7 @@ def lab_images(binaries: LabBinaries) -> list[Image]:
         Image("coredns/coredns", COREDNS_TAG, {"/coredns": coredns / "coredns"}, "/coredns"),
         Image("pause", PAUSE_TAG, {"/pause": pause / "pause"}, "/pause"),
         Image("echo", ECHO_TAG, {"/echo": echo / "echo"}, "/echo"),
+        Image(*AGNHOST, {"/agnhost": binaries.agnhost / "agnhost"}, "/agnhost"),
     ]
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import tarfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +141,7 @@ def test_apt_refuses_the_repository_signed_by_another_key(
 def test_registry_serves_every_image_kubeadm_and_the_tests_pull(
     lab_binaries: LabBinaries, systemd_lab: SystemdHosts, tmp_path: Path
 ) -> None:
-    """Each image is listed with its tag, is linux/amd64, has its entrypoint and PATH set."""
+    """Each image is listed with its tag, is linux/amd64, has its entrypoint and PATH set; agnhost's runs."""
     crane = lab_binaries.crane / "crane"
     wanted = images.lab_images(lab_binaries)
     with images.registry(crane, systemd_lab.addressing.gateway, tmp_path / "blobs") as registry:
@@ -156,10 +159,50 @@ def test_registry_serves_every_image_kubeadm_and_the_tests_pull(
         exported = tmp_path / "kube-proxy-fs.tar"
         proxy = f"{registry}/kube-proxy:v{lab_binaries.release}"
         images.run_crane(crane, "export", "--insecure", proxy, str(exported))
+        agnhost, reference = tmp_path / "agnhost-fs.tar", ":".join(images.AGNHOST)
+        images.run_crane(crane, "export", "--insecure", f"{registry}/{reference}", str(agnhost))
+    _assert_agnhost_serves_netexec(agnhost, tmp_path)
     with tarfile.open(exported) as filesystem:
         names = set(filesystem.getnames())
     # kube-proxy's image: the binary and Debian's iptables, as upstream's distroless-iptables base carries
     assert {"usr/local/bin/kube-proxy", "usr/sbin/xtables-nft-multi", "usr/sbin/iptables-restore"} <= names
+
+
+def _assert_agnhost_serves_netexec(exported: Path, tmp_path: Path) -> None:
+    """The image's /agnhost is upstream's e2e program: ``netexec`` answers ``/hostname`` on loopback."""
+    with tarfile.open(exported) as filesystem:
+        filesystem.extract("agnhost", tmp_path, filter="data")
+    binary = tmp_path / "agnhost"
+    binary.chmod(0o755)
+    port = _free_loopback_port()
+    server = subprocess.Popen(
+        [str(binary), "netexec", f"--http-port={port}", "--udp-port=-1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _http_get(f"http://127.0.0.1:{port}/hostname", timeout=30.0) == socket.gethostname()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_get(url: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return str(answer.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_release_tarballs_sit_where_hybridctls_mirror_mode_downloads_them(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def artifact_bytes(name: str, version: str) -> bytes:
                 )
             }
         ),
+        "crictl-windows": lambda: _tgz({"crictl.exe": _exe(f"crictl.exe {version}")}),
         "cni-plugins-windows": lambda: _tgz(
             {
                 f"./{n}": _exe(f"{n} {version}")

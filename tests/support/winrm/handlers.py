@@ -12,15 +12,21 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 LAB_NETWORK = ipaddress.ip_network("10.231.0.0/16")  # the lab's own test hosts and mirror
 DOWNLOAD_TIMEOUT = 30.0
+READ_BYTES = 1024 * 1024
+REPORT_SECONDS = 1.0  # node/download.ps1's $ReportSeconds
+ByteReport = Callable[[int, int | None], None]
 
 
 def register_builtin(registry: ScriptRegistry) -> ScriptRegistry:
@@ -134,7 +140,7 @@ def download(ctx: ScriptContext) -> None:
     if ctx.machine.has_file(path) and hashlib.sha256(ctx.machine.read_file(path)).hexdigest() == expected:
         ctx.output(json.dumps({"changed": False, "path": path, "sha256": expected}, separators=(",", ":")))
         return
-    data = _fetch(ctx, url)
+    data = _fetch(ctx, url, report=lambda done, total: _write_bytes(ctx, url, done, total))
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         ctx.fail(f"sha256 mismatch for {url}: expected {expected}, got {actual}")
@@ -156,7 +162,15 @@ def fetch_url(ctx: ScriptContext, url: str) -> bytes:
     return _fetch(ctx, url)
 
 
-def _fetch(ctx: ScriptContext, url: str) -> bytes:
+def _write_bytes(ctx: ScriptContext, url: str, done: int, total: int | None) -> None:
+    """node/download's Write-Bytes: ``Write-Progress -Status '<done> of <total> bytes'``."""
+    percent = min(100, 100 * done // total) if total else -1
+    of = "?" if total is None else str(total)
+    ctx.progress(f"Downloading {url}", f"{done} of {of} bytes", percent)
+
+
+def _fetch(ctx: ScriptContext, url: str, report: ByteReport | None = None) -> bytes:
+    """GET ``url`` in 1 MiB reads; ``report`` hears the bytes every REPORT_SECONDS and once at the end."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not _allowed(parsed.hostname):
         ctx.fail(
@@ -165,9 +179,25 @@ def _fetch(ctx: ScriptContext, url: str) -> bytes:
         )
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            return bytes(response.read())
+            return _read_reporting(ctx, response, report)
     except (urllib.error.URLError, OSError) as exc:
-        ctx.fail(f"Invoke-WebRequest: {exc}", "WebCmdletWebResponseException")
+        what = 'Exception calling "GetResponse" with "0" argument(s)' if report else "Invoke-WebRequest"
+        ctx.fail(f"{what}: {exc}", "WebException" if report else "WebCmdletWebResponseException")
+
+
+def _read_reporting(ctx: ScriptContext, response: Any, report: ByteReport | None) -> bytes:
+    length = response.headers.get("Content-Length")
+    total = int(length) if length is not None and length.isdigit() else None
+    data, last = bytearray(), time.monotonic()
+    while chunk := response.read1(READ_BYTES):
+        ctx.check_stopped()
+        data += chunk
+        if report is not None and time.monotonic() - last >= REPORT_SECONDS:
+            report(len(data), total)
+            last = time.monotonic()
+    if report is not None:
+        report(len(data), total)
+    return bytes(data)
 
 
 def _read(ctx: ScriptContext, path: str) -> bytes:

@@ -49,6 +49,9 @@ class OutputSink(Protocol):
     def warning(self, message: str) -> None:
         """A warning record."""
 
+    def progress(self, activity: str, status: str, percent: int) -> None:
+        """A progress record (``Write-Progress``)."""
+
 
 class PowerControl(Protocol):
     """What the endpoint lets the host do to the network side: restart, drop connections."""
@@ -105,6 +108,10 @@ class ScriptContext:
     def warning(self, message: str) -> None:
         """Write a warning record."""
         self.sink.warning(message)
+
+    def progress(self, activity: str, status: str, percent: int = -1) -> None:
+        """``Write-Progress -Activity -Status -PercentComplete``: a progress record."""
+        self.sink.progress(activity, status, percent)
 
     def fail(self, message: str, error_id: str = "HybridctlSimulatedError") -> NoReturn:
         """End the script with a terminating error (``throw``)."""

@@ -107,6 +107,10 @@ class WindowsMachine:
     """The first external HNS network cuts every connection for a moment (the NIC moves to a vSwitch)."""
     hns_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     """HNS endpoints by name: id, network, ipAddress and whether it is attached to the host."""
+    sandboxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Pod sandboxes by id (``endpoint``: its HNS endpoint's name). Their containers run under
+    containerd-shim-runhcs-v1, not inside the containerd daemon (containerd "Runtime v2"), so stopping or
+    removing the containerd service leaves them running; a reboot ends them."""
     adapters: dict[str, str] = field(default_factory=lambda: {"Ethernet": "192.0.2.10"})
     """Physical adapters (``Get-NetAdapter`` names) and their IPv4 address. VMware guests name the NIC
     ``Ethernet0``, Hyper-V and Azure guests often ``Ethernet 2`` (microsoft/SDN#300)."""
@@ -209,6 +213,7 @@ class WindowsMachine:
             self.reboots += 1
             for service in self.services.values():
                 service.status = "Stopped"
+            self.sandboxes.clear()
             for endpoint in self.hns_endpoints.values():
                 # HNS keeps the network and the host endpoint over a reboot, but the endpoint comes back
                 # detached from the host (flannel-io/flannel#1391, #1858).

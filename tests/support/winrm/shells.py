@@ -108,6 +108,10 @@ class _Sink:
         record.PSObject.to_string = message
         self._write(lambda p: p.prepare_message(record, message_type=PSRPMessageType.WarningRecord))
 
+    def progress(self, activity: str, status: str, percent: int) -> None:
+        """Write a progress record, as Write-Progress does in a remote runspace ([MS-PSRP] 2.2.2.25)."""
+        self._write(lambda p: p.write_progress(activity, 0, status, percent_complete=percent))
+
     def _write(self, action: Any) -> None:
         with self._shell.cond:
             if self._command.pipeline.state != PSInvocationState.Running:

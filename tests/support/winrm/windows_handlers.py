@@ -19,11 +19,13 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.powershell import invocations
+from hybridctl.resources import powershell_script
+from tests.support.powershell import invocations, parse, walk
 from tests.support.winrm import windows_hns as hns
 from tests.support.winrm.handlers import fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptError, ScriptRegistry
 from tests.support.winrm.machine import Service, WindowsMachine, path_key
+from tests.support.winrm.windows_hns_script import HnsNetworkScript, read_hns_network_script
 from tests.support.winrm.windows_kube import KubeSide, agent_context
 from tests.support.winrm.windows_net import (
     NetworkRealiser,
@@ -251,39 +253,34 @@ class WindowsScripts:
     # --- network, task, reset ------------------------------------------------------------------------
 
     def hns_network(self, ctx: ScriptContext) -> None:
-        """win/hns-network against the HNS model (tests/support/winrm/windows_hns.py), step by step."""
+        """win/hns-network against the HNS model (windows_hns.py), doing what the script sent does as read
+        from its syntax tree (windows_hns_script.py): judge, replace, wait, attach, forward."""
         definition = _definition(ctx, str(ctx.require("DefinitionPath")))
+        script = read_hns_network_script(ctx.script or powershell_script("win/hns-network"))
         machine, name = ctx.machine, definition["Name"]
-        endpoint = definition["HostEndpoint"]
         try:
             with machine.lock:
-                created = self._network(ctx, definition)
-            self._wait_management_ip(ctx, name, float(ctx.param("TimeoutSeconds", 60)))
+                created = self._network(ctx, definition, script)
+            self._wait(ctx, name, script, float(ctx.param("TimeoutSeconds", 60)))
             with machine.lock:
-                made = _host_endpoint(machine, name, endpoint)
-                bridge = f"vEthernet ({endpoint['Name']})"
-                for alias in (bridge, str(ctx.require("InterfaceAlias"))):
-                    if alias not in hns.interfaces(machine):
-                        ctx.fail(
-                            "Set-NetIPInterface: No MSFT_NetIPInterface objects found with property "
-                            f"'InterfaceAlias' equal to '{alias}'.",
-                            "CmdletizationQuery_NotFound_InterfaceAlias",
-                        )
+                made = _host_endpoint(machine, name, definition["HostEndpoint"], script)
+                for source in script.forwarding:
+                    _set_forwarding(ctx, definition, source)
         except hns.HnsError as exc:
             ctx.fail(f"HNS call failed: {exc}")
         self.kube.update_ready(machine)
         _reply(ctx, {"networkCreated": created, "endpointCreated": made})
 
-    def _network(self, ctx: ScriptContext, definition: dict[str, Any]) -> bool:
+    def _network(self, ctx: ScriptContext, definition: dict[str, Any], script: HnsNetworkScript) -> bool:
         machine, name = ctx.machine, definition["Name"]
         network = machine.hns_networks.get(name)
-        if network is not None and not _network_matches(hns.reported_network(network), definition):
+        if network is not None and not _network_matches(hns.reported_network(network), definition, script):
             pods = [
                 n
                 for n, e in machine.hns_endpoints.items()
                 if e["network"] == name and n != definition["HostEndpoint"]["Name"]
             ]
-            if pods:
+            if pods and script.refuses_with_pods:
                 ctx.fail(
                     f"HNS network {name} differs from hns-network.json "
                     f"but {len(pods)} pod endpoints are attached"
@@ -312,6 +309,13 @@ class WindowsScripts:
         if first and machine.nic_rebinds and ctx.host.power is not None:
             ctx.host.power.drop_connections()  # the NIC moves to the new vSwitch
         return True
+
+    def _wait(self, ctx: ScriptContext, name: str, script: HnsNetworkScript, timeout: float) -> None:
+        """Poll (Wait-ManagementAddress), sleep once (Start-Sleep) or not wait, as the script does."""
+        if script.wait == "poll":
+            self._wait_management_ip(ctx, name, timeout)
+        elif script.wait == "sleep":
+            ctx.sleep(script.sleep_seconds)
 
     def _wait_management_ip(self, ctx: ScriptContext, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -347,9 +351,12 @@ class WindowsScripts:
     def reset(self, ctx: ScriptContext) -> None:
         """Everything win/reset removes, skipping what is gone."""
         machine, removed = ctx.machine, []
-        for name in [*[str(n) for n in ctx.param("NssmServices") or []], "containerd"]:
+        for name in [str(n) for n in ctx.param("NssmServices") or []]:
             if machine.services.pop(name, None) is not None:
                 removed.append(f"service {name}")
+        removed += _remove_sandboxes(ctx)
+        if machine.services.pop("containerd", None) is not None:
+            removed.append("service containerd")
         self.kube.update_ready(machine)
         removed += _reset_hns(ctx, self.realiser)
         removed += self._reset_routes(ctx)
@@ -360,11 +367,10 @@ class WindowsScripts:
         for task in [str(t) for t in ctx.param("TaskNames") or []]:
             if machine.scheduled_tasks.pop(task, None) is not None:
                 removed.append(f"task {task}")
-        removed += [
-            f"directory {p}"
-            for p in [str(d) for d in ctx.param("Directories") or []]
-            if machine.delete_tree(p)
-        ]
+        for path in [str(d) for d in ctx.param("Directories") or []]:
+            _refuse_in_use(ctx, path)
+            if machine.delete_tree(path):
+                removed.append(f"directory {path}")
         drop = {str(e) for e in ctx.param("PathEntries") or []}
         machine.machine_path = ";".join(e for e in machine.machine_path.split(";") if e and e not in drop)
         _reply(ctx, {"removed": removed})
@@ -451,17 +457,23 @@ def calls(ctx: ScriptContext, cmdlet: str) -> bool:
     return not ctx.script or bool(invocations(ctx.script, cmdlet))
 
 
-def _network_matches(reported: dict[str, Any], definition: dict[str, Any]) -> bool:
-    """What the script's Test-NetworkMatch decides: type (case-insensitive -eq), prefix and gateway."""
+def _network_matches(reported: dict[str, Any], definition: dict[str, Any], script: HnsNetworkScript) -> bool:
+    """What the script's Test-NetworkMatch decides on an HNS answer: its Type comparison (case-insensitive
+    ``-ne`` in the shipped script), the adapter name if it compares it, the subnet's prefix and gateway."""
+    adapter_ok = not script.compares_adapter or reported["adapter"] == definition["AdapterName"]
     return (
-        str(reported["type"]).casefold() == str(definition["Type"]).casefold()
+        script.type_matches(str(reported["type"]), str(definition["Type"]))
+        and adapter_ok
         and reported["addressPrefix"] == definition["AddressPrefix"]
         and reported["gateway"] == definition["Gateway"]
     )
 
 
-def _host_endpoint(machine: WindowsMachine, network: str, wanted: dict[str, Any]) -> bool:
-    """Create the host endpoint when missing or wrong, attach it ("already attached" is success)."""
+def _host_endpoint(
+    machine: WindowsMachine, network: str, wanted: dict[str, Any], script: HnsNetworkScript
+) -> bool:
+    """Create the host endpoint when missing or wrong; attach it where the script does; recreate it when
+    its vNIC is missing and the script says so."""
     name, made = wanted["Name"], False
     endpoint = machine.hns_endpoints.get(name)
     if endpoint is not None and (endpoint["ipAddress"], endpoint["network"]) != (
@@ -473,12 +485,90 @@ def _host_endpoint(machine: WindowsMachine, network: str, wanted: dict[str, Any]
     if endpoint is None:
         hns.create_endpoint(machine, name, network, wanted["IPAddress"])
         made = True
+    if script.attach_every_run:
+        _attach(machine, name, script)
+    if f"vEthernet ({name})" not in hns.interfaces(machine) and script.recreates_missing_vnic:
+        del machine.hns_endpoints[name]
+        hns.create_endpoint(machine, name, network, wanted["IPAddress"])
+        made = True
+        if script.attach_on_create:
+            _attach(machine, name, script)
+    return made
+
+
+def _attach(machine: WindowsMachine, name: str, script: HnsNetworkScript) -> None:
     try:
         hns.attach(machine, name)
     except hns.HnsError as exc:
-        if hns.ALREADY_ATTACHED not in str(exc):
+        if hns.ALREADY_ATTACHED not in str(exc) or not script.attach_tolerates_attached:
             raise
-    return made
+
+
+def _set_forwarding(ctx: ScriptContext, definition: dict[str, Any], source: str) -> None:
+    """Set-NetIPInterface -Forwarding Enabled on the host endpoint's vNIC or on the adapter's."""
+    aliases = {
+        "bridge": f"vEthernet ({definition['HostEndpoint']['Name']})",
+        "adapter": str(ctx.require("InterfaceAlias")),
+    }
+    alias = aliases.get(source)
+    if alias is None:
+        ctx.fail("hns-network.ps1: Set-NetIPInterface on an interface the simulated host cannot resolve")
+    if alias not in hns.interfaces(ctx.machine):
+        ctx.fail(
+            "Set-NetIPInterface: No MSFT_NetIPInterface objects found with property "
+            f"'InterfaceAlias' equal to '{alias}'.",
+            "CmdletizationQuery_NotFound_InterfaceAlias",
+        )
+
+
+CONTAINERD_ROOT = "C:\\ProgramData\\containerd\\root"
+
+
+def _remove_sandboxes(ctx: ScriptContext) -> list[str]:
+    """win/reset's ``crictl rmp --all --force``, realised only when the script sent makes that call (from
+    its syntax tree) and it can work: crictl.exe installed and the containerd service running. Every
+    sandbox stops (StopPodSandbox runs CNI DEL: sdnbridge deletes the pod's HNS endpoint) and goes."""
+    machine = ctx.machine
+    containerd = machine.services.get("containerd")
+    path = str(ctx.param("Crictl") or "")
+    if not _calls_crictl_rmp(ctx) or containerd is None or containerd.status != "Running":
+        return []
+    if not path or not machine.has_file(path):
+        return []
+    if str(ctx.param("RuntimeEndpoint") or "") != "npipe:////./pipe/containerd-containerd":
+        ctx.fail("crictl rmp --all --force failed: the runtime endpoint is not containerd's pipe")
+    for sandbox in list(machine.sandboxes.values()):
+        machine.hns_endpoints.pop(str(sandbox["endpoint"]), None)
+    machine.sandboxes.clear()
+    return ["pod sandboxes"]
+
+
+def _calls_crictl_rmp(ctx: ScriptContext) -> bool:
+    """Whether the script runs ``& $Crictl ... rmp`` with ``--all`` and ``--force`` (syntax tree)."""
+    for node in walk(parse(ctx.script).root_node) if ctx.script else []:
+        name = node.child_by_field_name("command_name") if node.type == "command" else None
+        if name is None or name.text.decode().lower() != "$crictl":
+            continue
+        elements = node.child_by_field_name("command_elements")
+        words = {c.text.decode() for c in (elements.children if elements else [])}
+        if "rmp" in words and {"--all", "-a"} & words and {"--force", "-f"} & words:
+            return True
+    return not ctx.script
+
+
+def _refuse_in_use(ctx: ScriptContext, path: str) -> None:
+    """Remove-Item of containerd's root while a pod runs: the running container keeps its scratch layer
+    (sandbox.vhdx under the windows snapshotter's root) open, and Windows refuses to delete a file that
+    is in use."""
+    if not ctx.machine.sandboxes:
+        return
+    root = path_key(CONTAINERD_ROOT)
+    if root == path_key(path) or root.startswith(path_key(path) + "\\"):
+        ctx.fail(
+            f"Remove-Item: The process cannot access the file '{CONTAINERD_ROOT}\\...\\sandbox.vhdx' "
+            "because it is being used by another process.",
+            "RemoveFileSystemItemIOError",
+        )
 
 
 def _reset_hns(ctx: ScriptContext, realiser: NetworkRealiser) -> list[str]:

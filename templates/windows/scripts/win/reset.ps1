@@ -1,13 +1,18 @@
 # hybridctl-script: win/reset
 # Removes what hybridctl set up on a Windows node, in reverse dependency order, tolerating anything that
 # is already gone (safe to run again after a partial failure): the nssm services (kube-proxy, then
-# kubelet), containerd's service, the HNS endpoints and networks hybridctl made, static routes into the
+# kubelet), every pod sandbox (crictl rmp --all --force while containerd still runs, as kubeadm reset
+# stops and removes every sandbox through the CRI: the CNI plugin deletes each pod's HNS endpoint, and the
+# pods' containers, which run under containerd-shim-runhcs-v1 and outlive the containerd service, stop),
+# containerd's service, the HNS endpoints and networks hybridctl made, static routes into the
 # cluster pod network, hybridctl-* firewall rules, the boot and restart tasks, hybridctl's directories and machine PATH
 # entries. Windows features stay. Returns {"removed": [...]}, one line per thing removed.
 param(
     [string]$Nssm = '',
     [string[]]$NssmServices = @(),
     [string]$ContainerdExe = '',
+    [string]$Crictl = '',
+    [string]$RuntimeEndpoint = '',
     [string[]]$Endpoints = @(),
     [string[]]$Networks = @(),
     [string]$RouteInterface = '',
@@ -38,6 +43,19 @@ foreach ($name in $NssmServices) {
 }
 
 $containerd = Get-Service -Name 'containerd' -ErrorAction SilentlyContinue
+$criUp = ($null -ne $containerd) -and ($containerd.Status -eq 'Running')
+if ($criUp -and ($Crictl -ne '') -and (Test-Path -LiteralPath $Crictl)) {
+    # The kubelet is stopped above, so nothing recreates a sandbox removed here. crictl's log lines go to
+    # stderr: merged into the output with 'Continue' (under 'Stop', Windows PowerShell 5.1 turns the first
+    # stderr line of a redirected native command into a terminating error); the exit code decides.
+    $ErrorActionPreference = 'Continue'
+    $output = & $Crictl --runtime-endpoint $RuntimeEndpoint --image-endpoint $RuntimeEndpoint rmp --all --force 2>&1
+    $ErrorActionPreference = 'Stop'
+    if ($LASTEXITCODE -ne 0) {
+        throw ('crictl rmp --all --force failed: ' + ($output -join ' '))
+    }
+    $removed += 'pod sandboxes'
+}
 if ($null -ne $containerd) {
     if ($containerd.Status -ne 'Stopped') {
         Stop-Service -Name 'containerd' -Force

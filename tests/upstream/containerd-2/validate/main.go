@@ -10,7 +10,8 @@
 // (internal/cri/config getRuntimeOptionsType: runc or runhcs options).
 //
 // Protocol: a JSON array of {"kind": "containerd-config", "os": "linux"|"windows", "data": "<toml>"} on
-// stdin; a JSON array of {"ok": bool, "error": "..."} on stdout.
+// stdin; a JSON array of {"ok": bool, "error": "..."} on stdout. Kind "containerd-hosts" (hosts.go) judges
+// a registry host directory and answers the hosts containerd resolves in "detail".
 // Platform note: the plugin registry is that of a linux build (builtins_linux.go); a Windows build
 // registers the Windows snapshotter/diff plugins instead. The CRI plugin IDs hybridctl writes are
 // registered on both (cmd/containerd/builtins/cri.go has no build tag).
@@ -46,8 +47,9 @@ type check struct {
 }
 
 type verdict struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // strictDecode is the decoder call of loadConfigFile and Config.Decode, with unknown keys an error.
@@ -172,7 +174,14 @@ func main() {
 	}
 	verdicts := make([]verdict, len(checks))
 	for i, c := range checks {
-		if c.Kind != "containerd-config" {
+		if c.Kind == "containerd-hosts" {
+			detail, err := judgeHosts(c)
+			if err != nil {
+				verdicts[i] = verdict{Error: err.Error()}
+			} else {
+				verdicts[i] = verdict{OK: true, Detail: detail}
+			}
+		} else if c.Kind != "containerd-config" {
 			verdicts[i] = verdict{Error: fmt.Sprintf("validate: unknown kind %q", c.Kind)}
 		} else if err := judge(c); err != nil {
 			verdicts[i] = verdict{Error: err.Error()}
