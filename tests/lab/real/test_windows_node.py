@@ -314,3 +314,40 @@ def test_the_agent_refuses_what_the_kubelet_refuses(tmp_path: Path, windows_host
         agent = win.start(kubelet_argv=argv).agents["kubelet"]
         assert agent.process is not None and agent.process.wait(timeout=30) == 1
         assert "failed to parse kubelet flag: unknown flag: --nodeip" in agent.log()
+
+
+def test_a_restarted_kubelet_keeps_its_identity_and_kube_proxy_needs_its_own_token(
+    control_plane: ControlPlane, windows_host: str
+) -> None:
+    """A kubelet restarted with the kubeconfig it wrote uses its client certificate again (the bootstrap
+    code's "still valid" path: no second CSR) and the Node comes back Ready; kube-proxy with a token the
+    cluster did not issue is refused by the API server and never learns a Service."""
+    cp = control_plane
+    cluster = inventory(cp.endpoint, ["win4"])
+    forged = "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl"  # a JWT the service-account signer never made
+    with EmulatedWindowsNode(
+        cluster, "win4", values(cp, cluster, cp.create_token(), forged), windows_host
+    ) as win:
+        win.start()
+        cidr = wait_for("win4's podCIDR", lambda: node(cp, "win4").get("spec", {}).get("podCIDR"))
+        NamespaceRealiser(windows_host).create_network("cbr0", cidr, bridge_endpoint(cidr))
+        wait_for("Ready", lambda: ready(node(cp, "win4"))["status"] == "True", 30)
+
+        def requests() -> list[str]:
+            items = json.loads(cp.kubectl("get", "csr", "-o", "json"))["items"]
+            return [
+                c["metadata"]["name"] for c in items if c["spec"]["username"].startswith("system:bootstrap:")
+            ]
+
+        before = requests()
+        win.agents["kubelet"].stop()
+        restarted = win.start().agents["kubelet"]  # bootstrap-kubelet.conf is there too: it must be ignored
+        wait_for(
+            "the restarted kubelet's heartbeat", lambda: "Successfully registered node" in restarted.log(), 30
+        )
+        assert requests() == before
+
+        proxy = win.start_kube_proxy()
+        wait_for("kube-proxy's refusal", lambda: "Unauthorized" in proxy.log(), 30)
+        assert win.proxy_map() == []
+    cp.kubectl("delete", "node", "win4", "--wait=false")
