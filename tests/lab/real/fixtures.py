@@ -2,7 +2,9 @@
 
 ``lab_binaries`` (session): the upstream components, built from their Go modules (slow the first time on
 a machine, then cached per pin). ``systemd_lab`` (session): the lab's bridge and client key.
-``systemd_hosts`` (function): a factory, ``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts
+``loopback_control_plane`` (module): a real control plane on 127.0.0.1 (``control_plane.py``; pod and
+service subnets are hybridctl's defaults), stopped after the module. ``systemd_hosts`` (function): a
+factory, ``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts
 with systemd as PID 1; they are shut down and removed when the test ends, passed or not. Outside CI these
 skip (with what to install) when root or a tool is missing; in CI they fail.
 """
@@ -13,8 +15,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hybridctl.inventory.models import KubernetesSpec
 from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
+from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
 from tests.support.ci import require_root, require_tool
 
@@ -55,3 +59,15 @@ def lab_binaries() -> LabBinaries:
     """Every upstream component the real lab uses, built from its pinned Go module (cached per pin)."""
     require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     return build_lab_binaries()
+
+
+@pytest.fixture(scope="module")
+def loopback_control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1 with kubeadm's
+    certificates and bootstrap RBAC, for one test module (processes stopped, directory removed after)."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    spec = KubernetesSpec()
+    with ControlPlane(
+        control_plane_binaries(), pod_subnet=spec.pod_subnet, service_subnet=spec.service_subnet
+    ) as cp:
+        yield cp

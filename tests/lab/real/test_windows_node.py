@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.steps import kube
-from tests.lab.real.control_plane import ControlPlane, control_plane_binaries, wait_for
+from tests.lab.real.control_plane import ControlPlane, wait_for
 from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_endpoint, service_arguments
 from tests.lab.windows_sim.netns import NamespaceRealiser, in_namespace, ip
 from tests.support.ci import require_root, require_tool
@@ -76,20 +76,16 @@ def kube_proxy_token(cp: ControlPlane) -> str:
 
 
 @pytest.fixture(scope="module")
-def control_plane() -> Iterator[ControlPlane]:
-    """A loopback control plane for the module, with hybridctl's RuntimeClasses applied."""
+def control_plane(loopback_control_plane: ControlPlane) -> ControlPlane:
+    """The module's loopback control plane, with the RuntimeClasses hybridctl renders applied."""
     require_root("network namespaces for the Windows host and its pods")
-    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     agent_binary()
-    spec = inventory("127.0.0.1:6443", ["win1"]).spec.kubernetes
-    with ControlPlane(
-        control_plane_binaries(), pod_subnet=spec.pod_subnet, service_subnet=spec.service_subnet
-    ) as cp:
-        for item in render_cluster(
-            inventory(cp.endpoint, ["win1"]), RuntimeValues(windows_builds={"win1": BUILD})
-        ):
-            cp.kubectl("apply", "-f", "-", stdin=item.content.decode())
-        yield cp
+    cp = loopback_control_plane
+    for item in render_cluster(
+        inventory(cp.endpoint, ["win1"]), RuntimeValues(windows_builds={"win1": BUILD})
+    ):
+        cp.kubectl("apply", "-f", "-", stdin=item.content.decode())
+    return cp
 
 
 @pytest.fixture
