@@ -144,6 +144,13 @@ class ContainerdSpec(Model):
         description="Registry hosts, mirrors, plain-HTTP and private-CA registries: rendered as containerd "
         "hosts.toml files under the CRI registry config_path on every node.",
     )
+    restrict_oom_score_adj: bool = Field(
+        False,
+        description="Linux nodes whose containerd may not lower OOM score adjustments (no CAP_SYS_RESOURCE: "
+        "nodes in containers, user namespaces or sandboxed VMs): containerd then raises every pod's "
+        "oom_score_adj to at least its own (restrict_oom_score_adj), instead of runc failing to start any "
+        "pod with 'failed to update /proc/self/oom_score_adj: Permission denied'.",
+    )
 
 
 class ArtifactsSpec(Model):

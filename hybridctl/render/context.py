@@ -47,6 +47,7 @@ class ClusterView:
     controller_manager_args: tuple[tuple[str, str], ...]
     node_addresses: tuple[str, ...]
     allow_cgroup_v1: bool
+    restrict_oom_score_adj: bool
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def _cluster_view(cluster: Cluster) -> ClusterView:
         controller_manager_args=_controller_manager_args(cluster),
         node_addresses=tuple(h.address for h in cluster.hosts),
         allow_cgroup_v1=k8s.allow_cgroup_v1,
+        restrict_oom_score_adj=cluster.spec.containerd.restrict_oom_score_adj,
     )
 
 

@@ -1,17 +1,21 @@
 """containerd config.toml on Linux and Windows: both layouts, runtime handlers, one pause image everywhere.
 
-Tier: render. Real: Jinja2 and the templates, tomllib. Simulated: nothing (containerd itself does not run;
+Tier: render. Real: Jinja2 and the templates, tomllib; for ``restrictOomScoreAdj`` also containerd's own
+config loader of each line (tests/support/upstream.py). Simulated: nothing (containerd itself does not run;
 section and key names follow containerd's docs/cri/config.md and its Windows defaults).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from hybridctl.render import RuntimeValues, render_all, render_host
 from tests.render import helpers
+from tests.support.upstream import Validators, refused
+from tests.support.upstream_checks import judge_files
 
 V3_RUNTIME = "io.containerd.cri.v1.runtime"
 V3_IMAGES = "io.containerd.cri.v1.images"
@@ -96,3 +100,24 @@ def test_pause_image_is_the_same_everywhere(name: str) -> None:
             assert "pause" not in helpers.text(item).lower(), item.relpath
     assert seen and set(seen) == {pause}
     assert len(seen) == len(cluster.hosts)
+
+
+@pytest.mark.parametrize(("containerd", "version"), [("2.4.2", "1.37.2"), ("1.7.28", "1.35.10")])
+def test_restrict_oom_score_adj_reaches_the_cri_runtime_config(
+    containerd: str, version: str, upstream_validators: Validators
+) -> None:
+    """``containerd.restrictOomScoreAdj: true`` sets the CRI runtime's ``restrict_oom_score_adj`` on Linux
+    (v3: io.containerd.cri.v1.runtime, v2: io.containerd.grpc.v1.cri), accepted by containerd's own config
+    loader of that line; off by default; Windows configs never carry it."""
+    data = helpers.cluster_data("example")
+    data["spec"]["kubernetes"]["version"] = version
+    data["spec"]["containerd"] = {"version": containerd, "restrictOomScoreAdj": True}
+    cluster = helpers.build(data)
+    files = render_all(cluster, helpers.assume("example"))
+    assert refused(judge_files(upstream_validators, cluster, files)) == []
+    linux = helpers.toml_doc(helpers.one(files, "cp1", "config.toml"))
+    table = V3_RUNTIME if containerd.startswith("2.") else V2_CRI
+    assert linux["plugins"][table]["restrict_oom_score_adj"] is True
+    assert "restrict_oom_score_adj" not in helpers.one(files, "win1", "config.toml").content.decode()
+    default, _ = _configs(containerd)
+    assert "restrict_oom_score_adj" not in json.dumps(default)

@@ -13,9 +13,15 @@ an idle machine; this one is shared). Tests call :func:`ensure`.
   ``lab/echo/``).
 
 Every build is static (``CGO_ENABLED=0``, as upstream ships these binaries; the images have no libc),
-``-trimpath -ldflags=-s -w``. Outputs go to ``tests/upstream/.bin/<name>/`` (gitignored) with a stamp of
-the pin (go.mod, go.sum, sources, flags, Go version); a build whose stamp matches is skipped, and Go's own
-build cache makes a rebuild after a pin change incremental.
+``-trimpath -ldflags=-s -w``. runc is the exception, as upstream's: its ``libcontainer/nsenter`` is C, so
+it is built the way its Makefile's ``static`` target builds release binaries: ``CGO_ENABLED=1``, tags
+``seccomp urfave_cli_no_docs netgo osusergo``, ``-extldflags -static`` (glibc's and libseccomp's static
+libraries: Debian's libc6-dev and libseccomp-dev). The seccomp tag matters: kubeadm's static pods ask for
+the ``RuntimeDefault`` seccomp profile, and a runc built without it refuses any seccomp config ("seccomp:
+config provided but seccomp not supported", ``libcontainer/seccomp/seccomp_unsupported.go``). Outputs go to
+``tests/upstream/.bin/<name>/`` (gitignored) with a stamp of the pin (go.mod, go.sum, sources, flags, Go
+settings and version); a build whose stamp matches is skipped, and Go's own build cache makes a rebuild
+after a pin change incremental.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class Build:
     packages: tuple[str, ...]
     ldflags: tuple[str, ...] = ()
     renames: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # overrides of go_env() for this build only
     sources: tuple[Path, ...] = ()
     """Package directories outside the module directory whose Go files decide the output too."""
 
@@ -77,7 +85,12 @@ class Build:
     def argv(self, out: Path) -> list[str]:
         """The go command line."""
         ldflags = " ".join(("-s", "-w", *self.ldflags))
-        return ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", f"{out}/", *self.packages]
+        tags = [f"-tags={','.join(self.tags)}"] if self.tags else []
+        return ["go", "build", "-trimpath", *tags, f"-ldflags={ldflags}", "-o", f"{out}/", *self.packages]
+
+    def environment(self) -> dict[str, str]:
+        """The Go settings of this build: the shared ones (:func:`go_env`) with its own overrides."""
+        return {**go_env(), **self.env}
 
     def stamp(self) -> str:
         """A digest of everything that decides the output."""
@@ -85,7 +98,7 @@ class Build:
         for path in sorted(self.module.iterdir()) + sorted(p for d in self.sources for p in d.iterdir()):
             if path.is_file() and path.suffix in (".mod", ".sum", ".go"):
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        digest.update(json.dumps([self.argv(Path("/")), go_version(), go_env()]).encode())
+        digest.update(json.dumps([self.argv(Path("/")), go_version(), self.environment()]).encode())
         return digest.hexdigest()
 
 
@@ -131,6 +144,15 @@ def components() -> dict[str, Build]:
         name: Build(name, lab / name, packages, _version_flags(name, version), RENAMES.get(name, {}))
         for name, (_, version, packages) in COMPONENTS.items()
     }
+    runc = builds["runc"]
+    builds["runc"] = Build(
+        runc.name,
+        runc.module,
+        runc.packages,
+        (*runc.ldflags, "-extldflags -static"),
+        tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"),
+        env={"CGO_ENABLED": "1"},
+    )
     for own in ("pause", "echo"):
         builds[own] = Build(own, lab / own, (f"hybridctl.test/upstream/lab/{own}",))
     return builds
@@ -141,8 +163,12 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
     variables = {
         "containerd": ("github.com/containerd/containerd/v2/version.Version",),
         "cni-plugins": ("github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion",),
+        "crictl": ("sigs.k8s.io/cri-tools/pkg/version.Version",),
     }
-    return tuple(f"-X {variable}={version}" for variable in variables.get(name, ()))
+    flags = tuple(f"-X {variable}={version}" for variable in variables.get(name, ()))
+    if name == "runc":  # its Makefile: -X main.version=$(cat VERSION), which has no leading v
+        flags += (f"-X main.version={version.removeprefix('v')}",)
+    return flags
 
 
 def every_build() -> dict[str, Build]:
@@ -179,7 +205,7 @@ def go_env() -> dict[str, str]:
 
 
 def _go_build(build: Build, out: Path, log: Path | None) -> None:
-    env = {**os.environ, **go_env()}
+    env = {**os.environ, **build.environment()}
     argv = build.argv(out)
     result = subprocess.run(argv, cwd=build.module, env=env, capture_output=True, text=True, check=False)
     if log:

@@ -8,7 +8,8 @@ The results (``go.mod`` and ``go.sum``) are committed; rerun this only to move a
 
 The versions follow hybridctl's version table for the default minor (``hybridctl/versions.py``, 1.37):
 etcd ``3.7.0-0`` and CoreDNS ``v1.14.6`` as kubeadm 1.37 pins them, containerd ``2.4.2`` (the default
-containerd for 1.37), the CNI plugins at the inventory's ``cniPluginsVersion`` default (``1.6.2``).
+containerd for 1.37), the CNI plugins at the inventory's ``cniPluginsVersion`` default (``1.6.2``), runc at
+``runcVersion``'s default (``1.2.6``) and crictl at 1.37's cri-tools release (``1.36.0``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ COMPONENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "v0.22.1",
         ("github.com/google/go-containerregistry/cmd/crane",),
     ),
+    # The Linux nodes' runtime pieces hybridctl downloads itself (hybridctl/artifacts.py): runc at the
+    # inventory's runcVersion default, crictl at 1.37's cri-tools release (hybridctl/versions.py).
+    "runc": ("github.com/opencontainers/runc", "v1.2.6", ("github.com/opencontainers/runc",)),
+    "crictl": ("sigs.k8s.io/cri-tools", "v1.36.0", ("sigs.k8s.io/cri-tools/cmd/crictl",)),
 }
 
 

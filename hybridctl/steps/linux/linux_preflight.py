@@ -25,7 +25,10 @@ if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: 
 fi
 iptables -w -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD /forward=/p' || true
 echo "cgroupfs=$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"
+if (echo -1 > /proc/self/oom_score_adj) 2>/dev/null; then echo oom=lowers; else echo oom=fixed; fi
 """
+# The last probe line lowers the OOM score of a subshell that exits at once (nothing else changes): the
+# kernel refuses it without CAP_SYS_RESOURCE, and so it refuses runc's -998 for every pod sandbox.
 # The kubelet asks libcontainer's IsCgroup2UnifiedMode(): /sys/fs/cgroup must be a cgroup2 mount. A hybrid
 # host (tmpfs there, cgroup2 only below it) counts as cgroup v1 (pkg/kubelet/apis/config/validation/
 # validation_linux.go, k8s.io/kubernetes v1.37.2).
@@ -46,7 +49,7 @@ class LinuxPreflight(LinuxStep):
         facts.update(_linux_facts(host))
         facts["family"] = FAMILIES.get(facts["distribution"])
         facts["problems"] = [*facts["problems"], *_problems(facts), *_cgroup_problems(facts, ctx)]
-        facts["warnings"] = firewall_warnings(facts)
+        facts["warnings"] = firewall_warnings(facts) + oom_warnings(facts, ctx)
         ctx.state.set(facts_key(host.name), facts)
         for warning in facts["warnings"]:
             ctx.emit("warning", host=host.name, step=self.name, message=warning)
@@ -71,6 +74,7 @@ def _linux_facts(host: HostView) -> dict[str, Any]:
         "firewalls": [value for key, value in pairs if key == "firewall"],
         "forwardPolicy": next((value for key, value in pairs if key == "forward"), ""),
         "cgroup_v2": ["cgroupfs", _CGROUP_V2_FS] in pairs,
+        "oom_lowers": ["oom", "fixed"] not in pairs,
     }
 
 
@@ -92,6 +96,22 @@ def firewall_warnings(facts: dict[str, Any]) -> list[str]:
             "HYBRIDCTL-POD-FWD chain accepts the pod network's traffic"
         )
     return found
+
+
+def oom_warnings(facts: dict[str, Any], ctx: StepContext) -> list[str]:
+    """A host where OOM scores cannot be lowered runs no pod unless containerd is told (reported).
+
+    The kubelet asks for oom_score_adj -998 for every pod sandbox; runc's nsexec writes it and fails with
+    "failed to update /proc/self/oom_score_adj: Permission denied" without CAP_SYS_RESOURCE (found on the
+    real lab's VM). containerd's restrict_oom_score_adj raises the request to its own score instead.
+    """
+    if facts.get("oom_lowers", True) or ctx.cluster.spec.containerd.restrict_oom_score_adj:
+        return []
+    return [
+        "OOM scores cannot be lowered on this host (no CAP_SYS_RESOURCE: a container, user namespace or "
+        "sandboxed VM): runc will fail every pod with 'failed to update /proc/self/oom_score_adj: "
+        "Permission denied'; set spec.containerd.restrictOomScoreAdj: true"
+    ]
 
 
 def _cgroup_problems(facts: dict[str, Any], ctx: StepContext) -> list[str]:

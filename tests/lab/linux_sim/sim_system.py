@@ -234,6 +234,12 @@ def restart(units, now=False):
 
 
 def try_restart(units, now=False):
+    for unit in units:  # systemd 252: a unit that does not exist fails with EXIT_PROGRAM_NOT_INSTALLED
+        try:
+            unit_file(unit)
+        except SimError:
+            print(f"Failed to try-restart {unit}: Unit {unit} not found.", file=sys.stderr)
+            return 5
     active = [u for u in units if read_state("systemd", EMPTY)["units"].get(u, {}).get("active")]
     return restart(active) if active else 0
 

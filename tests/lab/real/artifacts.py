@@ -24,6 +24,8 @@ class LabBinaries:
     pause: Path
     echo: Path
     agnhost: Path
+    runc: Path
+    crictl: Path
 
     @property
     def kubernetes_stamp(self) -> str:
@@ -45,4 +47,6 @@ def lab_binaries(release: str = DEFAULT_KUBERNETES) -> LabBinaries:
         built["pause"],
         built["echo"],
         ensure(agnhost(release)),
+        built["runc"],
+        built["crictl"],
     )

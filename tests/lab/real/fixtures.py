@@ -2,11 +2,15 @@
 
 ``lab_binaries`` (session): the upstream components, built from their Go modules (slow the first time on
 a machine, then cached per pin). ``systemd_lab`` (session): the lab's bridge and client key.
-``loopback_control_plane`` (module): a real control plane on 127.0.0.1 (``control_plane.py``; pod and
-service subnets are hybridctl's defaults), stopped after the module. ``systemd_hosts`` (function): a
-factory, ``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts
-with systemd as PID 1; they are shut down and removed when the test ends, passed or not. Outside CI these
-skip (with what to install) when root or a tool is missing; in CI they fail.
+``systemd_hosts`` (function): a factory, ``systemd_hosts(n) -> list[SystemdHost]``, booting Debian hosts
+with systemd as PID 1; they are shut down and removed when the test ends, passed or not.
+``lab_sources`` (session): the mirror and registry the hosts install from (``sources.py``).
+``real_cluster`` (module): a control plane and a Linux worker, booted, with the inventory written but
+nothing installed: the module runs ``hybridctl up`` itself, and may first add hosts (Windows nodes) with
+``real_cluster.write_inventory(extra_hosts=[...])``. ``loopback_control_plane`` (module): a real control
+plane (etcd, API server, controller-manager, scheduler) as processes on 127.0.0.1 (``control_plane.py``;
+hybridctl's default pod and service subnets), stopped after the module. Outside CI these skip (with what
+to install) when root or a tool is missing; in CI they fail.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import pytest
 from hybridctl.inventory.models import KubernetesSpec
 from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
+from tests.lab.real.cluster import RealCluster
 from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
+from tests.lab.real.sources import LabSources
+from tests.lab.real.sources import lab_sources as serve_lab_sources
 from tests.support.ci import require_root, require_tool
 
 SystemdHostFactory = Callable[[int], list[SystemdHost]]
@@ -59,6 +66,36 @@ def lab_binaries() -> LabBinaries:
     """Every upstream component the real lab uses, built from its pinned Go module (cached per pin)."""
     require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     return build_lab_binaries()
+
+
+@pytest.fixture(scope="session")
+def lab_sources(
+    lab_binaries: LabBinaries, systemd_lab: SystemdHosts, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabSources]:
+    """The mirror (apt repository, release files) and the image registry, on the lab's gateway."""
+    with serve_lab_sources(
+        lab_binaries, systemd_lab.addressing.gateway, tmp_path_factory.mktemp("sources")
+    ) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def real_cluster(
+    lab_binaries: LabBinaries,
+    lab_sources: LabSources,
+    systemd_lab: SystemdHosts,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RealCluster]:
+    """A control plane and a Linux worker, booted, inventory written; removed after the module."""
+    control_plane, worker = hosts = systemd_lab.add(2)
+    try:
+        members = [(control_plane, "control-plane"), (worker, "worker")]
+        kubectl = lab_binaries.kubernetes / "kubectl"
+        cluster = RealCluster(tmp_path_factory.mktemp("real-cluster"), members, lab_sources, kubectl)
+        cluster.write_inventory()
+        yield cluster
+    finally:
+        systemd_lab.remove(hosts)
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,13 @@ A host is a network namespace (same addressing, slot lock and bridge as ``tests/
 
 - its own root: an overlay whose lower layer is the cached, unpacked Debian root (read-only, shared) and
   whose upper layer is the host's state directory, so hosts never share a writable file;
-- ``/var/lib/containerd`` bound from a plain directory (containerd's overlay snapshotter cannot put an
-  overlay's upper directory on the overlay root);
+- its own "disk": a tmpfs (``DISK_SIZE``) whose ``containerd`` and ``kubelet`` directories are bound to
+  ``/var/lib/containerd`` and ``/var/lib/kubelet``. containerd's overlay snapshotter cannot put an overlay's
+  upper directory on the overlay root, and the kubelet judges DiskPressure by the free space of those two
+  file systems (its imagefs and nodefs): on this machine's shared, mostly full disk (88% used when this
+  was written) the kubelet's default ``imagefs.available<15%`` threshold tainted every node
+  ``node.kubernetes.io/disk-pressure``, so no pod but the static ones was ever scheduled. A node of its
+  own size, like a real node's disk, keeps the kubelet's default thresholds meaningful;
 - its own cgroup subtree ``<controller>/hybridctl-lab/<host>`` in every hierarchy: nspawn is started inside
   it and gives the host a cgroup namespace rooted there, so each host's systemd sees a private tree (the
   way kind gives each node a private cgroup namespace). nspawn mounts the v1 controllers read-only; the
@@ -58,6 +63,8 @@ CGROUP = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "hybridctl-lab"
 LAB_LAYER = "2"  # bump when _install_lab_units changes what it writes
 BOOT_TIMEOUT = 120.0
+DISK_SIZE = "4g"  # tmpfs: only what is written uses memory (about 0.6 GB with the lab's images)
+DISK_BINDS = {"containerd": "/var/lib/containerd", "kubelet": "/var/lib/kubelet"}
 STOP_TIMEOUT = 20.0
 REQUIRED_TOOLS = {
     "systemd-nspawn": "apt-get install -y systemd-container",
@@ -109,6 +116,11 @@ class SystemdHost:
     def netns(self) -> str:
         """The network namespace (same as the host name)."""
         return self.name
+
+    @property
+    def disk(self) -> Path:
+        """The host's own file system for containerd's and the kubelet's state (a tmpfs)."""
+        return self.state_dir / "disk"
 
     @property
     def root(self) -> Path:
@@ -287,12 +299,17 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _mount_root(host: SystemdHost, base: Path) -> None:
-    upper, work, containerd = (host.state_dir / d for d in ("upper", "work", "containerd"))
-    for directory in (upper, work, containerd, host.root):
+    upper, work = host.state_dir / "upper", host.state_dir / "work"
+    for directory in (upper, work, host.disk, host.root):
         directory.mkdir(parents=True, exist_ok=True)
     options = f"lowerdir={base},upperdir={upper},workdir={work}"
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(host.root)], check=True)
     host.mounts.append(host.root)
+    tmpfs = ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE},mode=0755", "lab-disk", str(host.disk)]
+    subprocess.run(tmpfs, check=True)
+    host.mounts.append(host.disk)
+    for directory in DISK_BINDS:
+        (host.disk / directory).mkdir()
 
 
 def _write_host_files(host: SystemdHost) -> None:
@@ -355,7 +372,7 @@ def _boot(host: SystemdHost) -> None:
         "--console=read-only",
         "--link-journal=no",
         "--resolv-conf=off",
-        f"--bind={host.state_dir / 'containerd'}:/var/lib/containerd",
+        *(f"--bind={host.disk / name}:{target}" for name, target in DISK_BINDS.items()),
         "--bind=/dev/kmsg",  # the kubelet's OOM watcher opens it (kind gives its nodes one too)
     ]
     # /proc/sys and /sys writable: the kubelet and kube-proxy set sysctls, as on a machine.

@@ -7,6 +7,9 @@ artifact (and the checksum file upstream publishes beside it) at that path under
 - containerd: ``bin/containerd``, ``bin/containerd-shim-runc-v2``, ``bin/ctr`` (the release tarball's
   ``bin/`` layout), checksum file ``<tarball>.sha256sum`` (``<hash>  <name>``).
 - CNI plugins: the plugins at the top of ``cni-plugins-linux-amd64-v<version>.tgz``, ``<tarball>.sha256``.
+- runc: the bare static binary ``runc.amd64``; ``runc.sha256sum`` beside it lists it (``<hash>  runc.amd64``)
+  as runc's release page does.
+- crictl: ``crictl`` at the top of ``crictl-v<version>-linux-amd64.tar.gz``, ``<tarball>.sha256``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def containerd_files(containerd: Path) -> dict[str, Path]:
 def cni_files(cni: Path) -> dict[str, Path]:
     """The CNI plugins release tarball's members (``./bridge``, ...)."""
     return {f"./{p.name}": p for p in sorted(cni.iterdir()) if not p.name.startswith(".")}
+
+
+def crictl_files(crictl: Path) -> dict[str, Path]:
+    """The crictl release tarball's one member."""
+    return {"crictl": crictl / "crictl"}
 
 
 def local_path(root: Path, url: str) -> Path:

@@ -1,10 +1,11 @@
 """Tier: lab, real Kubernetes (its artifact sources). Nothing here is emulated.
 
-Real: kubeadm, kubelet, kubectl, the control plane, etcd, CoreDNS and the CNI plugins built from their
-pinned Go modules; .deb packages made by dpkg-deb; an apt repository indexed by dpkg-scanpackages and
-apt-ftparchive and signed with gpg; apt on a systemd test host (signature checking on, keyring as
-hybridctl writes it, at the URL hybridctl's mirror mode derives); images assembled by crane in a registry
-served by ``crane registry serve``. The packages' unit files are copies of upstream's (see packages.py).
+Real: kubeadm, kubelet, kubectl, the control plane, etcd, CoreDNS, the CNI plugins, runc and crictl built
+from their pinned Go modules; .deb packages made by dpkg-deb; an apt repository indexed by
+dpkg-scanpackages and apt-ftparchive and signed with gpg; apt on a systemd test host (signature checking
+on, keyring as hybridctl writes it, at the URL hybridctl's mirror mode derives); images assembled by
+crane in a registry served by ``crane registry serve``. The packages' unit files are copies of
+upstream's (see packages.py).
 """
 
 from __future__ import annotations
@@ -22,18 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.artifacts import Catalog, parse_checksum
-from hybridctl.inventory import load_inventory
+from hybridctl.artifacts import parse_checksum
 from hybridctl.steps.linux import repository as repo
-from tests.lab.real import images, packages
+from tests.lab.real import images, packages, sources
 from tests.lab.real import mirror as tarballs
-from tests.lab.real.artifacts import CACHE, LabBinaries
+from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.fixtures import SystemdHostFactory
 from tests.lab.real.hosts import SystemdHost, SystemdHosts
 from tests.lab.real.serve import http_server
-from tests.support.ci import require_tool
-from tests.support.inventory import write_inventory
-from tests.upstream.build import DEFAULT_KUBERNETES, components, ensure
+from tests.upstream.build import DEFAULT_KUBERNETES
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
 
@@ -46,36 +44,15 @@ class Mirror:
     url: str
 
 
-def _publish(root: Path, binaries: LabBinaries) -> Path:
-    debs = CACHE / f"debs-{binaries.kubernetes_stamp}"
-    return packages.apt_repository(root, binaries.kubernetes, binaries.cni, binaries.release, debs)
-
-
 @pytest.fixture(scope="module")
 def mirror(
     lab_binaries: LabBinaries, systemd_lab: SystemdHosts, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Mirror]:
     """The signed apt repository under a mirror root, served on the lab's gateway."""
     root = tmp_path_factory.mktemp("mirror")
-    _publish(root, lab_binaries)
+    sources.publish_apt(root, lab_binaries)
     with http_server(root, systemd_lab.addressing.gateway) as url:
         yield Mirror(root, url)
-
-
-def _catalog(mirror: str, release: str, tmp_path: Path) -> Catalog:
-    """hybridctl's own view of an inventory that points at the mirror."""
-    entry = {
-        "name": "cp",
-        "address": "10.0.0.1",
-        "role": "control-plane",
-        "os": "linux",
-        "ssh": {"user": "root"},
-    }
-    spec = {"kubernetes": {"version": release}, "artifacts": {"source": "mirror", "mirrorUrl": mirror}}
-    path = write_inventory(tmp_path / "cluster.yaml", [entry], **spec)
-    loaded = load_inventory(path)
-    assert loaded.cluster is not None, loaded.problems
-    return Catalog(loaded.cluster)
 
 
 def _trust(host: SystemdHost, url: str) -> None:
@@ -96,7 +73,7 @@ def test_apt_installs_the_built_packages_from_the_signed_repository(
     """apt verifies InRelease, offers 1.37.2-1.1 to madison, installs the exact pins with their units."""
     (host,) = systemd_hosts(1)
     release = lab_binaries.release
-    url = repo.repository_url(_catalog(mirror.url, release, tmp_path), "apt")
+    url = repo.repository_url(sources.catalog(mirror.url, release, tmp_path), "apt")
     _trust(host, url)
     update = _apt(host, "apt-get", "update", "-q")
     assert update.returncode == 0, update.stdout + update.stderr
@@ -124,7 +101,7 @@ def test_apt_refuses_the_repository_signed_by_another_key(
 ) -> None:
     """The signature is really checked: a Release re-signed by a stranger's key fails ``apt-get update``."""
     (host,) = systemd_hosts(1)
-    url = repo.repository_url(_catalog(mirror.url, lab_binaries.release, tmp_path), "apt")
+    url = repo.repository_url(sources.catalog(mirror.url, lab_binaries.release, tmp_path), "apt")
     _trust(host, url)
     served = packages.repository_dir(mirror.root, lab_binaries.release)
     with packages.signer() as stranger:
@@ -132,7 +109,7 @@ def test_apt_refuses_the_repository_signed_by_another_key(
     try:
         update = _apt(host, "apt-get", "update", "-q")
     finally:
-        _publish(mirror.root, lab_binaries)  # a fresh key signs it again; Release.key follows
+        sources.publish_apt(mirror.root, lab_binaries)  # a fresh key signs it again; Release.key follows
     output = update.stdout + update.stderr
     assert update.returncode != 0, output
     assert "NO_PUBKEY" in output or "signatures couldn't be verified" in output, output
@@ -205,29 +182,34 @@ def _http_get(url: str, timeout: float) -> str:
             time.sleep(0.2)
 
 
-def test_release_tarballs_sit_where_hybridctls_mirror_mode_downloads_them(tmp_path: Path) -> None:
-    """containerd's and the CNI plugins' tarballs: upstream layout, checksum files hybridctl parses."""
-    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
-    built = components()
-    containerd, cni = ensure(built["containerd"]), ensure(built["cni-plugins"])
-    catalog = _catalog("http://mirror.lab/", DEFAULT_KUBERNETES, tmp_path)
+def test_release_files_sit_where_hybridctls_mirror_mode_downloads_them(
+    lab_binaries: LabBinaries, tmp_path: Path
+) -> None:
+    """containerd's, runc's, the CNI plugins' and crictl's release files: upstream layout, checksum files
+    hybridctl parses, binaries that report the versions hybridctl's defaults name."""
+    catalog = sources.catalog("http://mirror.lab/", DEFAULT_KUBERNETES, tmp_path)
     root = tmp_path / "mirror"
-    sources = {
-        "containerd-linux": tarballs.containerd_files(containerd),
-        "cni-plugins-linux": tarballs.cni_files(cni),
+    members = {
+        "containerd-linux": set(tarballs.containerd_files(lab_binaries.containerd)),
+        "cni-plugins-linux": set(tarballs.cni_files(lab_binaries.cni)),
+        "crictl-linux": {"crictl"},
     }
-    for artifact in catalog.linux_artifacts():
-        if artifact.name not in sources:
-            continue  # runc: not built yet (see the module docstring of tests/lab/real/mirror.py)
-        data = tarballs.tarball(sources[artifact.name])
+    for artifact, data in sources.release_files(lab_binaries, catalog):
         placed = tarballs.place(root, "http://mirror.lab/", artifact, data)
         assert artifact.checksum_url is not None
         checksum = tarballs.local_path(root, artifact.checksum_url).read_text()
         assert parse_checksum(checksum, artifact.filename) == hashlib.sha256(placed.read_bytes()).hexdigest()
+        if artifact.name == "runc":
+            assert artifact.filename == "runc.amd64"
+            continue
         with tarfile.open(placed) as archive:
             files = {m.name for m in archive.getmembers() if m.isfile() and m.mode & 0o111}
-        assert files == set(sources[artifact.name])
-    version = subprocess.run(
-        [str(containerd / "containerd"), "--version"], capture_output=True, text=True, check=True
-    )
-    assert f"v{catalog.containerd} " in version.stdout  # the release the inventory's default names
+        assert files == members[artifact.name]
+    assert f"v{catalog.containerd} " in _version(lab_binaries.containerd / "containerd", "--version")
+    runc = _version(lab_binaries.runc / "runc", "--version")
+    assert f"runc version {catalog.spec.runc_version}\n" in runc and "libseccomp" in runc
+    assert f"v{catalog.cluster.crictl_version}" in _version(lab_binaries.crictl / "crictl", "--version")
+
+
+def _version(binary: Path, *args: str) -> str:
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, check=True).stdout
