@@ -121,13 +121,6 @@ def kubernetes(version: str = DEFAULT_KUBERNETES) -> Build:
     return Build(f"kubernetes-{version}", HERE / f"k8s-1.{minor}", packages, ldflags)
 
 
-def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
-    """agnhost, the program of Kubernetes' e2e test image (``test/images/agnhost``: netexec, serve-hostname,
-    DNS tools), from the same release as the cluster: the lab's pods run it as upstream's e2e tests do."""
-    minor = version.split(".")[1]
-    return Build(f"agnhost-{version}", HERE / f"k8s-1.{minor}", ("k8s.io/kubernetes/test/images/agnhost",))
-
-
 def winagent(version: str = DEFAULT_KUBERNETES) -> Build:
     """The emulated Windows node's agent (``tests/upstream/winagent``, linked into ``k8s-1.<minor>`` as
     ``./winagent``): built in the Kubernetes module with the same environment and version stamp, so Go's
@@ -135,6 +128,13 @@ def winagent(version: str = DEFAULT_KUBERNETES) -> Build:
     release = kubernetes(version)
     package = f"hybridctl.test/upstream/{release.module.name}/winagent"
     return Build("winagent", release.module, (package,), release.ldflags, sources=(HERE / "winagent",))
+
+
+def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
+    """agnhost, the program of Kubernetes' e2e test image (``test/images/agnhost``: netexec, serve-hostname,
+    DNS tools), from the same release as the cluster: the lab's pods run it as upstream's e2e tests do."""
+    minor = version.split(".")[1]
+    return Build(f"agnhost-{version}", HERE / f"k8s-1.{minor}", ("k8s.io/kubernetes/test/images/agnhost",))
 
 
 def components() -> dict[str, Build]:

@@ -33,11 +33,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
+from hybridctl.commands import Command, PosixCommand
+from hybridctl.steps.kube import ADMIN_CONF, CA_CERT
+from hybridctl.testing import FakeHost, Reply
+from tests.lab.windows_sim.control_plane import _argv
 from tests.upstream.build import DEFAULT_KUBERNETES, components, ensure, kubernetes
 
 LOOPBACK_ADVERTISE = "192.0.2.1"
@@ -58,6 +63,18 @@ def free_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((address, 0))
         return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0, every: float = 0.5) -> Any:
+    """``probe()``'s first truthy answer; AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
 
 
 @dataclass(frozen=True)
@@ -83,12 +100,14 @@ class ControlPlane:
     pod_subnet: str = "10.244.0.0/16"
     service_subnet: str = "10.96.0.0/12"
     cluster_name: str = "lab"
+    api_port: int = 0
+    """0: a free port of ``address``."""
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-cp-")))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.api_port = free_port(self.address)
+        self.api_port = self.api_port or free_port(self.address)
         self.etcd_client_port = free_port("127.0.0.1")
         self.etcd_peer_port = free_port("127.0.0.1")
 
@@ -136,6 +155,41 @@ class ControlPlane:
     def create_token(self, ttl: str = "1h") -> str:
         """A new bootstrap token, as hybridctl creates one (``kubeadm token create``)."""
         return self.kubeadm("token", "create", "--ttl", ttl, "--kubeconfig", str(self.admin_conf)).strip()
+
+    def fake_host(self, name: str = "cp1") -> FakeHost:
+        """The first control plane as hybridctl's steps reach it through a ``FakeTransport``: its
+        ``kubeadm`` and ``kubectl`` commands run this release's real binaries against this control plane
+        (``/etc/kubernetes/admin.conf`` is this one's admin.conf), its CA is at ``/etc/kubernetes/pki``.
+        Lets the Windows steps run against the real API without a Linux host (the real-host lab has one)."""
+        host = FakeHost(name)
+        host.files[CA_CERT] = self.ca_certificate.encode()
+        host.on("test", lambda command, _t: (0 if _argv(command)[1:] == ["-s", ADMIN_CONF] else 1, "", ""))
+        host.on(
+            "kubeadm",
+            lambda command, _t: self._reply(["kubeadm", "--kubeconfig", str(self.admin_conf)], command),
+        )
+        host.on(
+            "kubectl",
+            lambda command, _t: self._reply(["kubectl", "--kubeconfig", str(self.admin_conf)], command),
+        )
+        return host
+
+    def _reply(self, prefix: list[str], command: Command) -> Reply:
+        argv = _argv(command)[1:]
+        if argv[:2] == ["--kubeconfig", ADMIN_CONF]:
+            argv = argv[2:]
+        if prefix[0] == "kubeadm":  # kubeadm takes --kubeconfig after the subcommand
+            argv = [*argv, *prefix[1:]]
+            prefix = prefix[:1]
+        stdin = command.stdin.decode() if isinstance(command, PosixCommand) and command.stdin else None
+        done = subprocess.run(
+            [str(self._bin(prefix[0])), *prefix[1:], *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.returncode, done.stdout, done.stderr
 
     # --- lifecycle ---------------------------------------------------------------------------------
 

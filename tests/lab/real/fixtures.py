@@ -7,8 +7,10 @@ with systemd as PID 1; they are shut down and removed when the test ends, passed
 ``lab_sources`` (session): the mirror and registry the hosts install from (``sources.py``).
 ``real_cluster`` (module): a control plane and a Linux worker, booted, with the inventory written but
 nothing installed: the module runs ``hybridctl up`` itself, and may first add hosts (Windows nodes) with
-``real_cluster.write_inventory(extra_hosts=[...])``. Outside CI these skip (with what to install) when root
-or a tool is missing; in CI they fail.
+``real_cluster.write_inventory(extra_hosts=[...])``. ``loopback_control_plane`` (module): a real control
+plane (etcd, API server, controller-manager, scheduler) as processes on 127.0.0.1 (``control_plane.py``;
+hybridctl's default pod and service subnets), stopped after the module. Outside CI these skip (with what
+to install) when root or a tool is missing; in CI they fail.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hybridctl.inventory.models import KubernetesSpec
 from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
 from tests.lab.real.cluster import RealCluster
+from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
 from tests.lab.real.sources import LabSources
 from tests.lab.real.sources import lab_sources as serve_lab_sources
@@ -92,3 +96,15 @@ def real_cluster(
         yield cluster
     finally:
         systemd_lab.remove(hosts)
+
+
+@pytest.fixture(scope="module")
+def loopback_control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1 with kubeadm's
+    certificates and bootstrap RBAC, for one test module (processes stopped, directory removed after)."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    spec = KubernetesSpec()
+    with ControlPlane(
+        control_plane_binaries(), pod_subnet=spec.pod_subnet, service_subnet=spec.service_subnet
+    ) as cp:
+        yield cp

@@ -11,8 +11,18 @@ Files: hybridctl's renderer output is written under a directory standing for the
 Windows paths mapped by ``windows_path`` (the same rule as the agent's ``winPath``); the agent writes
 ``kubelet.conf`` and the certificates back there, where the real kubelet writes them.
 
-Entry points (for the real-cluster lab too): ``EmulatedWindowsNode`` (render, install, start, stop),
-``NodeAgent`` (one agent process from a service's argv), ``agent_binary()``.
+Entry points (for the real-cluster lab too):
+
+- Through hybridctl's own Windows steps (``up``/``add-node`` over WinRM): give each simulated Windows host
+  ``KubeSide(None, judge, SimulatedHostAgents({hostname: its netns}, workdir))`` as the ``kube`` of its
+  ``WindowsScripts`` (``WindowsLab(..., kube=...)`` in tests/lab/test_windows_lab.py builds such hosts on a
+  lab bridge). Starting the kubelet/kube-proxy service then runs the agent in the host's namespace with
+  the files hybridctl wrote; it needs the API server reachable from there (an address on the same bridge,
+  hybridctl's ``controlPlaneEndpoint`` or first control plane), and nothing else: the CA, the bootstrap
+  token and the kube-proxy token are in those files. Call ``close()`` at the end.
+- Without WinRM: ``EmulatedWindowsNode(cluster, host, RuntimeValues(bootstrap_token, ca_certificate,
+  kube_proxy_token, windows_builds), namespace)`` renders with ``render_host`` and starts the agents.
+- ``NodeAgent`` (one agent process from a service's argv), ``agent_binary()``.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +46,7 @@ from hybridctl.render import RenderedFile, RuntimeValues, render_host
 from hybridctl.steps.windows.common import one_file
 from hybridctl.steps.windows.services import definition
 from tests.lab.real.winnode_hook import HookConfig, remove_pod
+from tests.support.winrm.machine import WindowsMachine
 from tests.upstream.build import ensure, winagent
 
 REPO = Path(__file__).resolve().parents[3]
@@ -106,8 +118,9 @@ class NodeAgent:
     _log: IO[bytes] | None = None
 
     def command(self) -> list[str]:
-        """The agent's command line."""
-        prefix = ["ip", "netns", "exec", self.namespace] if self.namespace else []
+        """The agent's command line; ``nsenter --net`` rather than ``ip netns exec``, which would also give
+        it a private mount namespace, hiding the pod namespaces its hook mounts under /run/netns."""
+        prefix = ["nsenter", f"--net=/run/netns/{self.namespace}", "--"] if self.namespace else []
         options = [f"--root={self.root}", f"--hook={self.hook}", f"--build={self.build}"]
         return [*prefix, str(agent_binary()), self.mode, *options, "--", *self.argv]
 
@@ -225,3 +238,131 @@ class EmulatedWindowsNode:
 def bridge_endpoint(pod_cidr: str) -> str:
     """The host endpoint's address on the L2Bridge network (hns-network.json: the second address)."""
     return str(ipaddress.ip_network(pod_cidr)[2])
+
+
+@dataclass
+class _HostAgents:
+    """One simulated host's agent processes, its C: directory and hook."""
+
+    root: Path
+    hook: HookConfig
+    hook_path: Path
+    agents: dict[str, NodeAgent] = field(default_factory=dict)
+
+
+class SimulatedHostAgents:
+    """The real node agents behind simulated Windows hosts (``KubeSide(agents=...)``).
+
+    Starting a host's kubelet or kube-proxy service writes the simulated machine's files under a directory
+    standing for its ``C:`` drive and runs the agent inside the host's network namespace (the Windows lab
+    host's: it reaches the API server over the lab bridge and its pods attach to the ``cbr0`` bridge that
+    hybridctl's HNS network step realised there). What the kubelet writes (``kubelet.conf``, the client
+    certificate) is copied back into the simulated file system while it runs and when it stops, where
+    hybridctl's steps look for it; a start with no other agent of the host running first empties the
+    directory, so files hybridctl deleted (``_forget_old_identity``) are gone for the agent too.
+
+    For the real-cluster lab: ``KubeSide(None, judge, SimulatedHostAgents({hostname: netns}, dir))`` as the
+    ``kube`` of ``WindowsScripts`` (tests/lab/test_windows_lab.py ``WindowsLab(kube=...)`` does this).
+    """
+
+    def __init__(self, namespaces: dict[str, str], workdir: Path) -> None:
+        self.namespaces = {name.lower(): namespace for name, namespace in namespaces.items()}
+        self.workdir = workdir
+        self.hosts: dict[str, _HostAgents] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sync = threading.Thread(target=self._sync_loop, name="winagent-sync", daemon=True)
+        self._machines: dict[str, WindowsMachine] = {}
+        self._sync.start()
+
+    def _host(self, machine: WindowsMachine) -> _HostAgents:
+        name = machine.hostname.lower()
+        if name not in self.hosts:
+            base = self.workdir / name
+            (base / "state").mkdir(parents=True, exist_ok=True)
+            namespace = self.namespaces[name]
+            config = HookConfig(namespace, "cbr0", CNI_BIN, str(base / "state"), f"{namespace[:6]}p")
+            self.hosts[name] = _HostAgents(base / "c", config, hook_executable(base, config))
+        return self.hosts[name]
+
+    def start(self, machine: WindowsMachine, service: str, argv: list[str]) -> None:
+        """Export the machine's files and start the agent (replacing a running one)."""
+        host = self._host(machine)
+        self.stop(machine, service)
+        if not host.agents:  # nothing reads the directory: make it the machine's files exactly (a file
+            shutil.rmtree(host.root, ignore_errors=True)  # hybridctl deleted must not linger here)
+        with machine.lock:
+            files = {key: bytes(data) for key, data in machine.files.items() if len(data) < 1 << 20}
+        for key, data in files.items():
+            path = windows_path(host.root, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        agent = NodeAgent(
+            service,
+            host.root,
+            host.hook_path,
+            argv,
+            machine.version,
+            self.namespaces[machine.hostname.lower()],
+        )
+        agent.log_path = host.root.parent / f"{service}.log"
+        host.agents[service] = agent.start()
+        with self._lock:
+            self._machines[machine.hostname.lower()] = machine
+
+    def stop(self, machine: WindowsMachine, service: str) -> None:
+        """Stop the service's agent, if any."""
+        host = self.hosts.get(machine.hostname.lower())
+        agent = host.agents.pop(service, None) if host else None
+        if agent is not None:
+            agent.stop()
+            if host is not None and service == "kubelet":
+                self._copy_back(host.root, machine)
+
+    def running(self, machine: WindowsMachine, service: str) -> bool:
+        """Whether the service's agent runs."""
+        host = self.hosts.get(machine.hostname.lower())
+        return bool(host and service in host.agents and host.agents[service].running())
+
+    def log(self, host: str, service: str) -> str:
+        """An agent's log (also after it stopped)."""
+        path = self.workdir / host.lower() / f"{service}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                machines = dict(self._machines)
+            for name, machine in machines.items():
+                host = self.hosts[name]
+                if "kubelet" in host.agents and host.agents["kubelet"].running():
+                    self._copy_back(host.root, machine)
+
+    @staticmethod
+    def _copy_back(root: Path, machine: WindowsMachine) -> None:
+        """What the kubelet wrote (kubelet.conf, pki/) into the simulated file system."""
+        wanted = [
+            root / "etc" / "kubernetes" / "kubelet.conf",
+            *sorted((root / "var" / "lib" / "kubelet" / "pki").glob("*")),
+        ]
+        for path in wanted:
+            if not path.is_file():
+                continue
+            windows = "C:\\" + "\\".join(path.relative_to(root).parts)
+            data = path.read_bytes()
+            try:
+                same = machine.read_file(windows) == data
+            except FileNotFoundError:
+                same = False
+            if not same:
+                machine.write_file(windows, data)
+
+    def close(self) -> None:
+        """Stop every agent, remove every pod and the directory."""
+        self._stop.set()
+        self._sync.join(timeout=5)
+        for host in self.hosts.values():
+            for agent in host.agents.values():
+                agent.stop()
+            remove_pods(host.hook)
+        shutil.rmtree(self.workdir, ignore_errors=True)

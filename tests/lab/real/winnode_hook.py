@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.lab.datapath import PORT, SERVER
-
 LB_CHAIN = "HNS-LOADBALANCERS"
 
 
@@ -117,6 +115,8 @@ def _cni(config: HookConfig, command: str, netns: str, uid: str, record: dict[st
 
 def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT."""
+    from tests.lab.datapath import PORT, SERVER  # heavy to import; only this verb needs it
+
     uid, path = str(request["uid"]), _pod_file(config, str(request["uid"]))
     if path.exists():
         return {"ip": json.loads(path.read_text())["ip"]}
@@ -153,7 +153,8 @@ def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
     """Undo ``pod_add`` for one recorded pod."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(int(record["pid"]), signal.SIGKILL)
-    _cni(config, "DEL", record["netns"], uid, record)
+    with contextlib.suppress(RuntimeError):  # the address is released with the state directory anyway
+        _cni(config, "DEL", record["netns"], uid, record)
     subprocess.run(["ip", "netns", "del", record["netns"]], check=False, capture_output=True)
 
 

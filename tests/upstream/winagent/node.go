@@ -283,8 +283,9 @@ func (k *kubeletNode) setStatus(ctx context.Context, node *v1.Node) {
 
 // syncStatus is the kubelet's node status loop (kubelet_node_status.go syncNodeStatus/tryUpdateNodeStatus:
 // get the node, run the setters, nodeutil.PatchNodeStatus). The kubelet checks every
-// nodeStatusUpdateFrequency (10s) and reports a change at once; this loop checks every second so tests
-// see transitions quickly, and reports at least every nodeStatusReportFrequency.
+// nodeStatusUpdateFrequency (10s), with the runtime's network state refreshed every 5s (kubelet.go
+// updateRuntimeUp), and reports a change at once; this loop checks every 2s (each check asks the hook) so
+// tests see transitions quickly, and reports at least every nodeStatusReportFrequency.
 func (k *kubeletNode) syncStatus(ctx context.Context) {
 	var lastReport time.Time
 	lastReady := v1.ConditionUnknown
@@ -306,7 +307,7 @@ func (k *kubeletNode) syncStatus(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(2 * time.Second):
 		}
 	}
 }
