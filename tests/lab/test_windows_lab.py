@@ -49,12 +49,19 @@ def _failures(report) -> str:  # type: ignore[no-untyped-def]
 class WindowsLab:
     """Two Windows lab hosts, the API stand-in and the testbed; closes everything it opened."""
 
-    def __init__(self, lab: LinuxTestHosts, workdir: Path, pki: WinRMPki, account: WinRMAccount) -> None:
+    def __init__(
+        self,
+        lab: LinuxTestHosts,
+        workdir: Path,
+        pki: WinRMPki,
+        account: WinRMAccount,
+        kube: KubeSide | None = None,
+    ) -> None:
         self.gateway = f"10.231.{lab.slot}.1"
         self.hosts: dict[str, WindowsLabHost] = {}
         self.api: socket.socket | None = None
         self.bed: Testbed | None = None
-        kube = KubeSide(None, default_judge())
+        kube = kube or KubeSide(None, default_judge())
         self.scripts: list[WindowsScripts] = []
         nodes = [
             self._node(lab, index=i, workdir=workdir, pki=pki, account=account, kube=kube) for i in (1, 2)
