@@ -7,8 +7,9 @@ with systemd as PID 1; they are shut down and removed when the test ends, passed
 ``lab_sources`` (session): the mirror and registry the hosts install from (``sources.py``).
 ``real_cluster`` (module): a control plane and a Linux worker, booted, with the inventory written but
 nothing installed: the module runs ``hybridctl up`` itself, and may first add hosts (Windows nodes) with
-``real_cluster.write_inventory(extra_hosts=[...])``. Outside CI these skip (with what to install) when root
-or a tool is missing; in CI they fail.
+``real_cluster.write_inventory(extra_hosts=[...])``. ``hybrid_cluster`` (module): that cluster with two
+simulated Windows workers on the same bridge (``windows_members.py``) in its inventory, nothing installed.
+Outside CI these skip (with what to install) when root or a tool is missing; in CI they fail.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from tests.lab.real.cluster import RealCluster
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
 from tests.lab.real.sources import LabSources
 from tests.lab.real.sources import lab_sources as serve_lab_sources
+from tests.lab.real.windows_members import WindowsMembers, publish_windows
 from tests.support.ci import require_root, require_tool
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 SystemdHostFactory = Callable[[int], list[SystemdHost]]
 
@@ -92,3 +95,21 @@ def real_cluster(
         yield cluster
     finally:
         systemd_lab.remove(hosts)
+
+
+@pytest.fixture(scope="module")
+def hybrid_cluster(
+    real_cluster: RealCluster,
+    systemd_lab: SystemdHosts,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[tuple[RealCluster, WindowsMembers]]:
+    """``real_cluster`` plus two simulated Windows workers in its inventory; all removed after the module."""
+    workdir = real_cluster.workdir / "windows"
+    workdir.mkdir()
+    release = real_cluster.document()["spec"]["kubernetes"]["version"]
+    with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account) as windows:
+        real_cluster.checksums = publish_windows(real_cluster.sources, release, workdir)
+        real_cluster.extra_env = windows.env()
+        real_cluster.write_inventory(extra_hosts=windows.entries())
+        yield real_cluster, windows
