@@ -22,6 +22,7 @@ from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
 from tests.lab.real.cluster import RealCluster
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
+from tests.lab.real.images import AGNHOST
 from tests.lab.real.sources import LabSources
 from tests.lab.real.sources import lab_sources as serve_lab_sources
 from tests.lab.real.windows_members import WindowsMembers, publish_windows
@@ -100,15 +101,20 @@ def real_cluster(
 @pytest.fixture(scope="module")
 def hybrid_cluster(
     real_cluster: RealCluster,
+    lab_binaries: LabBinaries,
     systemd_lab: SystemdHosts,
     winrm_pki: WinRMPki,
     winrm_account: WinRMAccount,
 ) -> Iterator[tuple[RealCluster, WindowsMembers]]:
-    """``real_cluster`` plus two simulated Windows workers in its inventory; all removed after the module."""
+    """``real_cluster`` plus two simulated Windows workers in its inventory; all removed after the module.
+    Their emulated pods run agnhost for the lab registry's agnhost image."""
     workdir = real_cluster.workdir / "windows"
     workdir.mkdir()
     release = real_cluster.document()["spec"]["kubernetes"]["version"]
-    with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account) as windows:
+    agnhost = {
+        f"{real_cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(lab_binaries.agnhost / "agnhost")
+    }
+    with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account, agnhost) as windows:
         real_cluster.checksums = publish_windows(real_cluster.sources, release, workdir)
         real_cluster.extra_env = windows.env()
         real_cluster.write_inventory(extra_hosts=windows.entries())

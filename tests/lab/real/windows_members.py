@@ -5,7 +5,9 @@ with a veth on the systemd hosts' bridge at 10.231.S.201/.202 (so the Linux host
 directly, and it reaches the control plane's API server and the lab mirror), a WinRM HTTPS endpoint inside
 that namespace in front of the simulated machine, and ``SimulatedHostAgents``: when hybridctl starts the
 machine's kubelet or kube-proxy service, the real node agent (``tests/upstream/winagent``) runs in the
-namespace with exactly the files hybridctl wrote on the machine.
+namespace with exactly the files hybridctl wrote on the machine. ``images`` lets its pods run a Linux
+build of an image's program (``winnode_hook.py``): the fixture maps the lab registry's agnhost to the
+agnhost binary.
 
 The Windows release files hybridctl downloads (containerd, crictl, the CNI plugins, sdnbridge, nssm,
 kubelet.exe, kube-proxy.exe: marker content, as in the simulated lab) are placed in the real lab's mirror

@@ -255,8 +255,11 @@ class SimulatedHostAgents:
     ``kube`` of ``WindowsScripts`` (tests/lab/test_windows_lab.py ``WindowsLab(kube=...)`` does this).
     """
 
-    def __init__(self, namespaces: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, namespaces: dict[str, str], workdir: Path, images: dict[str, str] | None = None
+    ) -> None:
         self.namespaces = {name.lower(): namespace for name, namespace in namespaces.items()}
+        self.images = dict(images or {})  # HookConfig.images: what the emulated pods may run
         self.workdir = workdir
         self.hosts: dict[str, _HostAgents] = {}
         self._stop = threading.Event()
@@ -271,7 +274,8 @@ class SimulatedHostAgents:
             base = self.workdir / name
             (base / "state").mkdir(parents=True, exist_ok=True)
             namespace = self.namespaces[name]
-            config = HookConfig(namespace, "cbr0", CNI_BIN, str(base / "state"), f"{namespace[:6]}p")
+            state, prefix = str(base / "state"), f"{namespace[:6]}p"
+            config = HookConfig(namespace, "cbr0", CNI_BIN, state, prefix, self.images)
             self.hosts[name] = _HostAgents(base / "c", config, hook_executable(base, config))
         return self.hosts[name]
 
