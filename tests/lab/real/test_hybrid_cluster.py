@@ -17,9 +17,12 @@ the real scheduler; kernel routes and bridges on both sides; real ``kubectl``.
 Emulated: Windows itself (the machine model behind each WinRM endpoint; HNS networks as Linux bridges and
 kernel routes in the host's namespace; winkernel's load balancers as DNAT rules) and its container
 runtime: a pod the scheduler binds to a Windows node is a network namespace attached to the node's
-bridge by the real CNI bridge/host-local plugins, running the lab's TCP answer server on port 8080
-(``tests/lab/datapath.py`` SERVER: it answers "<namespace>/<name> <peer address>") as an honest
-stand-in for the pod's Windows build; no Windows container runs.
+bridge by the real CNI bridge/host-local plugins, in which the hook runs the Linux build of agnhost
+(Kubernetes' e2e test program, the same binary as the lab registry's ``e2e-test-images/agnhost:2.66.1``)
+with the container's args: an honest stand-in for agnhost's Windows build (kubernetes/kubernetes
+test/images/README.md: the test images are published as manifest lists including Windows images;
+test/images/agnhost/README.md: agnhost "behaves and outputs the same expected content, no matter the
+underlying OS"); no Windows container runs.
 
 The tests run in order on one cluster (module scope).
 """
@@ -180,7 +183,8 @@ def test_the_scheduler_puts_runtime_class_pods_on_windows_and_plain_pods_never(
     selector and toleration, applied by the real admission plugin and scheduler) and runs there with an
     address of that node's pod CIDR; six plain pods all land on the Linux worker."""
     cluster, _ = built
-    _apply(cluster, _pod("win-server", _agnhost(cluster), ["pause"], runtimeClassName=RUNTIME_CLASS))
+    serve = ["netexec", f"--http-port={PORT}"]
+    _apply(cluster, _pod("win-server", _agnhost(cluster), serve, runtimeClassName=RUNTIME_CLASS))
     plain = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -220,25 +224,23 @@ def linux_server(built: tuple[RealCluster, WindowsMembers]) -> dict[str, Any]:
     return _running(cluster, "linux-server")
 
 
-def test_pod_to_pod_tcp_between_linux_and_windows_pods_both_ways(
-    built: tuple[RealCluster, WindowsMembers], linux_server: dict[str, Any]
-) -> None:
-    """Linux -> Windows: agnhost ``connect`` in a real pod on the Linux worker opens TCP to the emulated
-    Windows pod's address (across hybridctl's Linux route and the Windows host's bridge). Windows -> Linux:
-    from inside the emulated Windows pod's namespace an HTTP GET reaches the real Linux pod, which sees the
-    Windows pod's own address (no masquerade on pod-to-pod traffic)."""
-    cluster, windows = built
-    target = _running(cluster, "win-server")
-    worker = {"kubernetes.io/hostname": cluster.host("worker").name}
-    connect = ["connect", f"{target['status']['podIP']}:{PORT}", "--timeout=5s"]
-    _apply(
-        cluster, _pod("to-windows", _agnhost(cluster), connect, nodeSelector=worker, restartPolicy="Never")
-    )
-    phase, logs = _finished(cluster, "to-windows")
-    assert phase == "Succeeded", logs
+def _listening(namespace: str) -> bool:
+    shown = ["ip", "netns", "exec", namespace, "ss", "-Hltn", f"sport = :{PORT}"]
+    return bool(subprocess.run(shown, capture_output=True, text=True, check=False).stdout.strip())
 
-    namespace = windows.pod_namespace(target["spec"]["nodeName"], target["status"]["podIP"])
-    url = f"http://{linux_server['status']['podIP']}:8080/"
+
+def _linux_client(cluster: RealCluster, name: str, url: str) -> tuple[str, str]:
+    """The lab's echo client as a real pod on the Linux worker: the body it fetched, and its pod IP."""
+    image = f"{cluster.sources.registry}/echo:{ECHO_TAG}"
+    worker = {"kubernetes.io/hostname": cluster.host("worker").name}
+    _apply(cluster, _pod(name, image, ["-get", url], nodeSelector=worker, restartPolicy="Never"))
+    phase, logs = _finished(cluster, name)
+    assert phase == "Succeeded", logs
+    return logs.strip(), cluster.kubectl("get", "pod", name, "-o", "jsonpath={.status.podIP}")
+
+
+def _from_windows_pod(namespace: str, url: str) -> str:
+    """An HTTP GET from inside the emulated Windows pod's network namespace; the body."""
     fetch = (
         "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
     )
@@ -250,17 +252,38 @@ def test_pod_to_pod_tcp_between_linux_and_windows_pods_both_ways(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    answer = done.stdout.split()
+    return done.stdout.strip()
+
+
+def test_pod_to_pod_tcp_between_linux_and_windows_pods_both_ways(
+    built: tuple[RealCluster, WindowsMembers], linux_server: dict[str, Any]
+) -> None:
+    """Linux -> Windows: a real pod on the Linux worker fetches agnhost netexec's ``/clientip`` from the
+    emulated Windows pod (across hybridctl's Linux route and the Windows host's bridge) and is seen with
+    its own pod address. Windows -> Linux: from inside the Windows pod's namespace an HTTP GET reaches the
+    real Linux pod, which sees the Windows pod's own address (no masquerade on pod-to-pod traffic)."""
+    cluster, windows = built
+    target = _running(cluster, "win-server")
+    target_ip = target["status"]["podIP"]
+    namespace = windows.pod_namespace(target["spec"]["nodeName"], target_ip)
+    cluster.wait_for("agnhost listening in the Windows pod", lambda: _listening(namespace), timeout=60)
+    seen, client_ip = _linux_client(cluster, "to-windows", f"http://{target_ip}:{PORT}/clientip")
+    assert seen.rsplit(":", 1)[0] == client_ip, seen
+    assert _in_cidr(client_ip, _nodes(cluster)[cluster.host("worker").name]["spec"]["podCIDR"])
+
+    answer = _from_windows_pod(namespace, f"http://{linux_server['status']['podIP']}:8080/").split()
     assert answer[0] == "linux-server"
-    assert answer[1].rsplit(":", 1)[0] == target["status"]["podIP"]
+    assert answer[1].rsplit(":", 1)[0] == target_ip
 
 
 def test_a_cluster_ip_service_with_windows_backends_answers_a_linux_pod(
     built: tuple[RealCluster, WindowsMembers],
 ) -> None:
-    """A ClusterIP Service selecting the Windows pod: its EndpointSlice lists the Windows pod (Ready as the
-    agent reported it), and a real Linux pod reaches it through the real kube-proxy's rules."""
-    cluster, _ = built
+    """A ClusterIP Service selecting the Windows pod: a real Linux pod reaches agnhost in it through the
+    real kube-proxy's rules (the EndpointSlice lists the pod Ready, as the agent reported it), by IP and by
+    name (CoreDNS); the Windows nodes' kube-proxy agents (hybridctl's kube-proxy kubeconfig) map the same
+    ClusterIP to the pod."""
+    cluster, windows = built
     service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -269,13 +292,19 @@ def test_a_cluster_ip_service_with_windows_backends_answers_a_linux_pod(
     }
     _apply(cluster, service)
     cluster_ip = cluster.kubectl("get", "service", "win-server", "-o", "jsonpath={.spec.clusterIP}")
-    worker = {"kubernetes.io/hostname": cluster.host("worker").name}
-    connect = ["connect", f"{cluster_ip}:80", "--timeout=5s"]
-    _apply(
-        cluster, _pod("to-service", _agnhost(cluster), connect, nodeSelector=worker, restartPolicy="Never")
-    )
-    phase, logs = _finished(cluster, "to-service")
-    assert phase == "Succeeded", logs
+    pod_ip = cluster.kubectl("get", "pod", "win-server", "-o", "jsonpath={.status.podIP}")
+    seen, client_ip = _linux_client(cluster, "to-service", f"http://{cluster_ip}/clientip")
+    assert seen.rsplit(":", 1)[0] == client_ip, seen
+    dns = "http://win-server.default.svc.cluster.local/clientip"
+    seen, client_ip = _linux_client(cluster, "to-service-dns", dns)
+    assert seen.rsplit(":", 1)[0] == client_ip, seen
+
+    def mapped() -> bool:
+        wanted = {"clusterIP": cluster_ip, "port": 80, "endpoints": [f"{pod_ip}:{PORT}"]}
+        maps = [windows.agents.proxy_map(name) for name in WINDOWS]
+        return all(any(wanted.items() <= entry.items() for entry in found) for found in maps)
+
+    cluster.wait_for("both Windows kube-proxies map the ClusterIP to the pod", mapped, timeout=60)
 
 
 def test_a_second_up_changes_nothing(built: tuple[RealCluster, WindowsMembers]) -> None:

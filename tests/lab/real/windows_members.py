@@ -54,11 +54,18 @@ def publish_windows(sources: LabSources, release: str, workdir: Path) -> dict[st
 class WindowsMembers:
     """The two Windows workers (see the module docstring); a context manager that removes all it made."""
 
-    def __init__(self, addressing: _Addressing, workdir: Path, pki: WinRMPki, account: WinRMAccount) -> None:
+    def __init__(
+        self,
+        addressing: _Addressing,
+        workdir: Path,
+        pki: WinRMPki,
+        account: WinRMAccount,
+        images: dict[str, str] | None = None,
+    ) -> None:
         agent_binary()  # built (or found cached) before any service starts it
         self.account = account
         self.pki = pki
-        self.agents = SimulatedHostAgents({}, workdir / "agents")
+        self.agents = SimulatedHostAgents({}, workdir / "agents", images)
         self.hosts: dict[str, WindowsLabHost] = {}
         self.nodes: dict[str, WindowsNode] = {}
         with contextlib.ExitStack() as undo:

@@ -205,9 +205,7 @@ class EmulatedWindowsNode:
 
     def proxy_map(self) -> list[dict[str, object]]:
         """The ClusterIP map kube-proxy last handed to HNS (empty before its first sync)."""
-        path = Path(self.hook_config.state) / "proxy.json"
-        loaded: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
-        return loaded
+        return proxy_map(self.hook_config)
 
     def stop(self) -> None:
         """Stop the agents, remove the pods, delete the files."""
@@ -223,6 +221,13 @@ class EmulatedWindowsNode:
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def proxy_map(config: HookConfig) -> list[dict[str, object]]:
+    """The ClusterIP map a host's kube-proxy last handed to HNS (empty before its first sync)."""
+    path = Path(config.state) / "proxy.json"
+    loaded: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
+    return loaded
 
 
 def bridge_endpoint(pod_cidr: str) -> str:
@@ -317,6 +322,11 @@ class SimulatedHostAgents:
         """Whether the service's agent runs."""
         host = self.hosts.get(machine.hostname.lower())
         return bool(host and service in host.agents and host.agents[service].running())
+
+    def proxy_map(self, host: str) -> list[dict[str, object]]:
+        """The ClusterIP map ``host``'s kube-proxy agent last handed to HNS."""
+        found = self.hosts.get(host.lower())
+        return proxy_map(found.hook) if found else []
 
     def log(self, host: str, service: str) -> str:
         """An agent's log (also after it stopped)."""
