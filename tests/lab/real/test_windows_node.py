@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.steps import kube
-from tests.lab.real.control_plane import ControlPlane, control_plane_binaries, wait_for
+from tests.lab.real.control_plane import ControlPlane, wait_for
 from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_endpoint, service_arguments
 from tests.lab.windows_sim.netns import NamespaceRealiser, in_namespace, ip
 from tests.support.ci import require_root, require_tool
@@ -76,20 +76,16 @@ def kube_proxy_token(cp: ControlPlane) -> str:
 
 
 @pytest.fixture(scope="module")
-def control_plane() -> Iterator[ControlPlane]:
-    """A loopback control plane for the module, with hybridctl's RuntimeClasses applied."""
+def control_plane(loopback_control_plane: ControlPlane) -> ControlPlane:
+    """The module's loopback control plane, with the RuntimeClasses hybridctl renders applied."""
     require_root("network namespaces for the Windows host and its pods")
-    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
     agent_binary()
-    spec = inventory("127.0.0.1:6443", ["win1"]).spec.kubernetes
-    with ControlPlane(
-        control_plane_binaries(), pod_subnet=spec.pod_subnet, service_subnet=spec.service_subnet
-    ) as cp:
-        for item in render_cluster(
-            inventory(cp.endpoint, ["win1"]), RuntimeValues(windows_builds={"win1": BUILD})
-        ):
-            cp.kubectl("apply", "-f", "-", stdin=item.content.decode())
-        yield cp
+    cp = loopback_control_plane
+    for item in render_cluster(
+        inventory(cp.endpoint, ["win1"]), RuntimeValues(windows_builds={"win1": BUILD})
+    ):
+        cp.kubectl("apply", "-f", "-", stdin=item.content.decode())
+    return cp
 
 
 @pytest.fixture
@@ -314,3 +310,40 @@ def test_the_agent_refuses_what_the_kubelet_refuses(tmp_path: Path, windows_host
         agent = win.start(kubelet_argv=argv).agents["kubelet"]
         assert agent.process is not None and agent.process.wait(timeout=30) == 1
         assert "failed to parse kubelet flag: unknown flag: --nodeip" in agent.log()
+
+
+def test_a_restarted_kubelet_keeps_its_identity_and_kube_proxy_needs_its_own_token(
+    control_plane: ControlPlane, windows_host: str
+) -> None:
+    """A kubelet restarted with the kubeconfig it wrote uses its client certificate again (the bootstrap
+    code's "still valid" path: no second CSR) and the Node comes back Ready; kube-proxy with a token the
+    cluster did not issue is refused by the API server and never learns a Service."""
+    cp = control_plane
+    cluster = inventory(cp.endpoint, ["win4"])
+    forged = "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl"  # a JWT the service-account signer never made
+    with EmulatedWindowsNode(
+        cluster, "win4", values(cp, cluster, cp.create_token(), forged), windows_host
+    ) as win:
+        win.start()
+        cidr = wait_for("win4's podCIDR", lambda: node(cp, "win4").get("spec", {}).get("podCIDR"))
+        NamespaceRealiser(windows_host).create_network("cbr0", cidr, bridge_endpoint(cidr))
+        wait_for("Ready", lambda: ready(node(cp, "win4"))["status"] == "True", 30)
+
+        def requests() -> list[str]:
+            items = json.loads(cp.kubectl("get", "csr", "-o", "json"))["items"]
+            return [
+                c["metadata"]["name"] for c in items if c["spec"]["username"].startswith("system:bootstrap:")
+            ]
+
+        before = requests()
+        win.agents["kubelet"].stop()
+        restarted = win.start().agents["kubelet"]  # bootstrap-kubelet.conf is there too: it must be ignored
+        wait_for(
+            "the restarted kubelet's heartbeat", lambda: "Successfully registered node" in restarted.log(), 30
+        )
+        assert requests() == before
+
+        proxy = win.start_kube_proxy()
+        wait_for("kube-proxy's refusal", lambda: "Unauthorized" in proxy.log(), 30)
+        assert win.proxy_map() == []
+    cp.kubectl("delete", "node", "win4", "--wait=false")

@@ -11,8 +11,18 @@ Files: hybridctl's renderer output is written under a directory standing for the
 Windows paths mapped by ``windows_path`` (the same rule as the agent's ``winPath``); the agent writes
 ``kubelet.conf`` and the certificates back there, where the real kubelet writes them.
 
-Entry points (for the real-cluster lab too): ``EmulatedWindowsNode`` (render, install, start, stop),
-``NodeAgent`` (one agent process from a service's argv), ``agent_binary()``.
+Entry points (for the real-cluster lab too):
+
+- Through hybridctl's own Windows steps (``up``/``add-node`` over WinRM): give each simulated Windows host
+  ``KubeSide(None, judge, SimulatedHostAgents({hostname: its netns}, workdir))`` as the ``kube`` of its
+  ``WindowsScripts`` (``WindowsLab(..., kube=...)`` in tests/lab/test_windows_lab.py builds such hosts on a
+  lab bridge). Starting the kubelet/kube-proxy service then runs the agent in the host's namespace with
+  the files hybridctl wrote; it needs the API server reachable from there (an address on the same bridge,
+  hybridctl's ``controlPlaneEndpoint`` or first control plane), and nothing else: the CA, the bootstrap
+  token and the kube-proxy token are in those files. Call ``close()`` at the end.
+- Without WinRM: ``EmulatedWindowsNode(cluster, host, RuntimeValues(bootstrap_token, ca_certificate,
+  kube_proxy_token, windows_builds), namespace)`` renders with ``render_host`` and starts the agents.
+- ``NodeAgent`` (one agent process from a service's argv), ``agent_binary()``.
 """
 
 from __future__ import annotations

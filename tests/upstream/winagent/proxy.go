@@ -52,6 +52,9 @@ type proxier struct {
 	slices   map[string]*discovery.EndpointSlice
 	changed  chan struct{}
 	lastSent string
+	// servicesSynced and slicesSynced: the proxier syncs only once both informers have synced
+	// (pkg/proxy/winkernel/proxier.go isInitialized), so a partial map is never realised.
+	servicesSynced, slicesSynced bool
 }
 
 // runKubeProxy starts kube-proxy's Windows service command line: the flags are judged with kube-proxy's
@@ -138,7 +141,7 @@ func key(namespace, name string) string { return namespace + "/" + name }
 func (p *proxier) OnServiceAdd(s *v1.Service)                    { p.OnServiceUpdate(nil, s) }
 func (p *proxier) OnServiceUpdate(_, s *v1.Service)              { p.setService(key(s.Namespace, s.Name), s) }
 func (p *proxier) OnServiceDelete(s *v1.Service)                 { p.setService(key(s.Namespace, s.Name), nil) }
-func (p *proxier) OnServiceSynced()                              { p.poke() }
+func (p *proxier) OnServiceSynced()                              { p.synced(&p.servicesSynced) }
 func (p *proxier) OnEndpointSliceAdd(e *discovery.EndpointSlice) { p.OnEndpointSliceUpdate(nil, e) }
 func (p *proxier) OnEndpointSliceUpdate(_, e *discovery.EndpointSlice) {
 	p.setSlice(key(e.Namespace, e.Name), e)
@@ -146,7 +149,14 @@ func (p *proxier) OnEndpointSliceUpdate(_, e *discovery.EndpointSlice) {
 func (p *proxier) OnEndpointSliceDelete(e *discovery.EndpointSlice) {
 	p.setSlice(key(e.Namespace, e.Name), nil)
 }
-func (p *proxier) OnEndpointSlicesSynced() { p.poke() }
+func (p *proxier) OnEndpointSlicesSynced() { p.synced(&p.slicesSynced) }
+
+func (p *proxier) synced(flag *bool) {
+	p.mu.Lock()
+	*flag = true
+	p.mu.Unlock()
+	p.poke()
+}
 
 func (p *proxier) setService(k string, s *v1.Service) {
 	p.mu.Lock()
@@ -220,6 +230,12 @@ func (p *proxier) loop(ctx context.Context) {
 			return
 		case <-p.changed:
 		case <-time.After(30 * time.Second):
+		}
+		p.mu.Lock()
+		initialized := p.servicesSynced && p.slicesSynced
+		p.mu.Unlock()
+		if !initialized {
+			continue
 		}
 		services := p.desired()
 		text := fmt.Sprint(services)
