@@ -58,6 +58,7 @@ class RealCluster:
     kubectl_binary: Path
     extra_hosts: list[dict[str, Any]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the WinRM password ${env:...} names
+    checksums: dict[str, str] = field(default_factory=dict)  # artifacts.checksums (e.g. Windows pins)
 
     @property
     def inventory(self) -> Path:
@@ -98,7 +99,11 @@ class RealCluster:
                     "registries": [{"host": registry, "server": f"http://{registry}"}],
                     "restrictOomScoreAdj": not CAN_LOWER_OOM_SCORE,
                 },
-                "artifacts": {"source": "mirror", "mirrorUrl": self.sources.mirror_url},
+                "artifacts": {
+                    "source": "mirror",
+                    "mirrorUrl": self.sources.mirror_url,
+                    **({"checksums": self.checksums} if self.checksums else {}),
+                },
                 "hosts": [*linux, *self.extra_hosts],
             },
         }

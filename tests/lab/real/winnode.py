@@ -215,9 +215,7 @@ class EmulatedWindowsNode:
 
     def proxy_map(self) -> list[dict[str, object]]:
         """The ClusterIP map kube-proxy last handed to HNS (empty before its first sync)."""
-        path = Path(self.hook_config.state) / "proxy.json"
-        loaded: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
-        return loaded
+        return proxy_map(self.hook_config)
 
     def stop(self) -> None:
         """Stop the agents, remove the pods, delete the files."""
@@ -233,6 +231,13 @@ class EmulatedWindowsNode:
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def proxy_map(config: HookConfig) -> list[dict[str, object]]:
+    """The ClusterIP map a host's kube-proxy last handed to HNS (empty before its first sync)."""
+    path = Path(config.state) / "proxy.json"
+    loaded: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
+    return loaded
 
 
 def bridge_endpoint(pod_cidr: str) -> str:
@@ -265,8 +270,11 @@ class SimulatedHostAgents:
     ``kube`` of ``WindowsScripts`` (tests/lab/test_windows_lab.py ``WindowsLab(kube=...)`` does this).
     """
 
-    def __init__(self, namespaces: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, namespaces: dict[str, str], workdir: Path, images: dict[str, str] | None = None
+    ) -> None:
         self.namespaces = {name.lower(): namespace for name, namespace in namespaces.items()}
+        self.images = dict(images or {})  # HookConfig.images: what the emulated pods may run
         self.workdir = workdir
         self.hosts: dict[str, _HostAgents] = {}
         self._stop = threading.Event()
@@ -281,7 +289,8 @@ class SimulatedHostAgents:
             base = self.workdir / name
             (base / "state").mkdir(parents=True, exist_ok=True)
             namespace = self.namespaces[name]
-            config = HookConfig(namespace, "cbr0", CNI_BIN, str(base / "state"), f"{namespace[:6]}p")
+            state, prefix = str(base / "state"), f"{namespace[:6]}p"
+            config = HookConfig(namespace, "cbr0", CNI_BIN, state, prefix, self.images)
             self.hosts[name] = _HostAgents(base / "c", config, hook_executable(base, config))
         return self.hosts[name]
 
@@ -323,6 +332,11 @@ class SimulatedHostAgents:
         """Whether the service's agent runs."""
         host = self.hosts.get(machine.hostname.lower())
         return bool(host and service in host.agents and host.agents[service].running())
+
+    def proxy_map(self, host: str) -> list[dict[str, object]]:
+        """The ClusterIP map ``host``'s kube-proxy agent last handed to HNS."""
+        found = self.hosts.get(host.lower())
+        return proxy_map(found.hook) if found else []
 
     def log(self, host: str, service: str) -> str:
         """An agent's log (also after it stopped)."""

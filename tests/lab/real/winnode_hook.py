@@ -14,7 +14,10 @@ Emulated, each from the cited behaviour:
 - ``pod-add``: the pod sandbox is a network namespace attached to the bridge by the real CNI ``bridge`` and
   ``host-local`` plugins, the address taken from the node's ``spec.podCIDR`` after the HNS gateway (first
   address) and the host endpoint (second address; hns-network.json, hybridctl/render/windows.py); the
-  pod runs the lab's TCP answer server (tests/lab/datapath.py) so that traffic to it can be checked.
+  pod runs the lab's TCP answer server (tests/lab/datapath.py) so that traffic to it can be checked, or,
+  when its first container's image is one of ``images`` (reference -> a Linux build of the image's
+  entrypoint program, e.g. agnhost, Kubernetes' e2e test program) and it sets no ``command``, that program
+  with the container's ``args``: a stand-in for the image's Windows build, run in the pod's namespace.
 - ``pod-del``: the server is stopped by pid, the plugin's DEL releases the address, the namespace goes.
 - ``proxy-sync``: winkernel's HNS load balancers (pkg/proxy/winkernel/proxier.go syncProxyRules: one per
   ClusterIP and port, spreading over the ready endpoints) as iptables DNAT rules in the host's namespace,
@@ -30,7 +33,7 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,8 @@ class HookConfig:
     cni_bin: str
     state: str
     pod_prefix: str
+    images: dict[str, str] = field(default_factory=dict)
+    """Image reference -> the program standing for its entrypoint (see the module docstring)."""
 
     def write(self, path: Path) -> Path:
         """Save as JSON."""
@@ -114,7 +119,8 @@ def _cni(config: HookConfig, command: str, netns: str, uid: str, record: dict[st
 
 
 def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
-    """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT."""
+    """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT (or
+    running the image's stand-in program)."""
     from tests.lab.datapath import PORT, SERVER  # heavy to import; only this verb needs it
 
     uid, path = str(request["uid"]), _pod_file(config, str(request["uid"]))
@@ -128,8 +134,11 @@ def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(_cni(config, "ADD", netns, uid, {"cidr": str(request["podCIDR"]), "gw": gateway}))
     address = result["ips"][0]["address"].split("/")[0]
     name = f"{request['namespace']}/{request['name']}"
+    program = [sys.executable, "-c", SERVER, name, str(PORT)]
+    if request.get("image") in config.images and not request.get("command"):
+        program = [config.images[request["image"]], *request.get("args", [])]
     server = subprocess.Popen(
-        ["ip", "netns", "exec", netns, sys.executable, "-c", SERVER, name, str(PORT)],
+        ["ip", "netns", "exec", netns, *program],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

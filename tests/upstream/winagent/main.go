@@ -28,8 +28,8 @@
 //
 // Hook protocol: "EXE VERB" with a JSON document on stdin; exit 0 is success, stdout may hold a JSON answer,
 // stderr is the error otherwise. Verbs: network {"node"} (exit 0 when the pod network exists), pod-add
-// {"namespace","name","uid","podCIDR","handler"} -> {"ip"}, pod-del (same input), proxy-sync
-// {"services":[{"namespace","name","clusterIP","port","protocol","endpoints":["ip:port"]}]}.
+// {"namespace","name","uid","podCIDR","handler","image","command","args"} -> {"ip"}, pod-del (same input),
+// proxy-sync {"services":[{"namespace","name","clusterIP","port","protocol","endpoints":["ip:port"]}]}.
 package main
 
 import (

@@ -24,6 +24,11 @@ type podRequest struct {
 	UID       string `json:"uid"`
 	PodCIDR   string `json:"podCIDR"`
 	Handler   string `json:"handler"`
+	// The first container's image, command and args: the hook may run the image's entrypoint program
+	// in the sandbox as a stand-in for the container.
+	Image   string   `json:"image,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
 }
 
 type podAnswer struct {
@@ -93,7 +98,11 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 	if err != nil {
 		return err
 	}
-	request = podRequest{pod.Namespace, pod.Name, string(pod.UID), k.currentPodCIDR(), handler}
+	request = podRequest{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), PodCIDR: k.currentPodCIDR(), Handler: handler}
+	if len(pod.Spec.Containers) > 0 {
+		first := pod.Spec.Containers[0]
+		request.Image, request.Command, request.Args = first.Image, first.Command, first.Args
+	}
 	if request.PodCIDR == "" {
 		return fmt.Errorf("node %s has no podCIDR yet", k.name)
 	}
