@@ -48,6 +48,12 @@ app.add_typer(hosts_app, name="hosts")
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop; change nothing.")]
 DiffOpt = Annotated[bool, typer.Option("--diff", help="Show unified diffs of the files that would change.")]
+EgressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--egress-target", metavar="HOST:PORT", help="Check that pods of each OS reach this address."
+    ),
+]
 HostsArg = Annotated[
     list[str] | None,
     typer.Argument(help="Host names from the inventory (default: all).", metavar="NAME", show_default=False),
@@ -212,6 +218,37 @@ def support_bundle(
     raise typer.Exit(run_support_bundle(env, settings, out))
 
 
+@app.command(
+    epilog="Examples: hybridctl smoke -i inventory.yaml --junit smoke.xml; "
+    "hybridctl smoke -i inventory.yaml --egress-target 1.1.1.1:443 --keep --output json"
+)
+@options(run=True)
+def smoke(
+    ctx: typer.Context,
+    *,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the smoke namespace and its pods in place.")
+    ] = False,
+    timeout: Annotated[
+        str,
+        typer.Option("--timeout", metavar="DURATION", help="Time for the whole test, e.g. 600, 90s, 10m."),
+    ] = "10m",
+    image: Annotated[
+        str | None,
+        typer.Option("--image", metavar="REF", help="Test image (default: spec.smoke.image, else agnhost)."),
+    ] = None,
+    egress_target: EgressOpt = None,
+    env: AppEnv,
+    settings: Any,
+) -> None:
+    """Run test pods on every node and check nodes, placement, pod-to-pod, Services, DNS and egress across
+    Linux and Windows; exit 0 (all passed), 1 (a check failed) or 4 (cluster unreachable)."""
+    from hybridctl.verbs.smoke import SmokeRequest, run_smoke
+
+    request = SmokeRequest(image, timeout, keep, egress_target)
+    raise typer.Exit(run_smoke(env, settings, request))
+
+
 @hosts_app.command("forget", epilog="Example: hybridctl hosts forget cp1 -i inventories/example.yaml")
 @options()
 def hosts_forget(
@@ -276,6 +313,11 @@ def up(
             help="Replace the Windows kube-proxy ServiceAccount token (Secret and every node's kubeconfig).",
         ),
     ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option("--smoke", help="After a successful up, run 'hybridctl smoke' (same --junit file)."),
+    ] = False,
+    egress_target: EgressOpt = None,
     env: AppEnv,
     settings: Any,
 ) -> None:
@@ -286,7 +328,14 @@ def up(
 
     if rotate_kube_proxy_token:
         settings = dataclasses.replace(settings, rotate_kube_proxy_token=True)
-    raise typer.Exit(_lifecycle(env, settings, "up", [], Confirmation(yes=yes, dry_run=dry_run, diff=diff)))
+    if egress_target is not None and not smoke:
+        raise UsageError("--egress-target needs --smoke", hint="add --smoke, or run 'hybridctl smoke' later")
+    code = _lifecycle(env, settings, "up", [], Confirmation(yes=yes, dry_run=dry_run, diff=diff))
+    if smoke and code == ExitCode.OK and not dry_run:
+        from hybridctl.verbs.smoke import SmokeRequest, run_smoke
+
+        code = run_smoke(env, settings, SmokeRequest(egress_target=egress_target), after_up=True)
+    raise typer.Exit(code)
 
 
 @app.command("add-node", epilog="Example: hybridctl add-node -i inventory.yaml win3 lin2 --yes")

@@ -187,6 +187,17 @@ class WindowsSpec(Model):
     )
 
 
+class SmokeSpec(Model):
+    """What ``hybridctl smoke`` runs its test workloads with."""
+
+    image: str | None = Field(
+        None,
+        description="Test image of hybridctl smoke (Linux and Windows variants of Kubernetes' e2e agnhost): "
+        "registry/path[:tag][@sha256:digest]; default registry.k8s.io/e2e-test-images/agnhost:2.66.1 "
+        "(under spec.kubernetes.imageRepository when that is set).",
+    )
+
+
 class Taint(Model):
     """A node taint."""
 
@@ -311,6 +322,7 @@ class ClusterSpec(Model):
     containerd: ContainerdSpec = Field(default_factory=ContainerdSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     windows: WindowsSpec = Field(default_factory=WindowsSpec)
+    smoke: SmokeSpec = Field(default_factory=SmokeSpec)
     hosts: list[Host]
 
 

@@ -76,9 +76,12 @@ def constant_scripts() -> list[RenderedFile]:
 
 
 def render_all(cluster: Cluster, values: RuntimeValues) -> list[RenderedFile]:
-    """Hosts in inventory order, then the cluster objects, then the constant scripts."""
+    """Hosts in inventory order, then the cluster objects, the smoke workloads, the constant scripts."""
+    from hybridctl.smoke.workloads import render_smoke, smoke_image  # smoke builds on render: import late
+
     files = [f for host in cluster.hosts for f in render_host(cluster, host, values)]
     files += render_cluster(cluster, values)
+    files += render_smoke(cluster, values, smoke_image(cluster))
     files += constant_scripts()
     _check_unique(files)
     return files

@@ -38,6 +38,7 @@ PURPOSES: dict[str, str] = {
     "flannel": "kube-flannel namespace, ServiceAccount, RBAC and DaemonSet on Linux nodes (vxlan mode)",
     "flannel-config": "kube-flannel-cfg ConfigMap shared by Linux and Windows flanneld (vxlan mode)",
     "script": "constant PowerShell script hybridctl runs over WinRM",
+    "smoke-workload": "namespace, DaemonSets and Services `hybridctl smoke` creates (and deletes)",
 }
 """Every purpose a rendered file can have, with a one-line description."""
 

@@ -54,7 +54,12 @@ def control_plane_handle(ctx: StepContext) -> HostHandle:
 
 
 def kubectl(
-    host: HostView, *args: str, stdin: bytes | None = None, check: bool = True, sensitive: bool = False
+    host: HostView,
+    *args: str,
+    stdin: bytes | None = None,
+    check: bool = True,
+    sensitive: bool = False,
+    timeout: float | None = None,
 ) -> Result:
     """``kubectl --kubeconfig admin.conf ARGS`` on a control-plane host; reads are probes.
 
@@ -64,7 +69,7 @@ def kubectl(
     command = posix(
         "kubectl", "--kubeconfig", ADMIN_CONF, *args, probe=probe, stdin=stdin, sensitive=sensitive
     )
-    return host.run(command, check=check)
+    return host.run(command, check=check, timeout=timeout)
 
 
 def kubectl_json(host: HostView, *args: str) -> Any:

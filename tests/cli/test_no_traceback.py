@@ -170,6 +170,7 @@ ALL_VERBS = [
     ["kubeconfig"],
     ["status"],
     ["support-bundle"],
+    ["smoke"],
 ]
 
 
@@ -213,6 +214,7 @@ STATE_VERBS = [
     ["kubeconfig"],
     ["status"],
     ["support-bundle"],
+    ["smoke"],
 ]
 
 

@@ -41,6 +41,38 @@ ADAPTERS = {1: "Ethernet0", 2: "Ethernet 2"}
 FIRST_INDEX = 200  # Linux test hosts count up from .2; the Windows hosts take .201 and .202
 
 
+def windows_lab_node(
+    slot: int, bridge: str, index: int, *, workdir: Path, pki: WinRMPki, account: WinRMAccount, kube: KubeSide
+) -> tuple[WindowsLabHost, WindowsNode]:
+    """Windows lab host ``win<index>`` at 10.231.<slot>.(200+index) on ``bridge`` (the gateway is .1): its
+    namespace, the simulated machine with hybridctl's scripts and ``kube``, and its HTTPS endpoint. The
+    caller destroys the host (which stops the endpoint)."""
+    name, address, gateway = f"win{index}", f"10.231.{slot}.{FIRST_INDEX + index}", f"10.231.{slot}.1"
+    host = WindowsLabHost(
+        name, address, bridge, gateway, namespace=f"hcw{slot}-{index}", veth=f"hcw{slot}v{index}"
+    )
+    host.create()
+    try:
+        # VMware guests name the NIC 'Ethernet0', Hyper-V/Azure guests often 'Ethernet 2' (microsoft/SDN#300).
+        adapter = ADAPTERS[index]
+        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
+        register_builtin(simulated.scripts)
+        scripts = WindowsScripts(kube, host.realiser, api_probe=host.connect_tcp)
+        register_windows(simulated.scripts, scripts)
+        boot_with_tasks(simulated, scripts)
+        cert, key = pki.ca.issue_server(address).write(workdir, f"lab-{name}")
+        config = EndpointConfig(
+            accounts=Accounts({account.user: account.password}),
+            cert_file=cert,
+            key_file=key,
+            restart_down_seconds=0.5,
+        )
+        return host, WindowsNode(name, address, simulated, host.serve(simulated, config))
+    except BaseException:
+        host.destroy()
+        raise
+
+
 def _failures(report) -> str:  # type: ignore[no-untyped-def]
     bad = (Outcome.FAILED, Outcome.UNREACHABLE, Outcome.SKIPPED)
     return "\n".join(f"{r.host}/{r.step}: {r.error}" for r in report.results if r.outcome in bad)
@@ -49,12 +81,19 @@ def _failures(report) -> str:  # type: ignore[no-untyped-def]
 class WindowsLab:
     """Two Windows lab hosts, the API stand-in and the testbed; closes everything it opened."""
 
-    def __init__(self, lab: LinuxTestHosts, workdir: Path, pki: WinRMPki, account: WinRMAccount) -> None:
+    def __init__(
+        self,
+        lab: LinuxTestHosts,
+        workdir: Path,
+        pki: WinRMPki,
+        account: WinRMAccount,
+        kube: KubeSide | None = None,
+    ) -> None:
         self.gateway = f"10.231.{lab.slot}.1"
         self.hosts: dict[str, WindowsLabHost] = {}
         self.api: socket.socket | None = None
         self.bed: Testbed | None = None
-        kube = KubeSide(None, default_judge())
+        kube = kube or KubeSide(None, default_judge())
         self.scripts: list[WindowsScripts] = []
         nodes = [
             self._node(lab, index=i, workdir=workdir, pki=pki, account=account, kube=kube) for i in (1, 2)
@@ -80,32 +119,11 @@ class WindowsLab:
         account: WinRMAccount,
         kube: KubeSide,
     ) -> WindowsNode:
-        name, address = f"win{index}", f"10.231.{lab.slot}.{FIRST_INDEX + index}"
-        host = WindowsLabHost(
-            name,
-            address,
-            lab.bridge,
-            self.gateway,
-            namespace=f"hcw{lab.slot}-{index}",
-            veth=f"hcw{lab.slot}v{index}",
+        host, node = windows_lab_node(
+            lab.slot, lab.bridge, index, workdir=workdir, pki=pki, account=account, kube=kube
         )
-        self.hosts[name] = host
-        host.create()
-        # VMware guests name the NIC 'Ethernet0', Hyper-V/Azure guests often 'Ethernet 2' (microsoft/SDN#300).
-        adapter = ADAPTERS[index]
-        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
-        register_builtin(simulated.scripts)
-        scripts = WindowsScripts(kube, host.realiser, api_probe=host.connect_tcp)
-        register_windows(simulated.scripts, scripts)
-        boot_with_tasks(simulated, scripts)
-        cert, key = pki.ca.issue_server(address).write(workdir, f"lab-{name}")
-        config = EndpointConfig(
-            accounts=Accounts({account.user: account.password}),
-            cert_file=cert,
-            key_file=key,
-            restart_down_seconds=0.5,
-        )
-        return WindowsNode(name, address, simulated, host.serve(simulated, config))
+        self.hosts[node.name] = host
+        return node
 
     def open_api(self) -> None:
         """The API endpoint's TCP port answers (kubeadm init ran)."""

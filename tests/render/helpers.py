@@ -31,6 +31,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 # The format of each rendered file, by purpose; a few purposes depend on the operating system.
 YAML_PURPOSES = {
     "kubeadm-init",
+    "smoke-workload",
     "kubeadm-join",
     "kubelet-config",
     "kubelet-bootstrap-kubeconfig",

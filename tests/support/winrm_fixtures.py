@@ -84,10 +84,9 @@ def command_log() -> RecordingLog:
     return RecordingLog()
 
 
-@pytest.fixture(scope="session")
-def winrm_pki(tmp_path_factory: pytest.TempPathFactory) -> WinRMPki:
-    """A CA with a server certificate for 127.0.0.1 and a client certificate, plus a second, unrelated CA."""
-    directory = tmp_path_factory.mktemp("winrm-pki")
+def make_pki(directory: Path) -> WinRMPki:
+    """A CA with a server certificate for 127.0.0.1 and a client certificate, plus a second, unrelated CA,
+    written under ``directory``."""
     ca, wrong = CertificateAuthority("hybridctl test CA"), CertificateAuthority("unrelated CA")
     server_cert, server_key = ca.issue_server("127.0.0.1").write(directory, "server")
     client = ca.issue_client("vagrant")
@@ -102,6 +101,12 @@ def winrm_pki(tmp_path_factory: pytest.TempPathFactory) -> WinRMPki:
         client.fingerprint,
         ca,
     )
+
+
+@pytest.fixture(scope="session")
+def winrm_pki(tmp_path_factory: pytest.TempPathFactory) -> WinRMPki:
+    """The session's test PKI (``make_pki``)."""
+    return make_pki(tmp_path_factory.mktemp("winrm-pki"))
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,8 @@ class Build:
     renames: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)  # overrides of go_env() for this build only
+    sources: tuple[Path, ...] = ()
+    """Package directories outside the module directory whose Go files decide the output too."""
 
     @property
     def output(self) -> Path:
@@ -97,7 +99,7 @@ class Build:
     def stamp(self) -> str:
         """A digest of everything that decides the output."""
         digest = hashlib.sha256()
-        for path in sorted(self.module.iterdir()):
+        for path in sorted(self.module.iterdir()) + sorted(p for d in self.sources for p in d.iterdir()):
             if path.is_file() and path.suffix in (".mod", ".sum", ".go"):
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
         digest.update(json.dumps([self.argv(Path("/")), go_version(), self.environment()]).encode())
@@ -121,6 +123,15 @@ def kubernetes(version: str = DEFAULT_KUBERNETES) -> Build:
     )
     packages = tuple(f"k8s.io/kubernetes/cmd/{command}" for command in KUBERNETES_COMMANDS)
     return Build(f"kubernetes-{version}", HERE / f"k8s-1.{minor}", packages, ldflags)
+
+
+def winagent(version: str = DEFAULT_KUBERNETES) -> Build:
+    """The emulated Windows node's agent (``tests/upstream/winagent``, linked into ``k8s-1.<minor>`` as
+    ``./winagent``): built in the Kubernetes module with the same environment and version stamp, so Go's
+    build cache holds every Kubernetes package it links already (only its own package compiles)."""
+    release = kubernetes(version)
+    package = f"hybridctl.test/upstream/{release.module.name}/winagent"
+    return Build("winagent", release.module, (package,), release.ldflags, sources=(HERE / "winagent",))
 
 
 def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
@@ -179,7 +190,7 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
 
 def every_build() -> dict[str, Build]:
     """Everything the real lab uses, by name."""
-    return {"kubernetes": kubernetes(), "agnhost": agnhost(), **components()}
+    return {"kubernetes": kubernetes(), "agnhost": agnhost(), "winagent": winagent(), **components()}
 
 
 def ensure(build: Build, log: Path | None = None) -> Path:

@@ -35,3 +35,14 @@ def test_the_stamp_changes_with_the_pin(tmp_path: Path) -> None:
     first = build.Build("x", tmp_path, ("x",)).stamp()
     (tmp_path / "go.sum").write_text("b\n")
     assert build.Build("x", tmp_path, ("x",)).stamp() != first
+
+
+def test_the_windows_node_agent_shares_the_kubernetes_build() -> None:
+    """The agent is built in the Kubernetes module with the same environment and linker flags, so Go's
+    build cache already holds every Kubernetes package it links; its own sources are in its stamp."""
+    agent, kube = build.winagent("1.37.2"), build.kubernetes("1.37.2")
+    assert agent.module == kube.module and agent.ldflags == kube.ldflags
+    assert agent.packages == ("hybridctl.test/upstream/k8s-1.37/winagent",)
+    assert (kube.module / "winagent" / "main.go").is_file()
+    assert agent.sources == (build.HERE / "winagent",)
+    assert "winagent" in build.every_build()

@@ -24,6 +24,7 @@ _HOST_PORT = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]
 REGISTRY_HOST = re.compile(_HOST_PORT, re.ASCII)
 REGISTRY = re.compile(_HOST_PORT + r"(/[a-z0-9]+([._-][a-z0-9]+)*)*", re.ASCII)
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 URL = re.compile(r"https?://[^\s'\"`$;\\]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 SSH_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]*")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hybridctl.inventory.checks.common import (
+    DIGEST,
     EXACT_VERSION,
     HOSTS,
     IMAGE,
@@ -46,6 +47,7 @@ def check_software(cluster: Cluster) -> Iterator[Problem]:
     yield from _check_image_repository(cluster)
     yield from _check_pause(cluster)
     yield from _check_artifacts(cluster)
+    yield from _check_smoke_image(cluster)
 
 
 def _check_containerd(cluster: Cluster) -> Iterator[Problem]:
@@ -172,3 +174,15 @@ def _artifact_names(cluster: Cluster) -> set[str]:
 
     catalog = Catalog(cluster)
     return {a.name for a in catalog.linux_artifacts() + catalog.windows_artifacts()}
+
+
+def _check_smoke_image(cluster: Cluster) -> Iterator[Problem]:
+    """``spec.smoke.image``: an image reference, optionally pinned by a sha256 digest."""
+    image = cluster.spec.smoke.image
+    if image is None:
+        return
+    path = ("spec", "smoke", "image")
+    name, _, digest = image.partition("@")
+    if not IMAGE.fullmatch(name) or (digest and not DIGEST.fullmatch(digest)) or "@" in digest:
+        hint = "e.g. registry.k8s.io/e2e-test-images/agnhost:2.66.1 or <repository>@sha256:<64 hex digits>"
+        yield error(path, f"{image!r} is not an image reference", hint)

@@ -58,6 +58,7 @@ class RealCluster:
     kubectl_binary: Path
     extra_hosts: list[dict[str, Any]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the WinRM password ${env:...} names
+    checksums: dict[str, str] = field(default_factory=dict)  # artifacts.checksums (e.g. Windows pins)
     network_mode: str = "routes"  # vxlan: flannel's images come through a ghcr.io mirror at the lab registry
 
     @property
@@ -98,7 +99,11 @@ class RealCluster:
                     "registries": self._registries(),
                     "restrictOomScoreAdj": not CAN_LOWER_OOM_SCORE,
                 },
-                "artifacts": {"source": "mirror", "mirrorUrl": self.sources.mirror_url},
+                "artifacts": {
+                    "source": "mirror",
+                    "mirrorUrl": self.sources.mirror_url,
+                    **({"checksums": self.checksums} if self.checksums else {}),
+                },
                 "hosts": [*linux, *self.extra_hosts],
             },
         }

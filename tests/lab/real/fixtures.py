@@ -7,8 +7,12 @@ with systemd as PID 1; they are shut down and removed when the test ends, passed
 ``lab_sources`` (session): the mirror and registry the hosts install from (``sources.py``).
 ``real_cluster`` (module): a control plane and a Linux worker, booted, with the inventory written but
 nothing installed: the module runs ``hybridctl up`` itself, and may first add hosts (Windows nodes) with
-``real_cluster.write_inventory(extra_hosts=[...])``. Outside CI these skip (with what to install) when root
-or a tool is missing; in CI they fail.
+``real_cluster.write_inventory(extra_hosts=[...])``. ``hybrid_cluster`` (module): that cluster with two
+simulated Windows workers on the same bridge (``windows_members.py``) in its inventory, nothing installed.
+``loopback_control_plane`` (module): a real control plane (etcd, API server, controller-manager,
+scheduler) as processes on 127.0.0.1 (``control_plane.py``; hybridctl's default pod and service subnets),
+stopped after the module. Outside CI these skip (with what to install) when root or a tool is missing; in
+CI they fail.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hybridctl.inventory.models import KubernetesSpec
 from tests.lab.real.artifacts import LabBinaries
 from tests.lab.real.artifacts import lab_binaries as build_lab_binaries
 from tests.lab.real.cluster import RealCluster
+from tests.lab.real.control_plane import ControlPlane, control_plane_binaries
 from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
+from tests.lab.real.images import AGNHOST
 from tests.lab.real.sources import LabSources
 from tests.lab.real.sources import lab_sources as serve_lab_sources
+from tests.lab.real.windows_members import WindowsMembers, publish_windows
 from tests.support.ci import require_root, require_tool
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 SystemdHostFactory = Callable[[int], list[SystemdHost]]
 
@@ -92,3 +101,37 @@ def real_cluster(
         yield cluster
     finally:
         systemd_lab.remove(hosts)
+
+
+@pytest.fixture(scope="module")
+def hybrid_cluster(
+    real_cluster: RealCluster,
+    lab_binaries: LabBinaries,
+    systemd_lab: SystemdHosts,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[tuple[RealCluster, WindowsMembers]]:
+    """``real_cluster`` plus two simulated Windows workers in its inventory; all removed after the module.
+    Their emulated pods run agnhost for the lab registry's agnhost image."""
+    workdir = real_cluster.workdir / "windows"
+    workdir.mkdir()
+    agnhost = {
+        f"{real_cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(lab_binaries.agnhost / "agnhost")
+    }
+    with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account, agnhost) as windows:
+        real_cluster.checksums = publish_windows(real_cluster.sources, lab_binaries.release, workdir)
+        real_cluster.extra_env = windows.env()
+        real_cluster.write_inventory(extra_hosts=windows.entries())
+        yield real_cluster, windows
+
+
+@pytest.fixture(scope="module")
+def loopback_control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1 with kubeadm's
+    certificates and bootstrap RBAC, for one test module (processes stopped, directory removed after)."""
+    require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    spec = KubernetesSpec()
+    with ControlPlane(
+        control_plane_binaries(), pod_subnet=spec.pod_subnet, service_subnet=spec.service_subnet
+    ) as cp:
+        yield cp

@@ -10,12 +10,18 @@ ServiceAccount token. A node is Ready while its kubelet runs and its HNS network
 With an ``UpstreamJudge`` (the lab's), an agent also refuses to start when the upstream validators
 (Kubernetes', containerd's own decoding, validation and flag-set code; tests/support/upstream.py)
 refuse its command line or config file, with the upstream error: the real agent would not start either.
+
+With ``NodeAgents`` (the real-Kubernetes tier: tests/lab/real/winnode.py ``SimulatedHostAgents``), the
+kubelet and kube-proxy services do not consult the model: starting one runs the node agent
+(tests/upstream/winagent) with the service's command line and the files of the simulated file system,
+against the real API server; the node's registration, Ready condition and kube-proxy's credentials are
+then judged by the real control plane, not by this class.
 """
 
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -65,12 +71,32 @@ def flags(argv: list[str]) -> dict[str, str]:
     return found
 
 
-class KubeSide:
-    """Validates agent starts against the machine's files and the shared cluster model."""
+class NodeAgents(Protocol):
+    """Real node agents behind the simulated kubelet and kube-proxy services."""
 
-    def __init__(self, cluster: ClusterModel | None, upstream: UpstreamJudge | None = None) -> None:
+    def start(self, machine: WindowsMachine, service: str, argv: list[str]) -> None:
+        """Run the agent of ``service`` (kubelet or kube-proxy) with the service's argv."""
+
+    def stop(self, machine: WindowsMachine, service: str) -> None:
+        """Stop it (no-op when not running)."""
+
+    def running(self, machine: WindowsMachine, service: str) -> bool:
+        """Whether it runs."""
+
+
+class KubeSide:
+    """Validates agent starts against the machine's files and the shared cluster model (or, with
+    ``agents``, hands the started service to a real node agent)."""
+
+    def __init__(
+        self,
+        cluster: ClusterModel | None,
+        upstream: UpstreamJudge | None = None,
+        agents: NodeAgents | None = None,
+    ) -> None:
         self.cluster = cluster
         self.upstream = upstream
+        self.agents = agents
 
     def _judge(
         self, machine: WindowsMachine, kind: str, path: str, data: str = "", argv: list[str] | None = None
@@ -99,6 +125,8 @@ class KubeSide:
 
     def stop(self, machine: WindowsMachine, name: str) -> None:
         """Stop the service (and mark the node NotReady when it is the kubelet)."""
+        if self.agents is not None:
+            self.agents.stop(machine, name)
         machine.services[name].status = "Stopped"
         self.update_ready(machine)
 
@@ -118,7 +146,7 @@ class KubeSide:
     def update_ready(self, machine: WindowsMachine) -> None:
         """Ready while the kubelet runs and the pod network exists."""
         node = machine.hostname.lower()
-        if self.cluster is None or node not in self.cluster.nodes():
+        if self.cluster is None or self.agents is not None or node not in self.cluster.nodes():
             return
         kubelet = machine.services.get("kubelet")
         ready = kubelet is not None and kubelet.status == "Running" and "cbr0" in machine.hns_networks
@@ -128,6 +156,8 @@ class KubeSide:
     def kube_proxy_healthy(self, machine: WindowsMachine) -> bool:
         """kube-proxy answers /healthz once it runs and found its network."""
         service = machine.services.get("kube-proxy")
+        if self.agents is not None:
+            return service is not None and self.agents.running(machine, "kube-proxy")
         return service is not None and service.status == "Running"
 
     def _containerd(self, machine: WindowsMachine, _parameters: dict[str, Any]) -> None:
@@ -155,7 +185,9 @@ class KubeSide:
         node = args["hostname-override"]
         if node != machine.hostname.lower():
             raise ScriptError(f"kubelet: --hostname-override={node} but the computer is {machine.hostname}")
-        if not machine.has_file(args["kubeconfig"]):
+        if self.agents is not None:
+            self.agents.start(machine, "kubelet", argv)
+        elif not machine.has_file(args["kubeconfig"]):
             self._bootstrap(machine, args, config)
         elif self.cluster is not None and node not in self.cluster.nodes():
             self._register(
@@ -216,7 +248,9 @@ class KubeSide:
             raise ScriptError("kube-proxy: hostnameOverride is not the node name")
         kubeconfig = _yaml(machine, config["clientConnection"]["kubeconfig"])
         token = str(kubeconfig["users"][0]["user"]["token"])
-        if self.cluster is not None:
+        if self.agents is not None:
+            self.agents.start(machine, "kube-proxy", argv)
+        elif self.cluster is not None:
             try:
                 owner = self.cluster.check_sa_token(token)
             except ModelError as exc:

@@ -1,0 +1,235 @@
+"""The Windows side of an emulated Windows node: what HNS and the container runtime would do, on Linux.
+
+Called by the node agent (``tests/upstream/winagent``) as ``python -m tests.lab.real.winnode_hook CONFIG
+VERB`` with JSON on stdin (protocol in the agent's main.go). CONFIG is a JSON file written by
+``winnode.py`` (``HookConfig``): the Windows host's network namespace, its bridge (the L2Bridge HNS network
+``cbr0`` as the simulator realises it, tests/lab/windows_sim/netns.py), the CNI plugin directory and a
+state directory.
+
+Emulated, each from the cited behaviour:
+
+- ``network``: the pod network exists when the HNS network does (the kubelet's runtime reports
+  NetworkReady once the CNI config's network is there; kube-proxy's winkernel NewProxier waits for the
+  network named by ``winkernel.networkName``).
+- ``pod-add``: the pod sandbox is a network namespace attached to the bridge by the real CNI ``bridge`` and
+  ``host-local`` plugins, the address taken from the node's ``spec.podCIDR`` after the HNS gateway (first
+  address) and the host endpoint (second address; hns-network.json, hybridctl/render/windows.py); the
+  pod runs the lab's TCP answer server (tests/lab/datapath.py) so that traffic to it can be checked, or,
+  when its first container's image is one of ``images`` (reference -> a Linux build of the image's
+  entrypoint program, e.g. agnhost, Kubernetes' e2e test program) and it sets no ``command``, that program
+  with the container's ``args``: a stand-in for the image's Windows build, run in the pod's namespace.
+- ``pod-del``: the server is stopped by pid, the plugin's DEL releases the address, the namespace goes.
+- ``proxy-sync``: winkernel's HNS load balancers (pkg/proxy/winkernel/proxier.go syncProxyRules: one per
+  ClusterIP and port, spreading over the ready endpoints) as iptables DNAT rules in the host's namespace,
+  and the map itself in ``proxy.json`` for tests to read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LB_CHAIN = "HNS-LOADBALANCERS"
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    """Where the emulated host's network lives."""
+
+    namespace: str
+    bridge: str
+    cni_bin: str
+    state: str
+    pod_prefix: str
+    images: dict[str, str] = field(default_factory=dict)
+    """Image reference -> the program standing for its entrypoint (see the module docstring)."""
+
+    def write(self, path: Path) -> Path:
+        """Save as JSON."""
+        path.write_text(json.dumps(asdict(self)))
+        return path
+
+
+def _ns(config: HookConfig, *argv: str, check: bool = True, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        ["ip", "netns", "exec", config.namespace, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])}: {(done.stderr or done.stdout).strip()}")
+    return done.stdout
+
+
+def _bridge_address(config: HookConfig) -> str | None:
+    shown = _ns(config, "ip", "-j", "addr", "show", "dev", config.bridge, check=False)
+    for link in json.loads(shown or "[]"):
+        for address in link.get("addr_info", []):
+            if address.get("family") == "inet":
+                return str(address["local"])
+    return None
+
+
+def network(config: HookConfig, _request: dict[str, Any]) -> dict[str, Any] | None:
+    """Exit 0 when the HNS network (the bridge) exists."""
+    if _bridge_address(config) is None:
+        raise RuntimeError(f"HNS network {config.bridge} not found")
+    return None
+
+
+def _pod_file(config: HookConfig, uid: str) -> Path:
+    return Path(config.state) / "pods" / f"{uid}.json"
+
+
+def _cni(config: HookConfig, command: str, netns: str, uid: str, record: dict[str, str]) -> str:
+    """Run the bridge plugin (``record``: the pod's ``cidr`` and ``gw``) inside the host's namespace."""
+    cidr, gateway = record["cidr"], record["gw"]
+    network_ = ipaddress.ip_network(cidr)
+    plugin = {
+        "cniVersion": "1.0.0",
+        "name": config.bridge,
+        "type": "bridge",
+        "bridge": config.bridge,
+        "isGateway": False,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{"subnet": cidr, "gateway": gateway, "rangeStart": str(network_[3])}]],
+            "routes": [{"dst": "0.0.0.0/0", "gw": gateway}],
+            "dataDir": str(Path(config.state) / "ipam"),
+        },
+    }
+    env = [
+        f"CNI_COMMAND={command}",
+        f"CNI_CONTAINERID={uid}",
+        f"CNI_NETNS=/var/run/netns/{netns}",
+        "CNI_IFNAME=eth0",
+        f"CNI_PATH={config.cni_bin}",
+    ]
+    return _ns(config, "env", *env, f"{config.cni_bin}/bridge", stdin=json.dumps(plugin))
+
+
+def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
+    """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT (or
+    running the image's stand-in program)."""
+    from tests.lab.datapath import PORT, SERVER  # heavy to import; only this verb needs it
+
+    uid, path = str(request["uid"]), _pod_file(config, str(request["uid"]))
+    if path.exists():
+        return {"ip": json.loads(path.read_text())["ip"]}
+    gateway = _bridge_address(config)
+    if gateway is None:
+        raise RuntimeError(f"HNS network {config.bridge} not found")
+    netns = f"{config.pod_prefix}{uid[:8]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True, capture_output=True)
+    result = json.loads(_cni(config, "ADD", netns, uid, {"cidr": str(request["podCIDR"]), "gw": gateway}))
+    address = result["ips"][0]["address"].split("/")[0]
+    name = f"{request['namespace']}/{request['name']}"
+    program = [sys.executable, "-c", SERVER, name, str(PORT)]
+    if request.get("image") in config.images and not request.get("command"):
+        program = [config.images[request["image"]], *request.get("args", [])]
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", netns, *program],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"netns": netns, "pid": server.pid, "ip": address, "cidr": request["podCIDR"], "gw": gateway}
+    path.write_text(json.dumps(record))
+    return {"ip": address}
+
+
+def pod_del(config: HookConfig, request: dict[str, Any]) -> None:
+    """Stop the pod's server, release its address, delete its namespace."""
+    path = _pod_file(config, str(request["uid"]))
+    if path.exists():
+        remove_pod(config, json.loads(path.read_text()), str(request["uid"]))
+        path.unlink()
+
+
+def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
+    """Undo ``pod_add`` for one recorded pod."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(record["pid"]), signal.SIGKILL)
+    with contextlib.suppress(RuntimeError):  # the address is released with the state directory anyway
+        _cni(config, "DEL", record["netns"], uid, record)
+    subprocess.run(["ip", "netns", "del", record["netns"]], check=False, capture_output=True)
+
+
+def proxy_sync(config: HookConfig, request: dict[str, Any]) -> None:
+    """One DNAT rule set per ClusterIP and port, spread over the endpoints (iptables' statistic match)."""
+    nat = ("iptables", "-w", "-t", "nat")
+    _ns(config, *nat, "-N", LB_CHAIN, check=False)
+    _ns(config, *nat, "-F", LB_CHAIN)
+    for hook in ("PREROUTING", "OUTPUT"):
+        if not _jumps(config, hook):
+            _ns(config, *nat, "-A", hook, "-j", LB_CHAIN)
+    for service in request["services"]:
+        endpoints = list(service["endpoints"])
+        match = ["-d", f"{service['clusterIP']}/32", "-p", service["protocol"].lower()]
+        match += ["--dport", str(service["port"])]
+        for index, endpoint in enumerate(endpoints):
+            spread = []
+            if index < len(endpoints) - 1:
+                spread = [
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "nth",
+                    "--every",
+                    str(len(endpoints) - index),
+                    "--packet",
+                    "0",
+                ]
+            _ns(config, *nat, "-A", LB_CHAIN, *match, *spread, "-j", "DNAT", "--to-destination", endpoint)
+    (Path(config.state) / "proxy.json").write_text(json.dumps(request["services"]))
+
+
+def _jumps(config: HookConfig, hook: str) -> bool:
+    check = [
+        "ip",
+        "netns",
+        "exec",
+        config.namespace,
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-C",
+        hook,
+        "-j",
+        LB_CHAIN,
+    ]
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+VERBS = {"network": network, "pod-add": pod_add, "pod-del": pod_del, "proxy-sync": proxy_sync}
+
+
+def main(argv: list[str]) -> int:
+    """``CONFIG VERB`` with the request on stdin; the answer on stdout, an error on stderr (exit 1)."""
+    config = HookConfig(**json.loads(Path(argv[0]).read_text()))
+    request = json.loads(sys.stdin.read() or "{}")
+    try:
+        answer = VERBS[argv[1]](config, request)
+    except (RuntimeError, subprocess.CalledProcessError, KeyError, OSError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if answer is not None:
+        print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	podutil "k8s.io/kubernetes/pkg/util/pod"
+)
+
+// defaultHandler is containerd's default_runtime_name in hybridctl's Windows config.toml (the handler a
+// pod without a RuntimeClass runs with).
+const defaultHandler = "runhcs-wcow-process"
+
+type podRequest struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	PodCIDR   string `json:"podCIDR"`
+	Handler   string `json:"handler"`
+	// The first container's image, command and args: the hook may run the image's entrypoint program
+	// in the sandbox as a stand-in for the container.
+	Image   string   `json:"image,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+}
+
+type podAnswer struct {
+	IP string `json:"ip"`
+}
+
+// runPods watches the pods bound to this node the way the kubelet's API source does
+// (pkg/kubelet/config/apiserver.go NewSourceApiserver: a list-watch of pods with the field selector
+// spec.nodeName=<node>) and handles each change in one worker, like the pod workers (serialised here).
+// Emulated: the container runtime. A pod's sandbox is the hook's network namespace on the host's bridge;
+// containers are not run, so a pod is Running with its IP once the namespace exists.
+func (k *kubeletNode) runPods(ctx context.Context) {
+	selector := fields.OneTermEqualSelector("spec.nodeName", k.name)
+	lw := cache.NewListWatchFromClient(k.client.CoreV1().RESTClient(), "pods", metav1.NamespaceAll, selector)
+	queue := make(chan string, 1024)
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			queue <- key
+		}
+	}
+	store, controller := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw,
+		ObjectType:    &v1.Pod{},
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    enqueue,
+			UpdateFunc: func(_, obj any) { enqueue(obj) },
+			DeleteFunc: enqueue,
+		},
+	})
+	go controller.RunWithContext(ctx)
+	running := map[string]podRequest{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-queue:
+			obj, exists, _ := store.GetByKey(key)
+			pod, _ := obj.(*v1.Pod)
+			if err := k.syncPod(ctx, key, pod, exists, running); err != nil {
+				klog.ErrorS(err, "Error syncing pod, skipping", "pod", key)
+				go func() { time.Sleep(2 * time.Second); queue <- key }()
+			}
+		}
+	}
+}
+
+func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exists bool, running map[string]podRequest) error {
+	request, started := running[key]
+	if !exists || pod.DeletionTimestamp != nil || (started && request.UID != string(pod.UID)) {
+		if started {
+			if err := callHook(ctx, k.o.hook, "pod-del", request, nil); err != nil {
+				return err
+			}
+			delete(running, key)
+		}
+		if exists && pod.DeletionTimestamp != nil {
+			return k.finishDeletion(ctx, pod)
+		}
+		if !exists {
+			return nil
+		}
+	}
+	if started || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		return nil
+	}
+	handler, err := k.runtimeHandler(ctx, pod)
+	if err != nil {
+		return err
+	}
+	request = podRequest{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), PodCIDR: k.currentPodCIDR(), Handler: handler}
+	if len(pod.Spec.Containers) > 0 {
+		first := pod.Spec.Containers[0]
+		request.Image, request.Command, request.Args = first.Image, first.Command, first.Args
+	}
+	if request.PodCIDR == "" {
+		return fmt.Errorf("node %s has no podCIDR yet", k.name)
+	}
+	var answer podAnswer
+	if err := callHook(ctx, k.o.hook, "pod-add", request, &answer); err != nil {
+		return fmt.Errorf("failed to create pod sandbox: %w", err)
+	}
+	running[key] = request
+	return k.reportRunning(ctx, pod, answer.IP)
+}
+
+// runtimeHandler is the RuntimeClass's handler (pkg/kubelet/runtimeclass.Manager.LookupRuntimeHandler)
+// or containerd's default; a handler the runtime does not have fails the sandbox as containerd does.
+func (k *kubeletNode) runtimeHandler(ctx context.Context, pod *v1.Pod) (string, error) {
+	handler := defaultHandler
+	if name := pod.Spec.RuntimeClassName; name != nil && *name != "" {
+		rc, err := k.client.NodeV1().RuntimeClasses().Get(ctx, *name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("failed to get RuntimeClass %q: %w", *name, err)
+		}
+		handler = rc.Handler
+	}
+	if !k.handlers[handler] {
+		return "", fmt.Errorf("failed to create pod sandbox: no runtime for %q is configured", handler)
+	}
+	return handler, nil
+}
+
+// reportRunning patches the status the kubelet's status manager would report for a pod whose containers
+// all run (pkg/kubelet/kubelet_pods.go generateAPIPodStatus, pkg/kubelet/status/status_manager.go
+// syncPod -> pkg/util/pod.PatchPodStatus).
+func (k *kubeletNode) reportRunning(ctx context.Context, pod *v1.Pod, ip string) error {
+	now := metav1.Now()
+	status := pod.Status.DeepCopy()
+	status.Phase = v1.PodRunning
+	if k.flags.NodeIP != "" {
+		status.HostIP, status.HostIPs = k.flags.NodeIP, []v1.HostIP{{IP: k.flags.NodeIP}}
+	}
+	status.PodIP, status.PodIPs = ip, []v1.PodIP{{IP: ip}}
+	status.StartTime = &now
+	for _, kind := range []v1.PodConditionType{v1.PodReadyToStartContainers, v1.PodInitialized, v1.ContainersReady, v1.PodReady} {
+		setCondition(status, v1.PodCondition{Type: kind, Status: v1.ConditionTrue, LastTransitionTime: now})
+	}
+	status.ContainerStatuses = nil
+	for _, c := range pod.Spec.Containers {
+		started := true
+		status.ContainerStatuses = append(status.ContainerStatuses, v1.ContainerStatus{
+			Name: c.Name, Image: c.Image, Ready: true, Started: &started,
+			ContainerID: fmt.Sprintf("containerd://%s-%s", pod.UID, c.Name),
+			State:       v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+	_, _, _, err := podutil.PatchPodStatus(ctx, k.client, pod.Namespace, pod.Name, pod.UID, pod.Status, *status)
+	return err
+}
+
+// finishDeletion is the status manager's last step for a terminated pod (status_manager.go syncPod with
+// canBeDeleted: delete with grace period 0 and the pod's UID as precondition).
+func (k *kubeletNode) finishDeletion(ctx context.Context, pod *v1.Pod) error {
+	zero := int64(0)
+	uid := types.UID(pod.UID)
+	options := metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}}
+	return ignoreNotFound(k.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, options))
+}
+
+func setCondition(status *v1.PodStatus, condition v1.PodCondition) {
+	for i := range status.Conditions {
+		if status.Conditions[i].Type == condition.Type {
+			status.Conditions[i] = condition
+			return
+		}
+	}
+	status.Conditions = append(status.Conditions, condition)
+}
