@@ -46,12 +46,6 @@ def built(real_cluster: RealCluster) -> Iterator[RealCluster]:
     yield real_cluster
 
 
-def _vxlan(host: SystemdHost) -> dict[str, Any]:
-    """The kernel's view of flannel's VXLAN device on ``host`` (``ip -d -j link``)."""
-    found = json.loads(host.exec("ip", "-d", "-j", "link", "show", DEVICE).stdout)
-    return dict(found[0])
-
-
 def test_flannel_builds_a_kernel_vxlan_on_every_node(built: RealCluster) -> None:
     """Both nodes Ready; flanneld runs on both (the DaemonSet, Linux only); each host has a kernel VXLAN
     device flannel.4096 with VNI 4096 and destination port 4789 on the node's address, flannel's CNI
@@ -68,7 +62,8 @@ def test_flannel_builds_a_kernel_vxlan_on_every_node(built: RealCluster) -> None
     assert ds["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
     built.wait_for("nodes Ready", lambda: all(_ready(n) for n in _nodes(built).values()), timeout=300)
     for host in built.hosts:
-        info = _vxlan(host)["linkinfo"]
+        found = built.wait_for(f"{DEVICE} on {host.name}", lambda h=host: _maybe_vxlan(h), timeout=120)
+        info = found["linkinfo"]
         assert info["info_kind"] == "vxlan", host.name
         assert info["info_data"]["id"] == VNI and info["info_data"]["port"] == PORT, info
         assert info["info_data"]["local"] == host.address, info

@@ -19,7 +19,7 @@ import pytest
 from tests.lab.e2e import changed_steps
 from tests.lab.real.cluster import RealCluster
 from tests.lab.real.test_real_cluster import _client, _nodes, _pod, _ready
-from tests.lab.real.test_real_vxlan import VNI, _apply, _vxlan
+from tests.lab.real.test_real_vxlan import VNI, _apply, _maybe_vxlan
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
 
@@ -52,7 +52,8 @@ def test_an_interrupted_vxlan_up_converges_on_the_next_up(real_cluster: RealClus
     assert again.returncode == 0 and changed_steps(again.stdout) == [], again.stdout[-4000:]
     cluster.wait_for("nodes Ready", lambda: all(_ready(n) for n in _nodes(cluster).values()), timeout=300)
     for host in cluster.hosts:
-        assert _vxlan(host)["linkinfo"]["info_data"]["id"] == VNI, host.name
+        found = cluster.wait_for(f"VXLAN on {host.name}", lambda h=host: _maybe_vxlan(h), timeout=120)
+        assert found["linkinfo"]["info_data"]["id"] == VNI, host.name
     _apply(cluster, _pod(cluster, "echo-server", cluster.host("worker"), ["-listen", ":8080"]))
 
     def pod_ip() -> str | None:
