@@ -58,7 +58,6 @@ KUBERNETES_COMMANDS = (
 RENAMES = {
     "etcd": {"server": "etcd"},  # go names go.etcd.io/etcd/server/v3's binary "server"
     "flannel": {"flannel": "flanneld", "install_conf": "install-conf"},  # as flannel's Dockerfile names them
-    "flannel-cni-plugin": {"cni-plugin": "flannel"},  # the plugin's type, as its image's /flannel
 }
 STAMP = ".stamp"
 
@@ -181,8 +180,8 @@ def _version_flags(name: str, version: str) -> tuple[str, ...]:
         "flannel": ("github.com/flannel-io/flannel/pkg/version.Version",),  # its Makefile's dist/flanneld
     }
     flags = tuple(f"-X {variable}={version}" for variable in variables.get(name, ()))
-    if name == "flannel-cni-plugin":  # its scripts/build_flannel.sh
-        flags += (f"-X main.Version={version}", "-X main.Program=flannel")
+    if name == "flannel-cni-plugin":  # containernetworking/plugins' build_linux.sh
+        flags += (f"-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={version}",)
     if name == "runc":  # its Makefile: -X main.version=$(cat VERSION), which has no leading v
         flags += (f"-X main.version={version.removeprefix('v')}",)
     return flags

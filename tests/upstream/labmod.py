@@ -78,12 +78,15 @@ COMPONENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("github.com/flannel-io/flannel", "github.com/flannel-io/flannel/cmd/install_conf"),
     ),
     # The flannel CNI plugin kube-flannel's install-cni-plugin init container copies to /opt/cni/bin/flannel.
-    # flannel v0.28.10's manifest pins v1.9.1-flannel3; the newest release this lab could reach is
-    # v1.9.1-flannel1 (same upstream CNI plugins v1.9.1), which the lab image carries under the pinned tag.
+    # flannel v0.28.10's manifest pins flannel-io/cni-plugin v1.9.1-flannel3, but the Go module proxy refuses
+    # github.com/flannel-io/cni-plugin (403 "This module version is not available"). The same plugin lived
+    # in containernetworking/plugins (plugins/meta/flannel) until it moved to flannel-io; v0.9.1 is its last
+    # release there that the proxy serves. It reads /run/flannel/subnet.env and delegates to bridge +
+    # host-local exactly as the moved plugin does; the lab image carries it under the pinned tag.
     "flannel-cni-plugin": (
-        "github.com/flannel-io/cni-plugin",
-        "v1.9.1-flannel1",
-        ("github.com/flannel-io/cni-plugin",),
+        "github.com/containernetworking/plugins",
+        "v0.9.1",
+        ("github.com/containernetworking/plugins/plugins/meta/flannel",),
     ),
 }
 REPLACES: dict[str, dict[str, str]] = {

@@ -3,9 +3,10 @@
 Real: everything ``test_real_cluster.py`` lists (the unmodified CLI over SSH, systemd-nspawn Debian hosts,
 kubeadm, kubelet, containerd, runc, kube-proxy, CoreDNS from the lab registry), and flannel itself: the
 kube-flannel DaemonSet hybridctl applied, running flanneld v0.28.10 and its install-conf built from
-github.com/flannel-io/flannel's Go module, and the flannel CNI plugin built from
-github.com/flannel-io/cni-plugin (``tests/upstream/labmod.py``: the one deviation, flanneld's unused
-Tencent Cloud backend compiled against a stand-in because the module proxy refuses that SDK module),
+github.com/flannel-io/flannel's Go module, and the flannel CNI plugin built from its former upstream home,
+containernetworking/plugins v0.9.1 ``plugins/meta/flannel`` (``tests/upstream/labmod.py``; the module proxy
+refuses github.com/flannel-io/cni-plugin; likewise flanneld's unused Tencent Cloud backend compiles against
+a stand-in because the proxy refuses that SDK module),
 pulled through the inventory's ``ghcr.io`` mirror at the lab registry. flanneld creates the kernel VXLAN
 device from the kube-flannel-cfg ConfigMap; pod traffic between nodes crosses it. Emulated: nothing;
 Windows nodes are not part of this cluster (vxlan with Windows nodes is refused by ``up`` today).
