@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
+from typing import NoReturn
 
 import pytest
 
@@ -13,15 +15,22 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require_tool(name: str, install_hint: str) -> str:
-    """The path of executable ``name``; skip (locally) or fail (in CI) when it is missing."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
-    if path:
-        return path
-    message = f"{name} is not installed: {install_hint}"
+def missing(message: str) -> NoReturn:
+    """A prerequisite is missing: fail in CI (``.ci/run`` must install it), skip elsewhere."""
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_tool(name: str, install_hint: str, also_in: Sequence[str] = ("/usr/sbin",)) -> str:
+    """The path of executable ``name`` (in PATH or one of ``also_in``); skip (locally) or fail (in CI)
+    when it is missing."""
+    found = shutil.which(name) or next(
+        (f"{d}/{name}" for d in also_in if os.path.exists(f"{d}/{name}")), None
+    )
+    if found:
+        return found
+    missing(f"{name} is not installed: {install_hint}")
 
 
 def require_root(reason: str) -> None:

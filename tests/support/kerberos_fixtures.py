@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from hybridctl.inventory.models import WinRMConnection
 from hybridctl.transport.winrm import WinRMTransport
 from tests.contract.harness_winrm import WinRMHarness
-from tests.support.ci import in_ci, require_tool
+from tests.support.ci import missing, require_tool
 from tests.support.kdc import DOMAIN, Kdc, client_config
 from tests.support.winrm import WinRMEndpoint
 from tests.support.winrm_fixtures import (
@@ -117,8 +117,7 @@ def _require_gssapi() -> None:
     try:
         import gssapi  # noqa: F401
     except ImportError:
-        message = "the gssapi package is missing: pip install -e '.[test]' (needs libkrb5-dev)"
-        (pytest.fail if in_ci() else pytest.skip)(message)
+        missing("the gssapi package is missing: pip install -e '.[test]' (needs libkrb5-dev)")
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from hybridctl.transport.ssh import SSHTransport
 from tests.lab.artifacts import ArtifactServer, build_linux_artifacts
 from tests.lab.cluster_model import ClusterModel
 from tests.lab.linux_sim.sim_common import PROGRAMS
-from tests.support.ci import in_ci, require_tool
+from tests.support.ci import missing, require_tool
 from tests.support.hosts_fixtures import require_linux_hosts
 from tests.support.inventory import kubernetes_spec, linux_entry
 from tests.support.linux_hosts import LinuxTestHosts, TestHost
@@ -266,9 +266,7 @@ def sim_lab_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimLab
     require_tool("curl", "apt-get install -y curl")
     require_tool("/usr/lib/cni/bridge", "apt-get install -y containernetworking-plugins")
     if subprocess.run(["/usr/bin/python3", "-c", "import yaml"], capture_output=True, check=False).returncode:
-        (pytest.fail if in_ci() else pytest.skip)(
-            "PyYAML for /usr/bin/python3: apt-get install -y python3-yaml"
-        )
+        missing("PyYAML for /usr/bin/python3: apt-get install -y python3-yaml")
     with SimLab(tmp_path_factory.mktemp("sim-lab")) as lab:
         yield lab
 
