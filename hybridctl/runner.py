@@ -1,9 +1,10 @@
 """Run steps on hosts: bounded parallelism per OS, cross-host dependencies, retries, stop policy.
 
 A (host, step) pair is *ready* when the host finished its previous step, every step named in
-``requires`` is done on every host it applies to, and (for a barrier) every host has finished every
-earlier step. A scheduler submits ready pairs to a thread pool while the number of Linux and of Windows
-steps in flight stays under their caps (a sliding window). Each step's check runs again right before
+``requires`` is done on every host it applies to, (for a barrier) every host has finished every
+earlier step, and (for a step that runs ``one_at_a_time`` on the host) no other such host runs it.
+A scheduler submits ready pairs to a thread pool while the number of Linux and of Windows steps in
+flight stays under their caps (a sliding window). Each step's check runs again right before
 its apply, so a plan computed earlier never decides what changes.
 """
 
@@ -177,11 +178,22 @@ class Runner:
         for name in item.step.requires:
             if not all(self._done.get((h.name, name)) for h in self._hosts_with(name)):
                 return False
+        if self._waits_its_turn(item):
+            return False
         if item.step.barrier:
             return all(not q or q[0].index >= item.index for q in self._queues.values()) and all(
                 other.index >= item.index for other in self._running.values()
             )
         return True
+
+    def _waits_its_turn(self, item: _Item) -> bool:
+        """A one-at-a-time step is running on another host for which it is one-at-a-time too."""
+        if not item.step.one_at_a_time(item.host):
+            return False
+        return any(
+            other.step.name == item.step.name and other.step.one_at_a_time(other.host)
+            for other in self._running.values()
+        )
 
     def _hosts_with(self, step_name: str) -> list[Host]:
         step = next((s for s in self.steps if s.name == step_name), None)

@@ -61,6 +61,14 @@ class Step(ABC):
         """Whether the step runs on ``host`` at all (decided from the inventory, without connecting)."""
         return True
 
+    def one_at_a_time(self, host: Host) -> bool:
+        """Whether ``host`` runs this step alone among the hosts for which this also holds.
+
+        The runner never starts the step on such a host while it runs on another such host (the other
+        hosts keep their parallelism); the order among them is the inventory's.
+        """
+        return False
+
     @abstractmethod
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """What would change on ``host``; read-only (the view refuses writes)."""

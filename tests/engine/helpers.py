@@ -19,11 +19,11 @@ from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.testing import FakeHost, FakeTransport
 
 
-def cluster(linux: int = 2, windows: int = 2) -> Cluster:
-    """One control plane plus ``linux - 1`` Linux and ``windows`` Windows workers."""
+def cluster(linux: int = 2, windows: int = 2, control_planes: int = 1) -> Cluster:
+    """``control_planes`` control planes, ``linux - control_planes`` Linux and ``windows`` Windows workers."""
     hosts = []
     for i in range(linux):
-        role = "control-plane" if i == 0 else "worker"
+        role = "control-plane" if i < control_planes else "worker"
         hosts.append(
             {"name": f"lin{i}", "address": f"10.0.0.{10 + i}", "role": role, "os": "linux", "ssh": {}}
         )
@@ -107,6 +107,7 @@ def make_step(
     delay: float = 0.0,
     applies: Callable[[Host], bool] = lambda h: True,
     action: Callable[[HostHandle], None] | None = None,
+    alone: Callable[[Host], bool] = lambda h: False,
 ) -> Step:
     """A step that always has one change, marks a file on the host and records timing."""
 
@@ -115,6 +116,9 @@ def make_step(
 
         def applies_to(self, host: Host, cluster: Cluster) -> bool:
             return applies(host)
+
+        def one_at_a_time(self, host: Host) -> bool:
+            return alone(host)
 
         def check(self, host: HostView, ctx: StepContext) -> list[Change]:
             done = host.get(f"/marks/{name}") is not None

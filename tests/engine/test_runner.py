@@ -20,6 +20,7 @@ from hybridctl.runner import Runner, RunnerOptions
 from hybridctl.steps.base import Change, Step
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.linux.kubeadm_join import KubeadmJoin
 from tests.engine.helpers import Tracker, World, cluster, make_step, world
 
 FAST = RunnerOptions(backoff=0.0)
@@ -84,6 +85,29 @@ def test_requires_waits_for_a_step_on_another_host_while_others_prepare_in_paral
     init_end = tracker.order.index(("end", "lin0", "init"))
     assert all(tracker.order.index(("start", h, "join")) > init_end for h in ("lin1", "win0", "win1"))
     assert all(tracker.order.index(("end", h, "prepare")) < init_end for h in ("lin1", "win0", "win1"))
+
+
+def _intervals(tracker: Tracker, step: str) -> dict[str, tuple[int, int]]:
+    starts = {h: i for i, (kind, h, s) in enumerate(tracker.order) if kind == "start" and s == step}
+    return {h: (i, tracker.order.index(("end", h, step))) for h, i in starts.items()}
+
+
+def test_control_planes_join_one_at_a_time_while_workers_join_alongside() -> None:
+    """The real kubeadm-join step's rule: etcd admits one learner at a time, so control planes join in turn.
+
+    Real: the runner's scheduler and KubeadmJoin.one_at_a_time. Simulated: the join itself (a marker step
+    that takes 0.1 s), on fake hosts.
+    """
+    w = world(cluster(linux=5, windows=0, control_planes=3))
+    tracker = Tracker()
+    join_rule = KubeadmJoin().one_at_a_time
+    join = make_step("join", tracker, delay=0.1, applies=lambda h: h.name != "lin0", alone=join_rule)
+    Runner(w.ctx, w.cluster.hosts, [join], FAST).run()
+    spans = _intervals(tracker, "join")
+    first, second = sorted((spans["lin1"], spans["lin2"]))
+    assert first[1] < second[0], f"control-plane joins overlapped: {tracker.order}"
+    workers = [spans["lin3"], spans["lin4"]]
+    assert all(w[0] < first[1] for w in workers), f"workers waited for a control-plane join: {tracker.order}"
 
 
 def test_check_runs_again_right_before_apply() -> None:

@@ -35,6 +35,18 @@ class KubeadmJoin(LinuxStep):
         """Linux hosts other than the first control plane."""
         return not host.is_windows and host != cluster.first_control_plane
 
+    def one_at_a_time(self, host: Host) -> bool:
+        """Control planes join one by one; workers join in parallel with them and with each other.
+
+        A control-plane join adds a member to etcd, as a learner since kubeadm's EtcdLearnerMode (on by
+        default since 1.29, kubeadm's ``app/features``), and etcd admits one learner at a time by default
+        (KEP-3614, kubernetes/enhancements#3615 keeps that default). Two concurrent joins fail one of
+        them with "etcdserver: too many learner members in cluster"; a three-control-plane lab cluster
+        hit it.
+        Concurrent control-plane joins also raced in kubeadm before learner mode (kubernetes/kubeadm#2005).
+        """
+        return host.is_control_plane
+
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """Joined means kubelet.conf exists and the Node is registered."""
         has_conf, registered = _state(host, ctx)
