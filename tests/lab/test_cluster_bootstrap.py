@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,24 @@ def test_pod_cidrs_refuses_a_node_without_one(lab: SimLab, tmp_path: Path) -> No
     error = result.failures()[(built.hosts[0].name, "pod-cidrs")]
     assert built.hosts[1].name in error and "node.spec.podCIDR" in error
     assert "allocate-node-cidrs" in (result.report.results[0].hint or "")
+
+
+def test_the_plan_waits_for_a_node_that_registered_moments_ago(lab: SimLab, tmp_path: Path) -> None:
+    """An ``up`` killed right after ``kubeadm init`` leaves a registered node whose CIDR the
+    controller-manager has not allocated yet; the next plan waits for it instead of failing (seen in
+    the real lab's interrupted vxlan ``up``, seed 3769). Simulated: the control plane (cluster model)."""
+    built = bootstrap(lab, 1, tmp_path)
+    name = built.hosts[1].name
+    cidr = lab.model.nodes()[name]["podCIDR"]
+    lab.model.update_node(name, podCIDR=None)
+    allocate = threading.Timer(3.0, lambda: lab.model.update_node(name, podCIDR=cidr))
+    allocate.start()
+    try:
+        result = run_steps(lab, built.cluster, [cluster_steps.PodCidrs(wait=30)], read_only=True)
+    finally:
+        allocate.cancel()
+    assert result.failures() == {}
+    assert (built.hosts[0].name, "pod-cidrs") in {(r.host, r.step) for r in result.report.results}
 
 
 def test_inventory_labels_and_taints_are_applied_and_nodes_removed(lab: SimLab, tmp_path: Path) -> None:

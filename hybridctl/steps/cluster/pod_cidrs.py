@@ -28,12 +28,19 @@ class PodCidrs(ClusterStep):
         self.wait = wait
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """Record ``pod-cidrs``; StepError for a node without one (applying: or one that never registered)."""
-        deadline = time.monotonic() + (0.0 if ctx.read_only else self.wait)
+        """Record ``pod-cidrs``; StepError for a node without one (applying: or one that never registered).
+
+        A registered node without a CIDR is waited for while planning too (waiting only reads): the
+        controller-manager allocates one within seconds of registration, and an ``up`` interrupted right
+        after ``kubeadm init`` leaves exactly such a node for the next plan. Nodes that have not
+        registered are waited for only when applying; while planning their join is still to come.
+        """
+        deadline = time.monotonic() + self.wait
         while True:
             found = _cidrs(ctx)
             missing = [h.name for h in ctx.members.hosts if not found.get(h.name)]
-            if not missing or time.monotonic() >= deadline:
+            waiting = [n for n in missing if n in found] if ctx.read_only else missing
+            if not waiting or time.monotonic() >= deadline:
                 break
             time.sleep(POLL)
         members = {h.name for h in ctx.members.hosts}  # nodes leaving, or not hybridctl's, get no routes
