@@ -65,8 +65,8 @@ class LoadBalancer:
         check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
         if check.returncode:
             raise RuntimeError(f"haproxy refused its configuration: {check.stderr.strip()}")
-        log = (self.workdir / "haproxy.log").open("wb")
-        self._process = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=log)
+        with (self.workdir / "haproxy.log").open("wb") as log:  # the child keeps its own descriptor
+            self._process = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=log)
         try:
             self._wait_listening()
         except BaseException:
