@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -145,11 +145,11 @@ def test_the_api_keeps_working_while_the_first_control_plane_is_down(
         first.exec("mv", f"/etc/kubernetes/manifests/{name}", f"{MOVED}/{name}")
     try:
         cluster.wait_for("HAProxy marks the first API server down", lambda: balancer.up_backends() == others)
-        # etcd elects a new leader if the stopped member led; writes may fail until it has (seconds)
-        probe = ("create", "configmap", "probe", "--from-literal=k=v", "--dry-run=server")
-        cluster.wait_for("a write through the endpoint", lambda: cluster.kubectl(*probe), timeout=60)
-        for attempt in range(4):  # round robin: every remaining API server answers at least once
-            cluster.kubectl("create", "configmap", f"while-down-{attempt}", "--from-literal=k=v")
+        # Each write may need a retry: etcd elects a new leader if the stopped member led, and under load a
+        # request in flight was seen to end with "unexpected EOF"; apply is idempotent, so a retry is safe.
+        for attempt in range(4):
+            written = _apply_configmap(cluster, f"while-down-{attempt}")
+            cluster.wait_for(f"write {attempt} through the endpoint", written, timeout=60)
             assert cluster.kubectl("get", "configmap", f"while-down-{attempt}", "-o", "name")
         assert set(_control_plane_nodes(cluster)) == {h.name for h in cluster.hosts}
     finally:
@@ -158,6 +158,14 @@ def test_the_api_keeps_working_while_the_first_control_plane_is_down(
     everyone = {h.name for h in cluster.hosts}
     cluster.wait_for("the first API server back in HAProxy", lambda: balancer.up_backends() == everyone)
     assert {m.get("name") for m in _etcd_members(first)} == everyone
+
+
+def _apply_configmap(cluster: RealCluster, name: str) -> Callable[[], str]:
+    """A probe that applies ConfigMap ``name`` (kubectl apply: repeating it is harmless)."""
+    path = cluster.workdir / f"{name}.yaml"
+    document = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
+    path.write_text(json.dumps(document))
+    return lambda: cluster.kubectl("apply", "-f", str(path))
 
 
 def test_a_second_up_changes_nothing(built: tuple[HaCluster, LoadBalancer]) -> None:
