@@ -352,11 +352,9 @@ class WindowsScripts:
         """Everything win/reset removes, skipping what is gone."""
         machine, removed = ctx.machine, []
         for name in [str(n) for n in ctx.param("NssmServices") or []]:
-            if machine.services.pop(name, None) is not None:
-                removed.append(f"service {name}")
+            removed += self._remove_service(ctx, name)
         removed += _remove_sandboxes(ctx)
-        if machine.services.pop("containerd", None) is not None:
-            removed.append("service containerd")
+        removed += self._remove_service(ctx, "containerd")
         self.kube.update_ready(machine)
         removed += _reset_hns(ctx, self.realiser)
         removed += self._reset_routes(ctx)
@@ -374,6 +372,19 @@ class WindowsScripts:
         drop = {str(e) for e in ctx.param("PathEntries") or []}
         machine.machine_path = ";".join(e for e in machine.machine_path.split(";") if e and e not in drop)
         _reply(ctx, {"removed": removed})
+
+    def _remove_service(self, ctx: ScriptContext, name: str) -> list[str]:
+        """Stop (when the script calls Stop-Service) and delete a service. Deleting a running service only
+        marks it for deletion and its process keeps running (sc.exe delete: "If the service is running
+        ... the service is marked for deletion", learn.microsoft.com windows-server sc-delete), so a
+        script that does not stop it leaves the agent running."""
+        service = ctx.machine.services.get(name)
+        if service is None:
+            return []
+        if service.status != "Stopped" and calls(ctx, "Stop-Service"):
+            self.kube.stop(ctx.machine, name)
+        del ctx.machine.services[name]
+        return [f"service {name}"]
 
     def _reset_routes(self, ctx: ScriptContext) -> list[str]:
         if not calls(ctx, "Remove-NetRoute"):
