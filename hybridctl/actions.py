@@ -7,7 +7,8 @@ The step list ``plan`` shows (offline or online) is the very list ``up`` runs.
               joins wait for init; the pod network waits for every node's pod CIDR; cluster steps last.
 ``add-node``  the same path for the named hosts, plus what the cluster needs for them: a fresh join token
               (deleted afterwards), the new nodes' routes on every existing node and every node's routes on
-              the new nodes. Existing nodes run nothing else.
+              the new nodes. Existing nodes run nothing else; inventory hosts that are not nodes yet are
+              left alone (a warning names them).
 ``down``      without names the whole cluster, workers first, control planes last; with names only those
               nodes, then every remaining node drops its routes to them.
 """
@@ -39,6 +40,9 @@ class Action:
     selector: Selector = field(default=lambda step, host: True)
     departing: frozenset[str] = frozenset()
     """Hosts the verb removes: the rest of the cluster is computed without them."""
+    joining: frozenset[str] | None = None
+    """Hosts the verb joins; ``None``: every host of the inventory (``up``). Other hosts of the inventory
+    that are not nodes are left alone (``StepContext.members``)."""
 
     def pairs(self, cluster: Cluster) -> list[tuple[Step, Host]]:
         """Every (step, host) the verb will run, in order (what ``plan --offline`` shows)."""
@@ -130,7 +134,7 @@ def add_node(cluster: Cluster, names: Sequence[str]) -> Action:
         return id(step) in network_steps
 
     steps = [*prepare, *join, *network, *finish, *cluster_finish]
-    return Action("add-node", steps, list(cluster.hosts), select)
+    return Action("add-node", steps, list(cluster.hosts), select, joining=frozenset(new))
 
 
 def down(cluster: Cluster, names: Sequence[str], *, purge: bool) -> Action:
@@ -174,4 +178,5 @@ def _down_some(cluster: Cluster, names: set[str], purge: bool) -> Action:
     remaining = lambda h: h.name not in names  # noqa: E731 - a one-line predicate shared by three steps
     cidrs = Scoped(cluster_steps.POD_CIDRS, remaining, suffix="", barrier=True)
     network = [Scoped(s, remaining, suffix="") for s in [*linux.NETWORK, *windows.NETWORK]]
-    return Action("down", [*removed, cidrs, *network], list(cluster.hosts), departing=frozenset(names))
+    steps = [*removed, cidrs, *network]
+    return Action("down", steps, list(cluster.hosts), departing=frozenset(names), joining=frozenset())

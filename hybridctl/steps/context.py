@@ -15,6 +15,12 @@ from hybridctl.steps.host import DryRunViolationError, HostHandle, HostView
 
 DEPARTING = "departing"
 """RunState key: names of the hosts this run removes from the cluster (``down NAME...``)."""
+JOINING = "joining"
+"""RunState key: names of the hosts this run joins (``add-node NAME...``; ``frozenset()`` for ``down
+NAME...``), or ``None`` when every host of the inventory must end up a node (``up``)."""
+ABSENT = "absent"
+"""RunState key: hosts of the inventory that are not nodes and that this run does not join (``pod-cidrs``
+finds them in the API): ``add-node`` and ``down NAME`` leave them alone."""
 
 
 @dataclass
@@ -56,16 +62,24 @@ class StepContext:
 
     @property
     def members(self) -> Cluster:
-        """The cluster as it will be after this run: without the hosts ``down`` is removing.
+        """The cluster as it will be after this run: without the hosts ``down`` is removing, and without
+        the inventory's hosts that are not nodes and that this run does not join (``ABSENT``).
 
         Routes and the pod CIDRs to wait for are computed from it, so remaining nodes drop the departing
-        nodes' routes instead of waiting for nodes that are going away.
+        nodes' routes instead of waiting for nodes that are going away, and ``add-node X`` neither waits
+        for nor touches a host Y that the inventory lists but nobody has joined yet.
         """
-        departing: frozenset[str] = self.state.get(DEPARTING) or frozenset()
-        if not departing:
+        leaving: frozenset[str] = (self.state.get(DEPARTING) or frozenset()) | (
+            self.state.get(ABSENT) or frozenset()
+        )
+        if not leaving:
             return self.cluster
-        hosts = [h for h in self.cluster.hosts if h.name not in departing]
+        hosts = [h for h in self.cluster.hosts if h.name not in leaving]
         return self.cluster.model_copy(update={"spec": self.cluster.spec.model_copy(update={"hosts": hosts})})
+
+    def is_member(self, name: str) -> bool:
+        """Whether host ``name`` is (or this run makes it) a node of the cluster (see ``members``)."""
+        return any(h.name == name for h in self.members.hosts)
 
     def view(self, name: str) -> HostView:
         """Read-only access to another host of the cluster (e.g. the first control plane)."""

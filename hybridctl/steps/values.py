@@ -8,6 +8,8 @@ Keys of ``RunState`` that steps share (documented here, the one place they are d
 * ``windows-builds``: ``dict[node name, "10.0.NNNNN"]`` probed by the Windows preflight.
 * ``facts/<host>``: ``dict`` of facts a host's preflight probed (OS family, build, ...).
 * ``departing``: ``frozenset`` of host names ``down`` removes (see ``StepContext.members``).
+* ``joining``: ``frozenset`` of host names ``add-node`` joins (empty for ``down NAME``), ``None`` for ``up``.
+* ``absent``: ``frozenset`` of inventory hosts that are not nodes and not joined by this run (``pod-cidrs``).
 """
 
 from __future__ import annotations

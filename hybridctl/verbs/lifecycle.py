@@ -13,7 +13,7 @@ from hybridctl.events import Outcome
 from hybridctl.inventory.models import Cluster
 from hybridctl.runner import RunReport
 from hybridctl.session import RunSettings, Session, exit_code_of
-from hybridctl.steps.context import DEPARTING
+from hybridctl.steps.context import DEPARTING, JOINING
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ def run_verb(
     """
     with Session(env, cluster, settings, command or action.verb) as session:
         session.run_state.set(DEPARTING, action.departing)
+        session.run_state.set(JOINING, action.joining)
         plan = _run(session, action, read_only=True)
         pending = plan.count(Outcome.CHANGED)
         _show_plan(env, plan, confirm.diff or env.verbose)

@@ -17,6 +17,7 @@ import pytest
 
 from hybridctl.steps import cluster as cluster_steps
 from hybridctl.steps import linux
+from hybridctl.steps.context import JOINING, RunState
 from hybridctl.steps.values import JOIN
 from tests.lab.linux_sim.lab import (
     SimLab,
@@ -131,6 +132,37 @@ def test_the_plan_waits_for_a_node_that_registered_moments_ago(lab: SimLab, tmp_
         allocate.cancel()
     assert result.failures() == {}
     assert (built.hosts[0].name, "pod-cidrs") in {(r.host, r.step) for r in result.report.results}
+
+
+def test_a_host_the_run_does_not_join_is_left_alone_and_named(lab: SimLab, tmp_path: Path) -> None:
+    """The inventory lists a host that is not a node (never joined, or removed with ``down NAME``).
+    ``add-node`` of another host and ``down NAME`` (``JOINING`` = what they join) neither wait for it
+    (pod CIDR, Ready) nor configure its pod network, and the plan names it in a warning; ``up``
+    (``JOINING`` = None) still refuses to build the pod network without it. Real: SSH test hosts, kernel
+    routes; simulated: the control plane (cluster model), kubeadm and the kubelet."""
+    built = bootstrap(lab, 1, tmp_path)
+    (stranger,) = lab.add(1)
+    members = [(built.hosts[0], "control-plane"), (built.hosts[1], "worker"), (stranger, "worker")]
+    cluster = lab.cluster(members)
+    ready = cluster_steps.NodesReady(linux_timeout=10, windows_timeout=10)
+    steps = [cluster_steps.PodCidrs(wait=3), *linux.NETWORK, ready, cluster_steps.JoinCleanup()]
+    for read_only in (True, False):
+        state = RunState({JOINING: frozenset()})
+        run = run_steps(lab, cluster, steps, options=built.options, state=state, read_only=read_only)
+        run.assert_ok()
+        assert run.changed() == {}
+    warnings = [
+        e.data
+        for e in run_steps(
+            lab, cluster, steps, options=built.options, state=RunState({JOINING: frozenset()}), read_only=True
+        ).events.of_kind("warning")
+    ]
+    assert [w["host"] for w in warnings] == [built.hosts[0].name]
+    assert f"not nodes of the cluster: {stranger.name}" in warnings[0]["message"]
+    assert stranger.exec("test", "-e", "/etc/cni/net.d", check=False).returncode != 0
+    assert _routes(stranger) == {}
+    refused = run_steps(lab, cluster, steps, options=built.options, state=RunState({JOINING: None}))
+    assert "nodes not registered with the cluster" in refused.failures()[(built.hosts[0].name, "pod-cidrs")]
 
 
 def test_inventory_labels_and_taints_are_applied_and_nodes_removed(lab: SimLab, tmp_path: Path) -> None:

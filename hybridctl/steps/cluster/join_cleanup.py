@@ -39,8 +39,8 @@ class JoinCleanup(ClusterStep):
 
 
 def _joins_pending(ctx: StepContext, initialised: bool) -> bool:
-    """Some host of the inventory is not a Node yet, so a join token will be created."""
-    others = [h.name for h in ctx.cluster.hosts if h != ctx.cluster.first_control_plane]
+    """Some host this run makes a node is not a Node yet, so a join token will be created."""
+    others = [h.name for h in ctx.members.hosts if h != ctx.cluster.first_control_plane]
     if not initialised:
         return bool(others)
     registered = kube.nodes(ctx)

@@ -1,4 +1,4 @@
-"""``nodes-ready``: wait until every node of the inventory is Ready (Linux and Windows have own limits)."""
+"""``nodes-ready``: wait until every node of the cluster is Ready (Linux and Windows have own limits)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,11 @@ class NodesReady(ClusterStep):
 
 
 def not_ready(ctx: StepContext) -> dict[str, str]:
-    """Inventory nodes that are not Ready, with why."""
+    """Nodes of the cluster (``ctx.members``: not those leaving, nor absent hosts this run does not join)
+    that are not Ready, with why."""
     nodes = kube.nodes(ctx)
     late = {}
-    for host in ctx.cluster.hosts:
+    for host in ctx.members.hosts:
         node = nodes.get(host.name)
         if node is None:
             late[host.name] = "not registered"

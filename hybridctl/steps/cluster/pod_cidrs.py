@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from hybridctl.steps import kube
 from hybridctl.steps.base import Change, StepError
 from hybridctl.steps.cluster.common import ClusterStep
-from hybridctl.steps.context import StepContext
+from hybridctl.steps.context import ABSENT, DEPARTING, JOINING, StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.values import POD_CIDRS
 
@@ -38,6 +38,7 @@ class PodCidrs(ClusterStep):
         deadline = time.monotonic() + self.wait
         while True:
             found = _cidrs(ctx)
+            _leave_absent_alone(ctx, host.name, found)
             missing = [h.name for h in ctx.members.hosts if not found.get(h.name)]
             waiting = [n for n in missing if n in found] if ctx.read_only else missing
             if not waiting or time.monotonic() >= deadline:
@@ -52,6 +53,26 @@ class PodCidrs(ClusterStep):
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Nothing to apply."""
+
+
+def _leave_absent_alone(ctx: StepContext, where: str, found: dict[str, str | None]) -> None:
+    """Record (and, while planning, warn about) inventory hosts this run neither finds nor joins."""
+    joining: frozenset[str] | None = ctx.state.get(JOINING)
+    if joining is None:  # up: every host of the inventory must become a node
+        return
+    departing: frozenset[str] = ctx.state.get(DEPARTING) or frozenset()
+    absent = frozenset(
+        h.name for h in ctx.cluster.hosts if h.name not in found and h.name not in joining | departing
+    )
+    if ctx.read_only and absent and absent != ctx.state.get(ABSENT):
+        ctx.emit(
+            "warning",
+            host=where,
+            step=PodCidrs.name,
+            message=f"in the inventory but not nodes of the cluster: {', '.join(sorted(absent))}; this run "
+            "leaves them alone ('hybridctl add-node NAME' or 'hybridctl up' joins them)",
+        )
+    ctx.state.set(ABSENT, absent)
 
 
 def _cidrs(ctx: StepContext) -> dict[str, str | None]:

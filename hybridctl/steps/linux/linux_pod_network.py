@@ -48,7 +48,10 @@ class LinuxPodNetwork(LinuxStep):
         return not host.is_windows and cluster.spec.network.mode == "routes"
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """Files, units, routes and the masquerade rules that differ."""
+        """Files, units, routes and the masquerade rules that differ. A host that is not a node and that
+        this run does not join (``add-node`` of another host) is left alone."""
+        if not ctx.is_member(host.host.name):
+            return []
         changes = files_check(ctx, host, host_files(ctx, host, PURPOSES))
         changes += unit_changes(ctx, host, UNITS, start=False)
         return changes + route_changes(host, ctx) + masquerade_changes(host, ctx)

@@ -131,7 +131,10 @@ class WindowsPodNetwork(WindowsStep):
     requires: ClassVar[tuple[str, ...]] = ("pod-cidrs",)
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """Files, the HNS network and endpoint, the routes."""
+        """Files, the HNS network and endpoint, the routes. A host that is not a node and that
+        this run does not join (``add-node`` of another host) is left alone."""
+        if not ctx.is_member(host.host.name):
+            return []
         files = host_files(ctx, host.host, FILES)
         state = _state(host, files)
         changes = file_changes(KnownHashes(state.get("files") or {}), host, files)
