@@ -24,13 +24,24 @@ test/images/README.md: the test images are published as manifest lists including
 test/images/agnhost/README.md: agnhost "behaves and outputs the same expected content, no matter the
 underlying OS"); no Windows container runs.
 
-The tests run in order on one cluster (module scope).
+The cluster is first built by an ``up`` killed (SIGKILL: no cleanup runs, remote commands in flight are
+cut off) after a seeded uniform share of its (host, step) results, Windows steps and cluster steps
+included, then by the ``up`` every test relies on: so an interrupted ``up`` converging is the premise of
+the whole module (``HYBRIDCTL_INTERRUPT_SEED`` replays a run; the point is printed).
+
+The tests run in order on one cluster (module scope): after the checks of the built cluster come the
+lifecycle verbs with real drains and ``kubeadm reset``: ``down NAME`` of a Windows worker (its Deployment
+pods move to the other one), ``add-node`` of it again, ``add-node`` and ``down NAME`` of a third Linux
+worker, and ``down`` of the whole cluster.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import random
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -40,9 +51,11 @@ import pytest
 import yaml
 
 from tests.lab.datapath import PORT
-from tests.lab.e2e import changed_steps
+from tests.lab.e2e import changed_steps, interrupt_after
 from tests.lab.real.cluster import RealCluster
+from tests.lab.real.hosts import SystemdHosts
 from tests.lab.real.images import AGNHOST, ECHO_TAG
+from tests.lab.real.test_real_cluster import _pod_routes, assert_reset
 from tests.lab.real.windows_members import WindowsMembers
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
@@ -53,17 +66,40 @@ RUNTIME_CLASS = "windows-2022"  # hybridctl's RuntimeClass for build 10.0.20348 
 
 @pytest.fixture(scope="module")
 def built(hybrid_cluster: tuple[RealCluster, WindowsMembers]) -> Iterator[tuple[RealCluster, WindowsMembers]]:
-    """The cluster after one ``hybridctl up --yes``; the wall time to all four nodes Ready is printed."""
+    """The cluster after an interrupted ``up`` and one ``hybridctl up --yes``; the wall time of the second
+    to all four nodes Ready is printed."""
     cluster, windows = hybrid_cluster
+    interrupted = _interrupted_up(cluster)
     started = time.monotonic()
     result = cluster.hybridctl("up", "--yes")
     up_done = time.monotonic() - started
     logs = "".join(windows.agents.log(n, "kubelet")[-2000:] for n in WINDOWS)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:] + logs
+    assert result.returncode == 0, interrupted + result.stdout[-6000:] + result.stderr[-3000:] + logs
     cluster.wait_for("all four nodes Ready", lambda: _all_ready(cluster), timeout=300)
     ready = time.monotonic() - started
     print(f"\nhybridctl up (1 cp + 1 Linux + 2 Windows): {up_done:.1f} s; all 4 nodes Ready: {ready:.1f} s")
     yield cluster, windows
+
+
+def _interrupted_up(cluster: RealCluster) -> str:
+    """Run ``up`` and SIGKILL it after a seeded uniform share of its (host, step) results; say where."""
+    seed = int(os.environ.get("HYBRIDCTL_INTERRUPT_SEED", str(time.time_ns() % 10_000)))
+    point = random.Random(seed).random()
+    process = subprocess.Popen(
+        cluster.command("up", "--yes", "--output", "json"),
+        cwd=cluster.workdir,
+        env=cluster.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seen = interrupt_after(process, point, signal.SIGKILL)
+    ended = [f"{e['host']}/{e['step']}" for e in seen if e["event"] == "step-end"]
+    where = f"after {ended[-1]}" if ended else "before any step ended"
+    why = f"first up killed at {point:.3f} of its steps, {where} (HYBRIDCTL_INTERRUPT_SEED={seed}); "
+    print(f"\n{why}exit {process.returncode}")
+    return why
 
 
 def _nodes(cluster: RealCluster) -> dict[str, dict[str, Any]]:
@@ -312,4 +348,189 @@ def test_a_second_up_changes_nothing(built: tuple[RealCluster, WindowsMembers]) 
     cluster, _ = built
     again = cluster.hybridctl("up", "--yes", "--output", "json")
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert changed_steps(again.stdout) == []
+
+
+# --- lifecycle: down NAME and add-node of a Windows worker, add-node and down NAME of a Linux worker, down
+
+
+def _spread_windows_app(cluster: RealCluster) -> dict[str, Any]:
+    """A Deployment of two agnhost replicas with the Windows RuntimeClass, one per Windows node."""
+    spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
+    container = {"name": "c", "image": _agnhost(cluster), "args": ["netexec", f"--http-port={PORT}"]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "win-app"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "win-app"}},
+            "template": {
+                "metadata": {"labels": {"app": "win-app"}},
+                "spec": {
+                    "runtimeClassName": RUNTIME_CLASS,
+                    "topologySpreadConstraints": [
+                        {**spread, "labelSelector": {"matchLabels": {"app": "win-app"}}}
+                    ],
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+_NOT_READY: dict[str, Any] = {"status": {"conditions": []}}
+
+
+def _app_placement(cluster: RealCluster) -> dict[str, str] | None:
+    """Pod name -> node of win-app's two pods once both run with an address (and no other pod remains)."""
+    items = json.loads(cluster.kubectl("get", "pods", "-l", "app=win-app", "-o", "json"))["items"]
+    running = [
+        p
+        for p in items
+        if p["status"].get("phase") == "Running"
+        and p["status"].get("podIP")
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+    if len(items) != 2 or len(running) != 2:
+        return None
+    return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in running}
+
+
+def _windows_routes(windows: WindowsMembers, name: str) -> set[str]:
+    """Destinations of the kernel routes (with a gateway) in the emulated Windows host's namespace."""
+    return {destination for destination, _ in windows.hosts[name].realiser.kernel_routes()}
+
+
+def _machine_is_clean(windows: WindowsMembers, name: str) -> None:
+    machine = windows.nodes[name].host.machine
+    assert set(machine.services) == set(), (name, set(machine.services))
+    assert machine.hns_networks == {} and machine.routes == [], name
+    assert not [n for n in machine.firewall_rules if n.startswith("hybridctl-")], name
+    assert not windows.agents.running(machine, "kubelet"), name
+    assert not machine.has_file(r"C:\etc\kubernetes\kubelet.conf"), name
+
+
+def test_down_name_of_a_windows_worker_moves_its_pods_and_removes_it_everywhere(
+    built: tuple[RealCluster, WindowsMembers],
+) -> None:
+    """``down win2``: the real drain evicts win-app's pod there and the Deployment's replacement runs on
+    win1; the Node is deleted; no Linux host and not win1 keeps a route to win2's pod CIDR; win2's
+    machine has no service, HNS network, route or hybridctl firewall rule left and its kubelet agent is
+    stopped; the other nodes stay Ready."""
+    cluster, windows = built
+    _apply(cluster, _spread_windows_app(cluster))
+    before = cluster.wait_for("win-app spread over both Windows nodes", lambda: _app_placement(cluster), 240)
+    assert sorted(before.values()) == list(WINDOWS), before
+    departing = _nodes(cluster)["win2"]["spec"]["podCIDR"]
+    removed = cluster.hybridctl("down", "win2", "--yes")
+    assert removed.returncode == 0, removed.stdout[-6000:] + removed.stderr[-3000:]
+    assert "win2" not in _nodes(cluster)
+
+    def moved() -> dict[str, str] | None:
+        placed = _app_placement(cluster)
+        return placed if placed and set(placed.values()) == {"win1"} else None
+
+    after = cluster.wait_for("win-app's two pods running on win1", moved, timeout=240)
+    assert set(after) != set(before), "the drained pod was replaced, not kept"
+    for host in cluster.hosts:
+        assert departing not in _pod_routes(host), host.name
+    assert departing not in _windows_routes(windows, "win1")
+    _machine_is_clean(windows, "win2")
+    assert all(_ready(n) for n in _nodes(cluster).values())
+
+
+def test_add_node_and_down_name_of_a_linux_worker_leave_the_downed_windows_host_alone(
+    built: tuple[RealCluster, WindowsMembers], systemd_lab: SystemdHosts
+) -> None:
+    """With win2 still in the inventory but no longer a node: ``add-node`` of a third Linux host (real
+    kubeadm join) warns that win2 is not a node and leaves it alone (its machine stays clean: no service,
+    network or route is recreated there) instead of waiting for it to register; the new node is Ready,
+    win1 and the other Linux hosts route to its pod CIDR and a win-app pod (on win1) reaches a real pod on
+    it. ``down NAME`` then drains and resets it (no kubelet.conf, route or bridge) and every remaining host
+    drops its route to it; win2 is still untouched."""
+    cluster, windows = built
+    (extra,) = systemd_lab.add(1)
+    cluster.members.append((extra, "worker"))
+    try:
+        cluster.write_inventory(extra_hosts=cluster.extra_hosts)
+        added = cluster.hybridctl("add-node", extra.name, "--yes")
+        assert added.returncode == 0, added.stdout[-6000:] + added.stderr[-3000:]
+        assert "not nodes of the cluster: win2" in " ".join((added.stdout + added.stderr).split())
+        _machine_is_clean(windows, "win2")
+        ready = lambda: _ready(_nodes(cluster).get(extra.name, _NOT_READY))  # noqa: E731
+        cluster.wait_for(f"{extra.name} Ready", ready, timeout=240)
+        cidr = _nodes(cluster)[extra.name]["spec"]["podCIDR"]
+        assert cidr in _windows_routes(windows, "win1")
+        for host in cluster.hosts:
+            if host is not extra:
+                assert _pod_routes(host).get(cidr) == extra.address, host.name
+        image = f"{cluster.sources.registry}/echo:{ECHO_TAG}"
+        pinned = {"kubernetes.io/hostname": extra.name}
+        _apply(cluster, _pod("extra-server", image, ["-listen", ":8080"], nodeSelector=pinned))
+        server = _running(cluster, "extra-server")
+        placed = cluster.wait_for("win-app running", lambda: _app_placement(cluster), timeout=120)
+        client = _running(cluster, next(iter(placed)))
+        namespace = windows.pod_namespace(client["spec"]["nodeName"], client["status"]["podIP"])
+        answer = _from_windows_pod(namespace, f"http://{server['status']['podIP']}:8080/").split()
+        assert answer[0] == "extra-server" and answer[1].rsplit(":", 1)[0] == client["status"]["podIP"]
+
+        removed = cluster.hybridctl("down", extra.name, "--yes")
+        assert removed.returncode == 0, removed.stdout[-6000:] + removed.stderr[-3000:]
+        assert extra.name not in _nodes(cluster)
+        assert extra.exec("test", "-e", "/etc/kubernetes/kubelet.conf", check=False).returncode != 0
+        assert _pod_routes(extra) == {} and "cni0" not in extra.exec("ip", "link", "show").stdout
+        assert cidr not in _windows_routes(windows, "win1")
+        for host in cluster.hosts:
+            assert cidr not in _pod_routes(host), host.name
+        _machine_is_clean(windows, "win2")
+    finally:
+        cluster.members.remove((extra, "worker"))
+        cluster.write_inventory(extra_hosts=cluster.extra_hosts)
+        systemd_lab.remove([extra])
+
+
+def test_add_node_joins_the_windows_worker_again(built: tuple[RealCluster, WindowsMembers]) -> None:
+    """``add-node win2`` on the cleaned machine: a fresh TLS bootstrap makes it a Ready node again with a pod
+    CIDR every Linux host and win1 route to; a RuntimeClass pod pinned to it answers a real Linux pod."""
+    cluster, windows = built
+    added = cluster.hybridctl("add-node", "win2", "--yes")
+    assert added.returncode == 0, added.stdout[-6000:] + added.stderr[-3000:]
+    cluster.wait_for("win2 Ready", lambda: _ready(_nodes(cluster).get("win2", _NOT_READY)), timeout=180)
+    cidr = _nodes(cluster)["win2"]["spec"]["podCIDR"]
+    win2 = windows.nodes["win2"]
+    for host in cluster.hosts:
+        assert _pod_routes(host).get(cidr) == win2.address, host.name
+    assert cidr in _windows_routes(windows, "win1")
+    pinned = {"kubernetes.io/hostname": "win2"}
+    serve = ["netexec", f"--http-port={PORT}"]
+    _apply(
+        cluster,
+        _pod("win2-server", _agnhost(cluster), serve, runtimeClassName=RUNTIME_CLASS, nodeSelector=pinned),
+    )
+    pod = _running(cluster, "win2-server")
+    assert _in_cidr(pod["status"]["podIP"], cidr)
+    namespace = windows.pod_namespace("win2", pod["status"]["podIP"])
+    cluster.wait_for("agnhost listening on win2", lambda: _listening(namespace), timeout=60)
+    seen, client_ip = _linux_client(cluster, "to-win2", f"http://{pod['status']['podIP']}:{PORT}/clientip")
+    assert seen.rsplit(":", 1)[0] == client_ip, seen
+
+
+def test_down_leaves_every_host_clean_and_a_second_down_changes_nothing(
+    built: tuple[RealCluster, WindowsMembers],
+) -> None:
+    """``down`` of the whole cluster: every Linux host is reset (``assert_reset``: no static pod, kubelet
+    config, etcd data, hybridctl route, bridge, rule, kubelet or container); every Windows machine has
+    no service, network, route or hybridctl firewall rule and no running agent, and its namespace no pod
+    route; a second ``down`` changes nothing."""
+    cluster, windows = built
+    result = cluster.hybridctl("down", "--yes", "--output", "json")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    for host in cluster.hosts:
+        assert_reset(host)
+    for name in WINDOWS:
+        _machine_is_clean(windows, name)
+        assert _windows_routes(windows, name) == set(), name
+    again = cluster.hybridctl("down", "--yes", "--output", "json")
+    assert again.returncode == 0, again.stderr[-2000:]
     assert changed_steps(again.stdout) == []

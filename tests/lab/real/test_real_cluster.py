@@ -73,6 +73,19 @@ def _pod_routes(host: SystemdHost) -> dict[str, str]:
     return {line.split()[0]: line.split()[line.split().index("via") + 1] for line in lines if "via" in line}
 
 
+def assert_reset(host: SystemdHost) -> None:
+    """What ``down`` leaves on a Linux host: no static pod, kubelet config, CNI config, hybridctl file or
+    unit, etcd data, pod route, bridge, forward rule, running kubelet or container."""
+    present = [p for p in LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0]
+    assert present == [], host.name
+    assert _pod_routes(host) == {}, host.name
+    assert "cni0" not in host.exec("ip", "link", "show").stdout, host.name
+    assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout, host.name
+    assert host.exec("systemctl", "is-active", "kubelet", check=False).stdout.strip() != "active", host.name
+    tasks = host.exec("ctr", "-n", "k8s.io", "tasks", "list", "-q", check=False).stdout.split()
+    assert tasks == [], host.name
+
+
 def test_up_builds_a_cluster_whose_nodes_are_ready(built: RealCluster) -> None:
     """Both nodes Ready at v1.37.2 on containerd 2.4.2; the controller-manager gave each a pod CIDR, and
     every host has exactly one hybridctl route: to the other node's CIDR via that node's address."""
@@ -226,14 +239,7 @@ def test_down_drains_resets_and_leaves_the_hosts_clean(built: RealCluster) -> No
     result = built.hybridctl("down", "--yes", "--output", "json")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     for host in built.hosts:
-        present = [p for p in LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0]
-        assert present == [], host.name
-        assert _pod_routes(host) == {}, host.name
-        assert "cni0" not in host.exec("ip", "link", "show").stdout
-        assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout
-        assert host.exec("systemctl", "is-active", "kubelet", check=False).stdout.strip() != "active"
-        tasks = host.exec("ctr", "-n", "k8s.io", "tasks", "list", "-q", check=False).stdout.split()
-        assert tasks == [], host.name
+        assert_reset(host)
     again = built.hybridctl("down", "--yes", "--output", "json")
     assert again.returncode == 0, again.stderr[-2000:]
     assert changed_steps(again.stdout) == []
