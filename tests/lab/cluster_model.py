@@ -230,23 +230,6 @@ class ClusterModel:
             node.update(copy.deepcopy(fields))
             return copy.deepcopy(node)
 
-    def store_certificate_key(self, key: str, ttl: float = 2 * 3600) -> None:
-        """``kubeadm init --upload-certs`` / ``init phase upload-certs``: the kubeadm-certs Secret's key."""
-        if not re.fullmatch(r"[0-9a-f]{64}", key):
-            raise ModelError("error decoding certificate key: expected 64 hex characters")
-        with self.edit() as doc:
-            _require_init(doc)
-            doc.setdefault("certificateKeys", {})[key] = time.time() + ttl
-
-    def check_certificate_key(self, key: str) -> None:
-        """Refuse a certificate key that does not decrypt the uploaded certificates (unknown or expired)."""
-        expires = self.read().get("certificateKeys", {}).get(key)
-        if expires is None or expires < time.time():
-            raise ModelError(
-                "error downloading certs: the Secret does not include the required certificate or key, "
-                "or the certificate key is wrong or expired (kubeadm-certs lives 2 hours)"
-            )
-
     def reset(self) -> None:
         """The control plane's state is gone (``kubeadm reset`` on the node that ran ``kubeadm init``)."""
         with self.edit() as doc:

@@ -265,6 +265,23 @@ def test_status_reports_a_stopped_kubelet_and_a_not_ready_node(hybrid: HybridLab
         win1.simulated.machine.services["kubelet"].status = "Running"
 
 
+def test_status_reports_an_api_server_that_is_not_ready(hybrid: HybridLab) -> None:
+    """The kube-apiserver static pod manifest moved off the control plane (how an admin stops it on a
+    real node): ``/readyz`` fails and ``status`` is unhealthy (exit 6), saying why. Simulated: kubectl's
+    /readyz answers from the control plane's static pod manifests."""
+    manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    control_plane = hybrid.linux[0]
+    control_plane.exec("mv", manifest, "/root/kube-apiserver.yaml")
+    try:
+        code, report = _status(hybrid)
+        assert code == 6 and report["readyz"] != "ok", report
+        problems = {(p["subject"], p["message"]) for p in report["problems"]}
+        assert any(s == "cluster" and m.startswith("the API server is not ready") for s, m in problems)
+    finally:
+        control_plane.exec("mv", "/root/kube-apiserver.yaml", manifest)
+    assert _status(hybrid)[0] == 0
+
+
 def _wait_not_ready(hybrid: HybridLab, name: str) -> None:
     deadline = time.monotonic() + 20
     while hybrid.sim.model.nodes()[name]["ready"]:

@@ -1,4 +1,4 @@
-"""Simulated kubeadm: init, join, reset, token create/list/delete, init phase upload-certs.
+"""Simulated kubeadm: init, join (workers), reset, token create/list/delete.
 
 It validates what it is given and refuses anything it does not understand:
 * config files: every document's kind and apiVersion (kubeadm.k8s.io/v1beta4 from 1.31, v1beta3 for
@@ -8,10 +8,13 @@ It validates what it is given and refuses anything it does not understand:
   kubeadm, the kubelet's cgroupDriver matching containerd's SystemdCgroup;
 * preflight: the kubeadm and kubelet packages installed, containerd running, swap off,
   net.ipv4.ip_forward = 1, no earlier init or join on this host, no Ready Node of the same name;
-* join: bootstrap token known and unexpired, CA hash pinned, API endpoint, (control plane) the key of
-  the uploaded certificates;
+* join: bootstrap token known and unexpired, CA hash pinned, API endpoint;
 * flags: only those hybridctl uses; anything else is "unknown flag".
 The cluster itself is ``cluster_model.ClusterModel`` in the lab's shared directory.
+
+One control plane only: ``--upload-certs`` and control-plane joins are refused. Several control planes
+(uploaded certificates, ``join --control-plane`` one at a time, etcd membership) run for real in
+``tests/lab/real/test_real_ha.py``, which replaced this simulator's version of them.
 
 Upstream first: every config file is handed to the real ``kubeadm config validate`` of the installed
 minor, the kubelet flags of nodeRegistration.kubeletExtraArgs to the kubelet's own flag set and the
@@ -121,6 +124,11 @@ OTHER_KINDS = {
 }
 
 
+ONE_CONTROL_PLANE = (
+    "the lab simulates one control plane; several run in the real HA lab (tests/lab/real/test_real_ha.py)"
+)
+
+
 def main(program, args):
     version = installed("kubeadm")
     if version is None:
@@ -130,7 +138,7 @@ def main(program, args):
         raise SimError("missing command")
     command, rest = args[0], args[1:]
     if command == "init" and rest[:2] == ["phase", "upload-certs"]:
-        return upload_certs(rest[2:])
+        raise SimError(ONE_CONTROL_PLANE)
     handlers = {"init": init, "join": join, "reset": reset, "token": token}
     if command not in handlers:
         raise SimError(f'unknown command "{command}" for "kubeadm" (the lab simulates {sorted(handlers)})')
@@ -420,7 +428,9 @@ def init(args, release):
         booleans=("--upload-certs", "--skip-token-print", "--skip-certificate-key-print"),
     )
     if rest or "--config" not in flags:
-        raise SimError("the lab's kubeadm init takes --config FILE [--upload-certs] [--skip-token-print]")
+        raise SimError("the lab's kubeadm init takes --config FILE [--skip-token-print]")
+    if "--upload-certs" in flags:
+        raise SimError(ONE_CONTROL_PLANE)
     docs = load_config(
         flags["--config"],
         release,
@@ -433,12 +443,6 @@ def init(args, release):
     name, labels, taints, _ = node_registration(init_config, api, "InitConfiguration")
     address = local_address(init_config.get("localAPIEndpoint"), "InitConfiguration")
     cluster = cluster_parameters(cluster_config, release, api)
-    if "--upload-certs" in flags and not re.fullmatch(
-        r"[0-9a-f]{64}", str(init_config.get("certificateKey", ""))
-    ):
-        raise SimError(
-            "--upload-certs: InitConfiguration.certificateKey must be 64 hex characters in the lab"
-        )
     _cgroup_driver_matches(docs.get("KubeletConfiguration"))
     preflight("init", release)
     cluster_model = model()
@@ -449,16 +453,12 @@ def init(args, release):
         )
     except ModelError as error:
         raise SimError(str(error)) from None
-    if "--upload-certs" in flags:
-        cluster_model.store_certificate_key(init_config["certificateKey"])
     write_node_files(result, name, docs.get("KubeletConfiguration"), True)
     start_kubelet(name)
     default = cluster_model.create_token(24 * 3600, DEFAULT_TOKEN_DESCRIPTION)
     shown = "<value withheld>" if "--skip-token-print" in flags else default
     if "--skip-token-print" not in flags:
         print(f"[bootstrap-token] Using token: {default}")
-    if "--upload-certs" in flags and "--skip-certificate-key-print" not in flags:
-        print(f"[upload-certs] Using certificate key:\n{init_config['certificateKey']}")
     print("Your Kubernetes control-plane has initialized successfully!\n")
     print(
         f"  kubeadm join {cluster['endpoint']} --token {shown} --discovery-token-ca-cert-hash "
@@ -501,9 +501,9 @@ def join(args, release):
         raise SimError("the lab expects a JoinConfiguration")
     name, labels, taints, _ = node_registration(document, document["apiVersion"], "JoinConfiguration")
     cluster = _discover(document.get("discovery") or {}, release)
-    control_plane = document.get("controlPlane")
-    endpoint = control_plane.get("localAPIEndpoint") if control_plane else _node_ip(document)
-    address = local_address(endpoint, "JoinConfiguration")
+    if document.get("controlPlane"):
+        raise SimError(ONE_CONTROL_PLANE)
+    address = local_address(_node_ip(document), "JoinConfiguration")
     preflight("join", release)
     existing = model().nodes().get(name)
     if existing and existing.get("ready"):
@@ -511,15 +511,11 @@ def join(args, release):
             f'a Node with name "{name}" and status "Ready" already exists in the cluster. You must '
             "delete the existing Node or change the name of this new joining Node"
         )
-    if control_plane:
-        _check_certificate_key(control_plane.get("certificateKey"))
     try:
-        model().register(
-            node_entry(name, labels, taints, address, release, control_plane=bool(control_plane))
-        )
+        model().register(node_entry(name, labels, taints, address, release, control_plane=False))
     except ModelError as error:
         raise SimError(str(error)) from None
-    write_node_files(cluster, name, None, bool(control_plane))
+    write_node_files(cluster, name, None, False)
     start_kubelet(name)
     print("This node has joined the cluster")
     return 0
@@ -561,13 +557,6 @@ def _discover(discovery, release):
             f"kubelet {release} is outside the supported skew of control plane {cluster['version']}"
         )
     return cluster
-
-
-def _check_certificate_key(key):
-    try:
-        model().check_certificate_key(str(key or ""))
-    except ModelError as error:
-        raise SimError(str(error)) from None
 
 
 def reset(args, release=None):
@@ -666,21 +655,3 @@ def _token_json(token_id, entry):
         "usages": ["authentication", "signing"],
         "groups": ["system:bootstrappers:kubeadm:default-node-token"],
     }
-
-
-def upload_certs(args):
-    flags, rest = take_flags(
-        args, ("--certificate-key", "--kubeconfig", "--config"), booleans=("--upload-certs",)
-    )
-    if rest or "--upload-certs" not in flags:
-        raise SimError("the lab's kubeadm init phase upload-certs needs --upload-certs")
-    _require_admin(flags)
-    key = flags.get("--certificate-key") or secrets.token_hex(32)
-    try:
-        model().store_certificate_key(key)
-    except ModelError as error:
-        raise SimError(str(error)) from None
-    print('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
-    print("[upload-certs] Using certificate key:")
-    print(key)
-    return 0

@@ -4,8 +4,9 @@ Validates the kubeconfig it is given (the client identity must belong to the cur
 stale admin.conf is Unauthorized), and answers only what hybridctl uses, refusing other verbs, resources
 and flags:
 - ``get`` nodes, secrets, daemonsets, deployments, runtimeclasses, pods and events (the model stores
-  none: the lab runs no real pods), ``--raw /readyz`` and ``/version``; ``-o json``, ``-n``, ``-A``,
-  ``--ignore-not-found``;
+  none: the lab runs no real pods), ``--raw /readyz`` (ok only while this host, where hybridctl runs
+  kubectl, has the kube-apiserver and etcd static pod manifests: the real API server and its stacked etcd
+  run from them) and ``/version``; ``-o json``, ``-n``, ``-A``, ``--ignore-not-found``;
 - ``apply -f -`` (RuntimeClass; Secret, a service-account-token one gets its token from the model);
 - ``label node``, ``taint node``, ``patch`` (merge patches of daemonsets/deployments);
 - ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete`` of a node, a
@@ -129,6 +130,10 @@ def _stored(kind, key, name):
     return {"apiVersion": api, "kind": kind_name, **obj, "metadata": metadata}
 
 
+MANIFESTS = Path("/etc/kubernetes/manifests")
+STATIC_PODS = ("kube-apiserver", "etcd")
+
+
 def _raw(path, cluster):
     """/readyz and friends, and /version: the API server's version is the release kubeadm initialised."""
     if path == "/version":
@@ -137,6 +142,9 @@ def _raw(path, cluster):
         return 0
     if path not in ("/readyz", "/livez", "/healthz"):
         raise SimError(f"the lab answers --raw /readyz and /version only, not {path}")
+    missing = [name for name in STATIC_PODS if not (MANIFESTS / f"{name}.yaml").exists()]
+    if missing:  # the API server and its etcd are static pods of this (control-plane) host
+        raise SimError(f"The connection to the server was refused (no static pod {', '.join(missing)})")
     print("ok")
     return 0
 
