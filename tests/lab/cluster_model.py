@@ -323,6 +323,9 @@ def _default_objects(cluster: dict[str, Any]) -> dict[str, Any]:
         "deployments": {
             "kube-system/coredns": {"spec": {"template": {"spec": {"nodeSelector": dict(linux)}}}},
         },
-        "configmaps": {"kube-system/kubeadm-config": {"data": {"ClusterConfiguration": cluster}}},
+        "configmaps": {
+            "kube-system/kubeadm-config": {"data": {"ClusterConfiguration": cluster}},
+            "kube-public/cluster-info": {"data": {"kubeconfig": "(the lab's cluster CA and endpoint)"}},
+        },
         "runtimeclasses": {},
     }

@@ -29,6 +29,24 @@ LEFTOVER_PATHS = (
     "/var/lib/etcd/member",
 )
 API_ATTEMPTS = 5
+FINISHED_BY: tuple[tuple[str, str, str], ...] = (
+    ("kube-system", "configmap", "kubeadm-config"),  # phase upload-config
+    ("kube-public", "configmap", "cluster-info"),  # phase bootstrap-token (joins discover the cluster here)
+    ("kube-system", "daemonset", "kube-proxy"),  # phase addon
+    ("kube-system", "deployment", "coredns"),  # phase addon
+)
+"""What the last phases of ``kubeadm init`` create, in their order (cmd/kubeadm/app/cmd/init.go)."""
+FINISH_PHASES: tuple[tuple[str, ...], ...] = (
+    ("upload-config", "all"),
+    ("mark-control-plane",),
+    ("bootstrap-token", "--skip-token-print"),
+    ("kubelet-finalize", "all"),
+    ("addon", "all"),
+)
+"""The phases after ``wait-control-plane`` (upload-certs aside: control-plane joins upload the
+certificates again with a fresh key). Each creates or updates its objects, so running them again on a
+finished cluster changes nothing."""
+FINISH = "finish the interrupted kubeadm init (its phases after the control plane started)"
 
 
 class KubeadmInit(LinuxStep):
@@ -44,7 +62,8 @@ class KubeadmInit(LinuxStep):
         return host == cluster.first_control_plane
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
-        """Initialised (admin.conf) and the API answers: nothing; no admin.conf: init."""
+        """Initialised (admin.conf) and the API answers: nothing, unless an interrupted init left out its
+        last phases (kubeadm writes admin.conf long before them); no admin.conf: init."""
         if not kube.initialised(host):
             return [Change(f"kubeadm init (Kubernetes {ctx.cluster.spec.kubernetes.version})")]
         if not api_answers(host):
@@ -56,23 +75,30 @@ class KubeadmInit(LinuxStep):
         refuse_version_change(
             kube.server_version(host), KubeVersion.parse(ctx.cluster.spec.kubernetes.version)
         )
-        return []
+        missing = [
+            f"{kind} {ns}/{name}" for ns, kind, name in FINISHED_BY if not _exists(host, ns, kind, name)
+        ]
+        return [Change(f"{FINISH}: missing {', '.join(missing)}")] if missing else []
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Clear leftovers of an interrupted init, write the config, run kubeadm init."""
         several = len(ctx.cluster.control_planes) > 1
         files = self._files(ctx, host.host, several)
-        leftovers = host.run(shell(_LEFTOVERS, *LEFTOVER_PATHS)).stdout.split()
-        if leftovers:
+        finishing = any(c.summary.startswith(FINISH) for c in changes)
+        if not finishing and host.run(shell(_LEFTOVERS, *LEFTOVER_PATHS)).stdout.split():
             host.run(posix("kubeadm", "reset", "-f"), timeout=300)
         files_install(ctx, host, files)
         target = files[0].target
         assert target is not None
         try:
-            host.run(
-                posix("kubeadm", "init", "--config", target, *_init_flags(several)),
-                timeout=800,
-            )
+            if finishing:
+                for phase in FINISH_PHASES:
+                    host.run(posix("kubeadm", "init", "phase", *phase, "--config", target), timeout=300)
+            else:
+                host.run(
+                    posix("kubeadm", "init", "--config", target, *_init_flags(several)),
+                    timeout=800,
+                )
         finally:
             if files[0].secret:  # the certificate key is only needed by this one command
                 platform(ctx, host).remove_paths(host, [target])
@@ -109,6 +135,11 @@ def _init_flags(several: bool) -> list[str]:
     # kubeadm init prints its default bootstrap token (and the certificate key): keep both out of the logs
     flags = ["--skip-token-print"]
     return [*flags, "--upload-certs", "--skip-certificate-key-print"] if several else flags
+
+
+def _exists(host: HostView, namespace: str, kind: str, name: str) -> bool:
+    found = kube.kubectl(host, "get", "-n", namespace, kind, name, "--ignore-not-found", "-o", "json")
+    return bool(found.stdout.strip())
 
 
 def api_answers(host: HostView, attempts: int = API_ATTEMPTS) -> bool:

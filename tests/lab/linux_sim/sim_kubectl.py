@@ -3,10 +3,11 @@
 Validates the kubeconfig it is given (the client identity must belong to the current cluster, so a
 stale admin.conf is Unauthorized), and answers only what hybridctl uses, refusing other verbs, resources
 and flags:
-- ``get`` nodes, secrets, daemonsets, deployments, runtimeclasses, pods and events (the model stores
-  none: the lab runs no real pods), ``--raw /readyz`` (ok only while this host, where hybridctl runs
-  kubectl, has the kube-apiserver and etcd static pod manifests: the real API server and its stacked etcd
-  run from them) and ``/version``; ``-o json``, ``-n``, ``-A``, ``--ignore-not-found``;
+- ``get`` nodes, secrets, configmaps, daemonsets, deployments, runtimeclasses, pods and events (the
+  model stores no pods or events: the lab runs no real pods), ``--raw /readyz`` (ok only while this
+  host, where hybridctl runs kubectl, has the kube-apiserver and etcd static pod manifests: the real API
+  server and its stacked etcd run from them) and ``/version``; ``-o json``, ``-n``, ``-A``,
+  ``--ignore-not-found``;
 - ``apply -f -`` (RuntimeClass; Secret, a service-account-token one gets its token from the model);
 - ``label node``, ``taint node``, ``patch`` (merge patches of daemonsets/deployments);
 - ``drain`` (needs ``--ignore-daemonsets``: every Linux node runs kube-proxy), ``delete`` of a node, a
@@ -64,6 +65,9 @@ KINDS = {
     "pod": "pods",
     "events": "events",
     "event": "events",
+    "configmaps": "configmaps",
+    "configmap": "configmaps",
+    "cm": "configmaps",
 }
 API = {
     "daemonsets": ("apps/v1", "DaemonSet"),
@@ -72,6 +76,7 @@ API = {
     "runtimeclasses": ("node.k8s.io/v1", "RuntimeClass"),
     "pods": ("v1", "Pod"),
     "events": ("v1", "Event"),
+    "configmaps": ("v1", "ConfigMap"),
 }
 
 

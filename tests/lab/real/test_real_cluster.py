@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.lab.e2e import changed_steps
+from tests.lab.e2e import changed_steps, planned_changes
 from tests.lab.real.cluster import CAN_LOWER_OOM_SCORE, RealCluster
 from tests.lab.real.hosts import SystemdHost
 from tests.lab.real.images import ECHO_TAG
@@ -243,6 +243,46 @@ def test_down_drains_resets_and_leaves_the_hosts_clean(built: RealCluster) -> No
     again = built.hybridctl("down", "--yes", "--output", "json")
     assert again.returncode == 0, again.stderr[-2000:]
     assert changed_steps(again.stdout) == []
+
+
+SKIPPED_BY_AN_INTERRUPTION = (
+    "upload-config,upload-certs,mark-control-plane,bootstrap-token,kubelet-finalize,addon"
+)
+
+
+def test_up_finishes_a_kubeadm_init_that_stopped_after_the_control_plane_started(built: RealCluster) -> None:
+    """An ``up`` killed while ``kubeadm init`` runs can leave admin.conf and a running API server without
+    init's later phases (kubeadm writes admin.conf in its kubeconfig phase, long before bootstrap-token and
+    addon): the next ``up`` took the cluster for initialised, joins failed and bootstrap tokens had no RBAC
+    to create CSRs (the hybrid lab, HYBRIDCTL_INTERRUPT_SEED=8839). Made deterministic: on the hosts
+    ``down`` left (packages kept), real ``kubeadm init`` runs hybridctl's rendered config with exactly those
+    phases skipped; ``up`` must then finish the init with kubeadm's own phases, join the worker and bring
+    both nodes Ready with kube-proxy and CoreDNS; a second ``up`` changes nothing; ``down`` cleans up."""
+    out = built.workdir / "rendered"
+    rendered = built.hybridctl("render", "-o", str(out))
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    control_plane = built.host("control-plane")
+    (config,) = [p for p in out.rglob("kubeadm-init.yaml") if control_plane.name in p.parts]
+    target = control_plane.root / "root" / "kubeadm-init.yaml"
+    target.write_bytes(config.read_bytes())
+    skip = f"--skip-phases={SKIPPED_BY_AN_INTERRUPTION},show-join-command"
+    control_plane.exec("kubeadm", "init", "--config", "/root/kubeadm-init.yaml", skip, timeout=300)
+    resumed = built.hybridctl("up", "--yes", "--output", "json")
+    assert resumed.returncode == 0, resumed.stdout[-6000:] + resumed.stderr[-3000:]
+    finished = [e for e in planned_changes(resumed.stdout) if e[1] == "kubeadm-init"]
+    assert finished == [(control_plane.name, "kubeadm-init")], planned_changes(resumed.stdout)
+    built.wait_for(
+        "both nodes Ready", lambda: len(_nodes(built)) == 2 and all(map(_ready, _nodes(built).values()))
+    )
+    for kind, name in (("daemonset", "kube-proxy"), ("deployment", "coredns")):
+        built.kubectl("get", "-n", "kube-system", kind, name)
+    built.kubectl("get", "-n", "kube-public", "configmap", "cluster-info")
+    again = built.hybridctl("up", "--yes", "--output", "json")
+    assert again.returncode == 0 and changed_steps(again.stdout) == [], again.stdout[-4000:]
+    down = built.hybridctl("down", "--yes")
+    assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
+    for host in built.hosts:
+        assert_reset(host)
 
 
 def test_plan_warns_when_pods_could_not_lower_their_oom_scores(built: RealCluster) -> None:
