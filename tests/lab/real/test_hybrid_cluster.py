@@ -343,6 +343,50 @@ def test_a_cluster_ip_service_with_windows_backends_answers_a_linux_pod(
     cluster.wait_for("both Windows kube-proxies map the ClusterIP to the pod", mapped, timeout=60)
 
 
+def _exec(cluster: RealCluster, pod: str, *command: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(cluster.kubectl_binary), "--kubeconfig", str(cluster.admin_kubeconfig), "exec", pod, "--"]
+    return subprocess.run([*argv, *command], capture_output=True, text=True, timeout=90, check=False)
+
+
+def test_kubectl_exec_and_logs_reach_a_windows_pod_through_the_real_api_server(
+    built: tuple[RealCluster, WindowsMembers], linux_server: dict[str, Any]
+) -> None:
+    """Real ``kubectl exec`` and ``kubectl logs`` on the Windows pod: the real API server proxies them to
+    the Windows node's kubelet API (the agent serves it with the kubelet's self-signed certificate, checks
+    the API server's client certificate against the rendered clientCAFile and asks a SubjectAccessReview
+    for nodes/proxy, as the kubelet's webhook authoriser does; the streams are the CRI streaming server's
+    own code). Inside the pod, agnhost reaches the real Linux pod, a closed port fails with agnhost's exit
+    code through the exec status, and a Linux pod's Service is reached by name (the pod's cluster DNS:
+    CoreDNS on Linux, and the ClusterIP, both through the Windows node's kube-proxy); the log is
+    netexec's own output. Emulated: the
+    runtime (the command runs the Linux agnhost in the pod's namespace)."""
+    cluster, windows = built
+    linux_ip = linux_server["status"]["podIP"]
+    node = _running(cluster, "win-server")["spec"]["nodeName"]
+    reached = _exec(cluster, "win-server", "agnhost", "connect", f"{linux_ip}:8080", "--timeout=5s")
+    assert reached.returncode == 0, reached.stderr + windows.agents.log(node, "kubelet")[-3000:]
+    refused = _exec(cluster, "win-server", "agnhost", "connect", f"{linux_ip}:9", "--timeout=5s")
+    assert refused.returncode != 0 and "REFUSED" in refused.stdout + refused.stderr, refused
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "linux-server"},
+        "spec": {"selector": {"app": "linux-server"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    _apply(cluster, service)
+    name = "linux-server.default.svc.cluster.local:80"
+    resolved = cluster.wait_for(
+        "the Linux Service by name from the Windows pod",
+        lambda: _exec(cluster, "win-server", "agnhost", "connect", name, "--timeout=5s").returncode == 0,
+        timeout=60,
+    )
+    assert resolved
+    missing = _exec(cluster, "win-server", "powershell", "-Command", "hostname")
+    assert missing.returncode != 0 and "executable file not found" in missing.stderr, missing
+    logs = cluster.kubectl("logs", "win-server")
+    assert f"Started HTTP server on port {PORT}" in logs, logs
+
+
 def test_a_second_up_changes_nothing(built: tuple[RealCluster, WindowsMembers]) -> None:
     """``up`` on the converged 1+1+2 cluster reports no change on any host and exits 0."""
     cluster, _ = built

@@ -18,7 +18,14 @@ Emulated, each from the cited behaviour:
   when its first container's image is one of ``images`` (reference -> a Linux build of the image's
   entrypoint program, e.g. agnhost, Kubernetes' e2e test program) and it sets no ``command``, that program
   with the container's ``args``: a stand-in for the image's Windows build, run in the pod's namespace.
+  Its output goes to the pod's log file; a ClusterFirst pod's DNS (the kubelet's clusterDNS and search
+  list, which the Windows runtime puts on the pod's HNS endpoint) is the namespace's resolv.conf
+  (``/etc/netns/NAME/resolv.conf``, which ``ip netns exec`` mounts over /etc/resolv.conf).
 - ``pod-del``: the server is stopped by pid, the plugin's DEL releases the address, the namespace goes.
+- ``exec``: the argv that runs a ``kubectl exec`` command in the pod: its namespace and the stand-in program
+  when the command names the image's program (``agnhost``, ``/agnhost`` or ``agnhost.exe``); any other
+  command fails as a missing executable would, since no Windows program exists here.
+- ``logs``: the pod's log file.
 - ``proxy-sync``: winkernel's HNS load balancers (pkg/proxy/winkernel/proxier.go syncProxyRules: one per
   ClusterIP and port, spreading over the ready endpoints) as iptables DNAT rules in the host's namespace,
   and the map itself in ``proxy.json`` for tests to read.
@@ -135,19 +142,64 @@ def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     address = result["ips"][0]["address"].split("/")[0]
     name = f"{request['namespace']}/{request['name']}"
     program = [sys.executable, "-c", SERVER, name, str(PORT)]
-    if request.get("image") in config.images and not request.get("command"):
-        program = [config.images[request["image"]], *request.get("args", [])]
-    server = subprocess.Popen(
-        ["ip", "netns", "exec", netns, *program],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    stand_in = config.images.get(str(request.get("image")))
+    if stand_in and not request.get("command"):
+        program = [stand_in, *request.get("args", [])]
+    _write_dns(netns, request)
+    log = Path(config.state) / "logs" / f"{uid}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", netns, *program],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"netns": netns, "pid": server.pid, "ip": address, "cidr": request["podCIDR"], "gw": gateway}
+    record |= {"name": name, "program": stand_in or "", "log": str(log)}
     path.write_text(json.dumps(record))
     return {"ip": address}
+
+
+def _write_dns(netns: str, request: dict[str, Any]) -> None:
+    if not request.get("dns"):
+        return
+    directory = Path("/etc/netns") / netns
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [f"nameserver {server}" for server in request["dns"]]
+    lines += [f"search {' '.join(request.get('search') or [])}", "options ndots:5"]
+    (directory / "resolv.conf").write_text("\n".join(lines) + "\n")
+
+
+def _record_of(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
+    name = f"{request['namespace']}/{request['name']}"
+    for path in (Path(config.state) / "pods").glob("*.json"):
+        record = json.loads(path.read_text())
+        if record.get("name") == name:
+            return dict(record)
+    raise RuntimeError(f'container not found ("{request.get("container")}" of pod {name})')
+
+
+def exec_argv(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
+    """The argv running ``command`` in the pod (see the module docstring)."""
+    record = _record_of(config, request)
+    command = [str(word) for word in request.get("command") or []]
+    program = str(record.get("program") or "")
+    wanted = Path(program).name
+    asked = Path(command[0].replace("\\", "/")).name.removesuffix(".exe") if command else ""
+    if not program or asked != wanted:
+        raise RuntimeError(
+            f'exec: "{command[0] if command else ""}": executable file not found in %PATH% (the emulated '
+            f"Windows pod has only its image's program{': ' + wanted if wanted else ''})"
+        )
+    return {"argv": ["ip", "netns", "exec", str(record["netns"]), program, *command[1:]]}
+
+
+def logs(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
+    """The pod's log file."""
+    return {"log": str(_record_of(config, request)["log"])}
 
 
 def pod_del(config: HookConfig, request: dict[str, Any]) -> None:
@@ -165,6 +217,9 @@ def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
     with contextlib.suppress(RuntimeError):  # the address is released with the state directory anyway
         _cni(config, "DEL", record["netns"], uid, record)
     subprocess.run(["ip", "netns", "del", record["netns"]], check=False, capture_output=True)
+    with contextlib.suppress(FileNotFoundError):
+        (Path("/etc/netns") / record["netns"] / "resolv.conf").unlink()
+        (Path("/etc/netns") / record["netns"]).rmdir()
 
 
 def proxy_sync(config: HookConfig, request: dict[str, Any]) -> None:
@@ -214,7 +269,14 @@ def _jumps(config: HookConfig, hook: str) -> bool:
     return subprocess.run(check, capture_output=True, check=False).returncode == 0
 
 
-VERBS = {"network": network, "pod-add": pod_add, "pod-del": pod_del, "proxy-sync": proxy_sync}
+VERBS = {
+    "network": network,
+    "pod-add": pod_add,
+    "pod-del": pod_del,
+    "proxy-sync": proxy_sync,
+    "exec": exec_argv,
+    "logs": logs,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -111,6 +111,11 @@ func runKubelet(ctx context.Context, o agentOptions, args []string) error {
 		renew, k.name, v1.NamespaceNodeLease, kubeletutil.SetNodeOwnerFunc(ctx, k.client, k.name))
 	go leases.Run(ctx)
 	go k.runPods(ctx)
+	go func() {
+		if err := k.serveAPI(ctx); err != nil {
+			klog.ErrorS(err, "Failed to serve the kubelet API")
+		}
+	}()
 	k.syncStatus(ctx)
 	return nil
 }

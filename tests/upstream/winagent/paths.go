@@ -19,3 +19,15 @@ func winPath(root, path string) string {
 	rest := strings.ToLower(strings.ReplaceAll(path[2:], `\`, "/"))
 	return filepath.Join(root, filepath.FromSlash(rest))
 }
+
+var embeddedDrive = regexp.MustCompile(`[A-Za-z]:\\`)
+
+// resolvedWinPath maps a path of the kubelet's config file after the kubelet's loader resolved it: on
+// Linux a Windows path ("C:\etc\...") is not absolute, so the loader (resolveRelativePaths) joined it to
+// the config file's directory; the Windows path is the part from its drive letter on.
+func resolvedWinPath(root, path string) string {
+	if at := embeddedDrive.FindStringIndex(path); at != nil {
+		return winPath(root, path[at[0]:])
+	}
+	return path
+}

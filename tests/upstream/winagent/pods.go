@@ -29,6 +29,10 @@ type podRequest struct {
 	Image   string   `json:"image,omitempty"`
 	Command []string `json:"command,omitempty"`
 	Args    []string `json:"args,omitempty"`
+	// The pod's DNS as the kubelet hands it to the runtime for a ClusterFirst pod
+	// (pkg/kubelet/network/dns: the clusterDNS servers and <namespace>.svc.<domain>, svc.<domain>, <domain>).
+	DNS    []string `json:"dns,omitempty"`
+	Search []string `json:"search,omitempty"`
 }
 
 type podAnswer struct {
@@ -99,6 +103,10 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 		return err
 	}
 	request = podRequest{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), PodCIDR: k.currentPodCIDR(), Handler: handler}
+	if domain := k.config.ClusterDomain; domain != "" && pod.Spec.DNSPolicy == v1.DNSClusterFirst {
+		request.DNS = k.config.ClusterDNS
+		request.Search = []string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}
+	}
 	if len(pod.Spec.Containers) > 0 {
 		first := pod.Spec.Containers[0]
 		request.Image, request.Command, request.Args = first.Image, first.Command, first.Args
