@@ -81,7 +81,8 @@ class KubeadmInit(LinuxStep):
         return [Change(f"{FINISH}: missing {', '.join(missing)}")] if missing else []
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
-        """Clear leftovers of an interrupted init, write the config, run kubeadm init."""
+        """Clear leftovers of an init interrupted before admin.conf, write the config, run kubeadm init;
+        or, for an init cut off later, run its remaining phases (``FINISH_PHASES``)."""
         several = len(ctx.cluster.control_planes) > 1
         files = self._files(ctx, host.host, several)
         finishing = any(c.summary.startswith(FINISH) for c in changes)
