@@ -8,8 +8,9 @@ and smoke objects hybridctl renders; the Windows node's kubelet code (TLS bootst
 status) in the node agent of ``tests/lab/real/winnode.py``.
 Emulated: the SSH hop to the control plane (kubectl runs on this machine with the control plane's
 admin.conf instead of on cp1 over SSH; the command line is hybridctl's), Windows itself and the Windows
-container runtime (a pod is a network namespace with a TCP server: nothing to ``kubectl exec`` into, and
-the loopback control plane has no Linux node, kube-proxy or CoreDNS).
+container runtime (a pod is a network namespace with a TCP server: the node's kubelet API takes the
+``kubectl exec`` but has no agnhost to run in such a pod, and the loopback control plane has no Linux node,
+kube-proxy or CoreDNS).
 
 So this proves the checks that need only the API, the scheduler and the node: nodes and versions, the
 Windows taint, RuntimeClasses, the Windows DaemonSet's placement through its RuntimeClass alone, the
@@ -189,7 +190,8 @@ def test_smoke_against_a_real_api_server_and_scheduler(
     assert "cp1 is not a node" in cases[("nodes", "cp1")].result[0].message
     assert "no pod on cp1" in cases[("placement", "smoke-linux")].result[0].message
     localhost = cases[("localhost", "win1 windows-2022")].result[0]
-    assert "127.0.0.1:10250" in localhost.text  # the API server's exec to the node was refused
+    # the API server's exec reached the node's kubelet API, whose emulated pod has no agnhost to run
+    assert 'exec: "/agnhost": executable file not found' in localhost.text
     _wait("the smoke namespace gone", lambda: "hybridctl-smoke" not in cluster.kubectl("get", "namespaces"))
 
 
