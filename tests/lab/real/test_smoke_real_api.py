@@ -70,8 +70,8 @@ def _hosts(win1_address: str) -> list[dict[str, Any]]:
 
 
 def _node_cluster(endpoint: str) -> Cluster:
-    """The cluster the node agent renders its files from: node IP 127.0.0.1, where no kubelet server
-    listens, so the API server's exec to the node is refused at once instead of timing out."""
+    """The cluster the node agent renders its files from: node IP 127.0.0.1, where the agent serves the
+    kubelet API (exec and logs), so the API server reaches it on loopback."""
     spec = {
         "kubernetes": kubernetes_spec(controlPlaneEndpoint=endpoint),
         "windows": WINDOWS,
