@@ -1,8 +1,9 @@
 """up interrupted at a random step (SIGINT, SIGTERM, kill -9), then up again, converges; the Windows
 reboot for the Containers feature happens inside one up; a second run waits for nobody but fails fast.
-add-node (of a Linux and a Windows host) and down (of one node) are interrupted the same way, at a point
-drawn uniformly over their own steps, and the next run of the same verb converges: nodes, full route
-tables on every host, and packets between pods on every node.
+add-node (of a Linux and a Windows host) and down (of one node, then of the whole cluster) are
+interrupted the same way, at a point drawn uniformly over their own steps, and the next run of the same
+verb converges: nodes, full route tables on every host, and packets between pods on every node (for the
+whole cluster: every host clean).
 This cluster uses ``artifacts.cacheDir``: hybridctl downloads each artifact once and pushes it.
 
 Tier: lab (root). Real: the hybridctl CLI in a subprocess and the signals it receives, the lock and
@@ -25,6 +26,7 @@ from xml.etree import ElementTree
 import pytest
 
 from hybridctl.state import read_journal
+from tests.lab.clean import assert_every_host_clean
 from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
 from tests.lab.e2e import HybridLab, Member, changed_steps, events, interrupt_after, planned_changes
 from tests.lab.linux_sim.lab import SimLab
@@ -232,3 +234,16 @@ def test_an_interrupted_down_converges_on_the_next_down(small: HybridLab) -> Non
     small.write_inventory([*members, *((n, "worker") for n in small.windows if n is not win2)], cache=True)
     _cluster_is_whole(small, why, "removed")
     _converged(small, why)
+
+
+def test_an_interrupted_down_of_the_whole_cluster_converges_on_the_next_down(small: HybridLab) -> None:
+    """down of the whole cluster, interrupted at a random step, then down again: no cluster is left, every
+    Linux host is reset (no route, bridge, forward rule or hybridctl file), every Windows host keeps no
+    service, HNS network or route, and a third down changes nothing."""
+    why = _interrupted(small, "down")
+    result = small.hybridctl("down", "--yes", "--output", "json")
+    assert result.returncode == 0, f"{why}\n{result.stderr}{result.stdout[-3000:]}"
+    assert_every_host_clean(small, why)
+    again = small.hybridctl("down", "--yes", "--output", "json")
+    assert again.returncode == 0, f"{why}\n{again.stderr}"
+    assert changed_steps(again.stdout) == [], why

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from tests.lab.clean import assert_every_host_clean
 from tests.lab.cluster_model import ModelError
 from tests.lab.datapath import (
     CLIENT,
@@ -32,7 +33,7 @@ from tests.lab.datapath import (
 )
 from tests.lab.e2e import HybridLab, WindowsNode, changed_steps, events, planned_changes
 from tests.lab.linux_sim.lab import SimLab
-from tests.lab.routes import assert_route_tables, linux_routes, windows_routes
+from tests.lab.routes import assert_route_tables, linux_routes
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
@@ -161,15 +162,6 @@ def test_pods_on_every_node_reach_each_other_over_the_routes(hybrid: HybridLab) 
         assert reachability(pods) == {}
     finally:
         pods.close()
-
-
-LINUX_LEFTOVERS = (
-    "/etc/cni/net.d/10-hybridctl-bridge.conflist",
-    "/etc/hybridctl",
-    "/etc/systemd/system/hybridctl-pod-routes.service",
-    "/etc/systemd/system/hybridctl-pod-masquerade.service",
-    "/etc/kubernetes/kubelet.conf",
-)
 
 
 def test_windows_pod_traffic_is_nated_only_outside_the_cluster(hybrid: HybridLab) -> None:
@@ -382,16 +374,7 @@ def test_down_one_node_removes_it_and_its_routes_everywhere(hybrid: HybridLab) -
 def test_down_of_the_whole_cluster_leaves_every_host_clean(hybrid: HybridLab) -> None:
     result = hybrid.hybridctl("down", "--yes", "--output", "json")
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
-    assert not hybrid.sim.model.read()["initialized"]
-    for host in hybrid.linux:
-        assert linux_routes(host) == set(), host.name
-        assert [p for p in LINUX_LEFTOVERS if host.exec("test", "-e", p, check=False).returncode == 0] == []
-        assert "cni0" not in host.exec("ip", "link", "show").stdout
-        assert "HYBRIDCTL-POD-FWD" not in host.exec("iptables", "-w", "-t", "filter", "-S").stdout
-    for node in hybrid.windows:
-        machine = node.simulated.machine
-        assert set(machine.services) == set() and machine.hns_networks == {} and machine.routes == []
-        assert windows_routes(node) == set()
+    assert_every_host_clean(hybrid)
     again = hybrid.hybridctl("down", "--yes", "--output", "json")
     assert again.returncode == 0, again.stderr
     assert changed_steps(again.stdout) == []
