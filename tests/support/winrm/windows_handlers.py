@@ -1,8 +1,9 @@
 """Handlers for hybridctl's Windows step scripts (``templates/windows/scripts/{node/facts,win/*}``).
 
-Tier: winrm contract / lab. Simulated: the Windows host; each handler mirrors its script against the
-``WindowsMachine`` model, validating parameters and the files it reads. Read-only scripts never change
-the model. Real: HTTP downloads from the test mirror (loopback or the lab network) with sha256 checks,
+Tier: winrm contract / lab. Simulated: the Windows host; each handler realises its script against the
+``WindowsMachine`` model, validating parameters and the files it reads, and makes each change only when
+the script the client sent makes the call behind it (script_calls.py, windows_hns_script.py: from the
+script's syntax tree). Read-only scripts never change the model. Real: HTTP downloads from the test mirror (loopback or the lab network) with sha256 checks,
 archive extraction (zipfile/tarfile), tree-sitter parsing of rendered scripts.
 """
 
@@ -20,11 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from hybridctl.resources import powershell_script
-from tests.support.powershell import invocations, parse, walk
+from tests.support.powershell import parse, walk
 from tests.support.winrm import windows_hns as hns
 from tests.support.winrm.handlers import fetch_url
-from tests.support.winrm.host import ScriptContext, ScriptError, ScriptRegistry
-from tests.support.winrm.machine import Service, WindowsMachine, path_key
+from tests.support.winrm.host import ScriptContext, ScriptRegistry
+from tests.support.winrm.machine import WindowsMachine, path_key
+from tests.support.winrm.script_calls import ScriptCalls, script_calls
 from tests.support.winrm.windows_hns_script import HnsNetworkScript, read_hns_network_script
 from tests.support.winrm.windows_kube import KubeSide, agent_context
 from tests.support.winrm.windows_net import (
@@ -34,17 +36,14 @@ from tests.support.winrm.windows_net import (
     run_firewall,
     run_routes,
 )
+from tests.support.winrm.windows_services import ServiceScripts, reply
 from tests.support.winrm.windows_state import register_reads
 
 KNOWN_FEATURES = {"Containers", "Hyper-V", "Hyper-V-PowerShell"}
 ApiProbe = Callable[[str, int], str]
 
 
-def _reply(ctx: ScriptContext, value: dict[str, Any]) -> None:
-    ctx.output(json.dumps(value, separators=(",", ":")))
-
-
-class WindowsScripts:
+class WindowsScripts(ServiceScripts):
     """Every Windows step script's handler; ``kube`` and ``realiser`` tie it to the cluster and the lab."""
 
     def __init__(
@@ -88,28 +87,36 @@ class WindowsScripts:
     # --- files and directories -------------------------------------------------------------------
 
     def remove_paths(self, ctx: ScriptContext) -> None:
-        """Remove-Item -Recurse -Force for each existing path."""
-        paths = [str(p) for p in ctx.require("Paths")]
-        _reply(ctx, {"removed": [p for p in paths if ctx.machine.delete_tree(p)]})
+        """Remove-Item -Recurse -Force for each existing path (as the script's Remove-Item call does)."""
+        paths = [str(p) for p in ctx.require("Paths") if ctx.machine.exists(str(p))]
+        remove_each(ctx, paths, "$Paths")
+        reply(ctx, {"removed": paths})
 
     def create_directories(self, ctx: ScriptContext) -> None:
-        """New-Item -ItemType Directory for the missing ones (parents too)."""
+        """New-Item -ItemType Directory for the missing ones (parents too), when the script makes that
+        call for each of its ``$Paths``."""
+        creates = [
+            c
+            for c in script_calls(ctx).each("New-Item", ("Path", "LiteralPath"), "$Paths")
+            if c.argument("ItemType") in ("directory", "'directory'")
+        ]
         created = []
         for path in [str(p) for p in ctx.require("Paths")]:
-            if path_key(path) not in ctx.machine.directories:
-                created.append(path)
-            parts = path_key(path).split("\\")
-            ctx.machine.directories.update("\\".join(parts[:i]) for i in range(2, len(parts) + 1))
-        _reply(ctx, {"created": created})
+            if path_key(path) in ctx.machine.directories:
+                continue
+            created.append(path)
+            if creates:
+                make_directory(ctx.machine, path)
+        reply(ctx, {"created": created})
 
     def run_file(self, ctx: ScriptContext) -> None:
         """Run an installed rendered script: firewall.ps1 and routes.ps1 are understood, others refused."""
         path = str(ctx.require("Path"))
         text = checked_script(ctx, path)
         if path_key(path).endswith("\\firewall.ps1"):
-            _reply(ctx, {"output": run_firewall(ctx, text)})
+            reply(ctx, {"output": run_firewall(ctx, text)})
         elif path_key(path).endswith("\\routes.ps1"):
-            _reply(ctx, {"output": run_routes(ctx, text, self.realiser)})
+            reply(ctx, {"output": run_routes(ctx, text, self.realiser)})
         else:
             ctx.fail(f"the simulated host does not know how to run {path}", "UnknownScript")
 
@@ -118,6 +125,7 @@ class WindowsScripts:
     def install_features(self, ctx: ScriptContext) -> None:
         """Install-WindowsFeature: InstallPending until a restart when the machine says so."""
         installed, restart = [], False
+        calls = script_calls(ctx).each("Install-WindowsFeature", ("Name",), "$Names")
         for name in [str(n) for n in ctx.require("Names")]:
             if name not in KNOWN_FEATURES:
                 ctx.fail(f"ArgumentException: The role, role service, or feature name is not valid: '{name}'")
@@ -125,21 +133,24 @@ class WindowsScripts:
             if state in ("Installed", "InstallPending"):
                 restart = restart or state == "InstallPending"
                 continue
+            if not calls:
+                continue  # the script never calls Install-WindowsFeature for its $Names
             ctx.machine.feature_states[name] = (
                 "InstallPending" if ctx.machine.features_need_restart else "Installed"
             )
             installed.append(name)
             restart = restart or ctx.machine.features_need_restart
-        _reply(ctx, {"installed": installed, "restartNeeded": restart})
+        reply(ctx, {"installed": installed, "restartNeeded": restart})
 
     def remove_features(self, ctx: ScriptContext) -> None:
         """Uninstall-WindowsFeature: UninstallPending until a restart."""
         removed = []
+        calls = script_calls(ctx).each("Uninstall-WindowsFeature", ("Name",), "$Names")
         for name in [str(n) for n in ctx.require("Names")]:
-            if ctx.machine.feature_states.get(name) == "Installed":
+            if calls and ctx.machine.feature_states.get(name) == "Installed":
                 ctx.machine.feature_states[name] = "UninstallPending"
                 removed.append(name)
-        _reply(ctx, {"removed": removed, "restartNeeded": bool(removed)})
+        reply(ctx, {"removed": removed, "restartNeeded": bool(removed)})
 
     # --- artifacts ---------------------------------------------------------------------------------
 
@@ -149,16 +160,21 @@ class WindowsScripts:
         data = _read(ctx, source)
         if hashlib.sha256(data).hexdigest() != str(ctx.require("Sha256")).lower():
             ctx.fail(f"{source} does not have the sha256 it was downloaded with")
-        members = _members(ctx, source, data)
+        calls = script_calls(ctx)
+        members = _members(ctx, source, data) if _extracts(calls, source) else {}
+        copies = calls.inside("Copy-Item", "$Files")
         installed = {}
         for suffix in [str(f) for f in ctx.require("Files")]:
             content = _member(ctx, members, suffix, source)
             target = destination + "\\" + suffix.replace("/", "\\").rsplit("\\", 1)[-1]
-            ctx.machine.write_file(target, content)
-            installed[target] = hashlib.sha256(content).hexdigest()
-        self._path_entry(ctx, str(ctx.param("PathEntry") or ""))
-        self._record(ctx, installed)
-        _reply(ctx, {"files": installed})
+            if copies:
+                ctx.machine.write_file(target, content)
+            installed[target] = hashlib.sha256(_read(ctx, target)).hexdigest()
+        if set_machine_path(calls):
+            self._path_entry(ctx, str(ctx.param("PathEntry") or ""))
+        if any(c.argument("LiteralPath", "FilePath", "Path") == "$recordpath" for c in calls.of("Out-File")):
+            self._record(ctx, installed)
+        reply(ctx, {"files": installed})
 
     def _path_entry(self, ctx: ScriptContext, entry: str) -> None:
         entries = [e for e in ctx.machine.machine_path.split(";") if e]
@@ -174,81 +190,6 @@ class WindowsScripts:
             "files": installed,
         }
         ctx.machine.write_file(path, json.dumps(record, indent=2).encode("ascii"))
-
-    # --- services ----------------------------------------------------------------------------------
-
-    def containerd_service(self, ctx: ScriptContext) -> None:
-        """containerd.exe --register-service, automatic, started, pipe up."""
-        exe = str(ctx.require("Exe"))
-        registered = "containerd" not in ctx.machine.services
-        if registered:
-            if not ctx.machine.has_file(exe):
-                ctx.fail(f"The term '{exe}' is not recognized as the name of a cmdlet or program.")
-            ctx.machine.services["containerd"] = Service(
-                "containerd", f'"{exe}" --run-service', display_name="containerd"
-            )
-        service = ctx.machine.services["containerd"]
-        service.start_type = "Automatic"
-        if service.status != "Running":
-            self._start(ctx, "containerd")
-        _reply(ctx, {"registered": registered, "status": service.status})
-
-    def service_control(self, ctx: ScriptContext) -> None:
-        """Start-Service / Stop-Service / Restart-Service (restart only when running)."""
-        name, action = str(ctx.require("Name")), str(ctx.require("Action"))
-        if action not in ("start", "stop", "restart"):
-            ctx.fail(f"Cannot validate argument on parameter 'Action'. '{action}' is not in the set.")
-        service = ctx.machine.services.get(name)
-        if service is None:
-            if action != "start":
-                _reply(ctx, {"status": "Missing"})
-                return
-            ctx.fail(f"service {name} is not installed")
-        if action == "stop" and service.status != "Stopped":
-            self.kube.stop(ctx.machine, name)
-        elif action == "start" and service.status != "Running":
-            self._start(ctx, name)
-        elif action == "restart" and service.status == "Running":
-            self._restart(ctx, name)
-        _reply(ctx, {"status": service.status})
-
-    def nssm_service(self, ctx: ScriptContext) -> None:
-        """nssm install/set plus the registry values; (re)start with -Start."""
-        name = str(ctx.require("Name"))
-        for path in (str(ctx.require("Nssm")), str(ctx.require("Application"))):
-            if not ctx.machine.has_file(path):
-                ctx.fail(f"The term '{path}' is not recognized as the name of a cmdlet or program.")
-        created = name not in ctx.machine.services
-        service = ctx.machine.services.setdefault(name, Service(name))
-        service.binary_path = "C:\\Program Files\\nssm\\nssm.exe"
-        service.display_name = str(ctx.require("DisplayName"))
-        service.start_type = "Automatic"
-        service.depends_on = [str(d) for d in ctx.param("DependOnService") or []]
-        service.parameters = _nssm_parameters(ctx)
-        if ctx.param("Start"):
-            if service.status == "Running":
-                self._restart(ctx, name)
-            else:
-                self._start(ctx, name)
-        _reply(ctx, {"created": created, "status": service.status})
-
-    def _restart(self, ctx: ScriptContext, name: str) -> None:
-        """The scripts' restart: Restart-Service -Force (Windows stops the dependents), then Start-Service
-        for each dependent that was running before."""
-        try:
-            stopped = self.kube.restart_forced(ctx.machine, name)
-        except ScriptError as exc:
-            ctx.machine.services[name].status = "Stopped"
-            ctx.fail(f"Restart-Service: service '{name}' cannot be started: {exc.message}")
-        for dependent in stopped:
-            self._start(ctx, dependent)
-
-    def _start(self, ctx: ScriptContext, name: str) -> None:
-        try:
-            self.kube.start(ctx.machine, name)
-        except ScriptError as exc:
-            ctx.machine.services[name].status = "Stopped"
-            ctx.fail(f"Start-Service: service '{name}' cannot be started: {exc.message}")
 
     # --- network, task, reset ------------------------------------------------------------------------
 
@@ -269,7 +210,7 @@ class WindowsScripts:
         except hns.HnsError as exc:
             ctx.fail(f"HNS call failed: {exc}")
         self.kube.update_ready(machine)
-        _reply(ctx, {"networkCreated": created, "endpointCreated": made})
+        reply(ctx, {"networkCreated": created, "endpointCreated": made})
 
     def _network(self, ctx: ScriptContext, definition: dict[str, Any], script: HnsNetworkScript) -> bool:
         machine, name = ctx.machine, definition["Name"]
@@ -327,67 +268,67 @@ class WindowsScripts:
             ctx.sleep(0.5)
 
     def protect_paths(self, ctx: ScriptContext) -> None:
-        """Set-Acl: SYSTEM and Administrators full control, inheritance off, for each existing path."""
+        """The ACL the script builds (read from its calls: protection, one rule per SID it loops over),
+        set on each existing path when the script applies it (``SetAccessControl``)."""
+        acl = built_acl(script_calls(ctx))
         done = []
         for path in [str(p) for p in ctx.require("Paths")]:
             if ctx.machine.exists(path):
-                ctx.machine.acls[path_key(path)] = {
-                    "protected": True,
-                    "rules": ["S-1-5-18:Allow:FullControl", "S-1-5-32-544:Allow:FullControl"],
-                }
+                if acl is not None:
+                    ctx.machine.acls[path_key(path)] = dict(acl)
                 done.append(path)
-        _reply(ctx, {"protected": done})
-
-    def boot_task(self, ctx: ScriptContext) -> None:
-        """Register-ScheduledTask -Force (at startup, SYSTEM)."""
-        ctx.machine.scheduled_tasks[str(ctx.require("TaskName"))] = {
-            "execute": str(ctx.require("Execute")),
-            "arguments": str(ctx.require("Arguments")),
-            "userId": "SYSTEM",
-            "trigger": "MSFT_TaskBootTrigger",
-        }
-        _reply(ctx, {"task": str(ctx.require("TaskName"))})
+        reply(ctx, {"protected": done})
 
     def reset(self, ctx: ScriptContext) -> None:
         """Everything win/reset removes, skipping what is gone."""
-        machine, removed = ctx.machine, []
+        machine, removed, script = ctx.machine, [], script_calls(ctx)
         for name in [str(n) for n in ctx.param("NssmServices") or []]:
-            removed += self._remove_service(ctx, name)
+            removed += self._remove_service(ctx, name, "$name")
         removed += _remove_sandboxes(ctx)
-        removed += self._remove_service(ctx, "containerd")
+        removed += self._remove_service(ctx, "containerd", "'containerd'")
         self.kube.update_ready(machine)
         removed += _reset_hns(ctx, self.realiser)
         removed += self._reset_routes(ctx)
-        prefix = str(ctx.param("FirewallPrefix") or "") if calls(ctx, "Remove-NetFirewallRule") else ""
+        prefix = str(ctx.param("FirewallPrefix") or "") if script.of("Remove-NetFirewallRule") else ""
         for name in [n for n in machine.firewall_rules if prefix and n.startswith(prefix)]:
             del machine.firewall_rules[name]
             removed.append(f"firewall rule {name}")
+        unregisters = script.each("Unregister-ScheduledTask", ("TaskName",), "$TaskNames")
         for task in [str(t) for t in ctx.param("TaskNames") or []]:
-            if machine.scheduled_tasks.pop(task, None) is not None:
+            if task in machine.scheduled_tasks:
+                if unregisters:
+                    del machine.scheduled_tasks[task]
                 removed.append(f"task {task}")
-        for path in [str(d) for d in ctx.param("Directories") or []]:
+        paths = [str(d) for d in ctx.param("Directories") or [] if machine.exists(str(d))]
+        for path in paths:
             _refuse_in_use(ctx, path)
-            if machine.delete_tree(path):
-                removed.append(f"directory {path}")
+        remove_each(ctx, paths, "$Directories")
+        removed += [f"directory {p}" for p in paths]
         drop = {str(e) for e in ctx.param("PathEntries") or []}
-        machine.machine_path = ";".join(e for e in machine.machine_path.split(";") if e and e not in drop)
-        _reply(ctx, {"removed": removed})
+        if set_machine_path(script):
+            kept = [e for e in machine.machine_path.split(";") if e and e not in drop]
+            machine.machine_path = ";".join(kept)
+        reply(ctx, {"removed": removed})
 
-    def _remove_service(self, ctx: ScriptContext, name: str) -> list[str]:
-        """Stop (when the script calls Stop-Service) and delete a service. Deleting a running service only
-        marks it for deletion and its process keeps running (sc.exe delete: "If the service is running
-        ... the service is marked for deletion", learn.microsoft.com windows-server sc-delete), so a
-        script that does not stop it leaves the agent running."""
-        service = ctx.machine.services.get(name)
+    def _remove_service(self, ctx: ScriptContext, name: str, source: str) -> list[str]:
+        """Stop (when the script calls ``Stop-Service -Name <source>``) and delete a service (when it
+        calls ``nssm remove``, ``containerd --unregister-service`` or ``sc.exe delete`` on it). Deleting
+        a running service only marks it for deletion and its process keeps running (sc.exe delete: "If
+        the service is running ... the service is marked for deletion", learn.microsoft.com
+        windows-server sc-delete), so a script that does not stop it leaves the agent running."""
+        service, script = ctx.machine.services.get(name), script_calls(ctx)
         if service is None:
             return []
-        if service.status != "Stopped" and calls(ctx, "Stop-Service"):
+        stops = any(c.argument("Name") == source for c in script.of("Stop-Service"))
+        if service.status != "Stopped" and stops:
             self.kube.stop(ctx.machine, name)
-        del ctx.machine.services[name]
+        tool = str(ctx.param("ContainerdExe" if name == "containerd" else "Nssm") or "")
+        if _deletes_service(script, source, bool(tool) and ctx.machine.has_file(tool)):
+            del ctx.machine.services[name]
         return [f"service {name}"]
 
     def _reset_routes(self, ctx: ScriptContext) -> list[str]:
-        if not calls(ctx, "Remove-NetRoute"):
+        if not script_calls(ctx).of("Remove-NetRoute"):
             return []  # the script sent makes no Remove-NetRoute call: nothing is removed
         alias, prefixes = (
             str(ctx.param("RouteInterface") or ""),
@@ -405,25 +346,94 @@ class WindowsScripts:
         return [f"route {r['destinationPrefix']} {r['store']}" for r in gone]
 
 
-def _nssm_parameters(ctx: ScriptContext) -> dict[str, Any]:
-    parameters: dict[str, Any] = {
-        "Application": str(ctx.require("Application")),
-        "AppParameters": str(ctx.param("AppParameters") or ""),
-        "AppStdout": str(ctx.require("Stdout")),
-        "AppStderr": str(ctx.require("Stderr")),
-        "AppRotateFiles": int(ctx.param("RotateFiles", 1)),
-        "AppRotateOnline": int(ctx.param("RotateOnline", 1)),
-        "AppRotateSeconds": int(ctx.param("RotateSeconds", 86400)),
-        "AppRotateBytes": int(ctx.param("RotateBytes", 10485760)),
-        "AppExit": str(ctx.param("ExitAction", "Restart")),
-        "AppRestartDelay": int(ctx.param("RestartDelay", 5000)),
-    }
-    environment = [str(e) for e in ctx.param("Environment") or []]
-    if any("=" not in e for e in environment):
-        ctx.fail("AppEnvironmentExtra entries must be NAME=value")
-    if environment:
-        parameters["AppEnvironmentExtra"] = environment
-    return parameters
+def _deletes_service(script: ScriptCalls, source: str, tool: bool) -> bool:
+    """Whether the script deletes the service ``source`` names (``$name`` or ``'containerd'``) in the
+    branch it takes: with its tool installed ``nssm remove`` / ``containerd --unregister-service``,
+    otherwise ``sc.exe delete``."""
+    bare = source.strip("'")
+    if not tool:
+        return any("delete" in c.words and {source, bare} & set(c.words) for c in script.of("sc.exe"))
+    if bare == "containerd":
+        return any("--unregister-service" in c.words for c in script.of("$ContainerdExe"))
+    return any("remove" in c.words and source in c.words for c in script.of("$Nssm"))
+
+
+def remove_each(ctx: ScriptContext, paths: list[str], collection: str) -> None:
+    """``Remove-Item -LiteralPath $path`` in ``foreach ($path in <collection>)``, as the script makes it:
+    without ``-Recurse`` a directory with children is not removed (the confirmation prompt fails in a
+    non-interactive remote session), without the call nothing is."""
+    removes = script_calls(ctx).each("Remove-Item", ("LiteralPath", "Path"), collection)
+    if not removes:
+        return
+    recurse = any(c.has("Recurse") for c in removes)
+    for path in paths:
+        key = path_key(path)
+        children = any(k.startswith(key + "\\") for k in (*ctx.machine.files, *ctx.machine.directories))
+        if children and not recurse:
+            ctx.fail(
+                f"Remove-Item: The item at {path} has children and the Recurse parameter was not "
+                "specified. Windows PowerShell is in NonInteractive mode. Read and Prompt functionality "
+                "is not available.",
+                "RemoveItemCommand",
+            )
+        ctx.machine.delete_tree(path)
+
+
+def make_directory(machine: WindowsMachine, path: str) -> None:
+    """New-Item -ItemType Directory: the directory and its missing parents."""
+    parts = path_key(path).split("\\")
+    machine.directories.update("\\".join(parts[:i]) for i in range(2, len(parts) + 1))
+
+
+def set_machine_path(script: ScriptCalls) -> bool:
+    """Whether the script writes the machine PATH (``[Environment]::SetEnvironmentVariable('Path', ...,
+    'Machine')``)."""
+    return any(
+        m.target == "[environment]" and m.arguments[:1] == ("'path'",) and m.arguments[-1:] == ("'machine'",)
+        for m in script.method("SetEnvironmentVariable")
+    )
+
+
+def built_acl(script: ScriptCalls) -> dict[str, Any] | None:
+    """The ACL protect-paths builds: inheritance off when it calls ``SetAccessRuleProtection($true, ...)``,
+    a FileSystemAccessRule per SecurityIdentifier it loops over and adds (``AddAccessRule``), the rights
+    and type of that rule. None when the script never applies it (``SetAccessControl``/``Set-Acl``)."""
+    if not script.method("SetAccessControl") and not script.of("Set-Acl"):
+        return None
+    protected = any(m.arguments[:1] == ("$true",) for m in script.method("SetAccessRuleProtection"))
+    rules: list[str] = []
+    for add in script.method("AddAccessRule"):
+        for rule in [c for v, c in script.assigned if v == (add.arguments or ("",))[0]]:
+            if rule.argument("TypeName") != "system.security.accesscontrol.filesystemaccessrule":
+                continue
+            padded = (*rule.literals, "", "", "")
+            identity = (rule.argument("ArgumentList") or "").split(",")[0]
+            for variable, collection in add.loops:
+                if variable == identity:
+                    rules += [f"{sid}:{padded[2]}:{padded[0]}" for sid in _sids(script, collection)]
+    return {"protected": protected, "rules": rules}
+
+
+def _sids(script: ScriptCalls, collection: str) -> list[str]:
+    """The SIDs of the SecurityIdentifier objects a loop ``foreach ($sid in @($a, $b))`` visits."""
+    names = collection.removeprefix("@(").removesuffix(")").split(",")
+    found = []
+    for name in names:
+        for call in script.source(name):
+            if call.argument("TypeName") == "system.security.principal.securityidentifier" and call.literals:
+                found.append(call.literals[0])
+    return found
+
+
+def _extracts(script: ScriptCalls, source: str) -> bool:
+    """Whether the script unpacks ``$Source`` the way its name asks: Expand-Archive for .zip, tar.exe for
+    .tgz/.tar.gz, Copy-Item otherwise."""
+    lowered = source.lower()
+    if lowered.endswith(".zip"):
+        return any(c.argument("LiteralPath", "Path") == "$source" for c in script.of("Expand-Archive"))
+    if lowered.endswith((".tgz", ".tar.gz")):
+        return any("$source" in c.words for c in script.of("tar.exe"))
+    return any(c.argument("LiteralPath", "Path") == "$source" for c in script.of("Copy-Item"))
 
 
 def _definition(ctx: ScriptContext, path: str) -> dict[str, Any]:
@@ -460,12 +470,6 @@ def _member(ctx: ScriptContext, members: dict[str, bytes], suffix: str, source: 
         if ("/" + name.lstrip("./")).lower().endswith("/" + suffix.lower()):
             return content
     ctx.fail(f"{source} has no file {suffix}")
-
-
-def calls(ctx: ScriptContext, cmdlet: str) -> bool:
-    """Whether the script the client sent calls ``cmdlet`` (from its syntax tree): a constant script's
-    handler realises an effect only when the script really makes the call behind it."""
-    return not ctx.script or bool(invocations(ctx.script, cmdlet))
 
 
 def _network_matches(reported: dict[str, Any], definition: dict[str, Any], script: HnsNetworkScript) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from tests.support.powershell import invocations, parse, problems, single_quoted_literals, walk
 from tests.support.ps_signatures import check_script
 from tests.support.winrm.host import ScriptContext
+from tests.support.winrm.script_calls import read_calls
 
 STORES = ("ActiveStore", "PersistentStore")
 _ROUTE_KEY = re.compile(r"[0-9.]+/\d+\|[0-9.]+")
@@ -176,13 +177,26 @@ def run_firewall(ctx: ScriptContext, text: str) -> list[str]:
         if rule["Direction"] not in ("Inbound", "Outbound") or rule["Protocol"] not in ("TCP", "UDP"):
             ctx.fail(f"New-NetFirewallRule: invalid direction or protocol in {rule}")
         wanted[rule["Name"]] = rule
-    output = []
+    output, calls = [], read_calls(text)
+    # Effects from the script's own calls (syntax tree): stale rules go only through its
+    # Remove-NetFirewallRule in the loop over them, rules appear only through New-NetFirewallRule with the
+    # direction and port parameter of that rule.
+    removes = calls.inside("Remove-NetFirewallRule", "$stale")
+    creates = {
+        (str(c.argument("Direction")), "localport" if c.argument("LocalPort") else "remoteport")
+        for c in calls.of("New-NetFirewallRule")
+        if c.argument("Name") == "$name"
+    }
     with ctx.machine.lock:
         for name in [n for n in ctx.machine.firewall_rules if n.startswith("hybridctl-") and n not in wanted]:
-            del ctx.machine.firewall_rules[name]
+            if removes:
+                del ctx.machine.firewall_rules[name]
             output.append(f"removing {name}")
         for name, rule in wanted.items():
             inbound = rule["Direction"] == "Inbound"
+            if (rule["Direction"].lower(), "localport" if inbound else "remoteport") not in creates:
+                output.append(f"changed {name}")
+                continue
             state = {
                 "name": name,
                 "direction": rule["Direction"],
