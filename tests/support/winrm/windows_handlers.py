@@ -3,8 +3,9 @@
 Tier: winrm contract / lab. Simulated: the Windows host; each handler realises its script against the
 ``WindowsMachine`` model, validating parameters and the files it reads, and makes each change only when
 the script the client sent makes the call behind it (script_calls.py, windows_hns_script.py: from the
-script's syntax tree). Read-only scripts never change the model. Real: HTTP downloads from the test mirror (loopback or the lab network) with sha256 checks,
-archive extraction (zipfile/tarfile), tree-sitter parsing of rendered scripts.
+script's syntax tree). Read-only scripts never change the model. Real: HTTP downloads from the test
+mirror (loopback or the lab network) with sha256 checks, archive extraction (zipfile/tarfile),
+tree-sitter parsing of rendered scripts.
 """
 
 from __future__ import annotations
