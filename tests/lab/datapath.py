@@ -166,7 +166,7 @@ def attach_windows(pods: Pods, node: WindowsNode, name: str) -> Pod:
             "dataDir": str(pods.workdir / node.name),
         },
     }
-    realise_outbound_nat(node, rendered)
+    realise_outbound_nat(node.namespace, rendered)
     env = [e.replace("/opt/cni/bin", "/usr/lib/cni") for e in _plugin_env(name, f"/var/run/netns/{name}")]
     plugin = ["ip", "netns", "exec", node.namespace, "env", *env, "/usr/lib/cni/bridge"]
     out = subprocess.run(plugin, input=json.dumps(config), capture_output=True, text=True, check=True).stdout
@@ -196,12 +196,12 @@ def endpoint_policies(rendered: dict[str, Any]) -> dict[str, list[Any]]:
     return found
 
 
-def realise_outbound_nat(node: WindowsNode, rendered: dict[str, Any]) -> None:
-    """What HNS/VFP does with the endpoint's OutBoundNAT policy, as iptables NAT in the host's namespace:
-    pod traffic is SNATed to the node address unless its destination is in the Exceptions list
-    (microsoft/SDN l2bridge cni.conf, reference section 6.2)."""
+def realise_outbound_nat(namespace: str, rendered: dict[str, Any]) -> None:
+    """What HNS/VFP does with the endpoint's OutBoundNAT policy, as iptables NAT in the host's namespace
+    ``namespace``: pod traffic is SNATed to the node address unless its destination is in the Exceptions
+    list (microsoft/SDN l2bridge cni.conf, reference section 6.2)."""
     policies = endpoint_policies(rendered)
-    ns = ["ip", "netns", "exec", node.namespace, "iptables", "-w", "-t", "nat"]
+    ns = ["ip", "netns", "exec", namespace, "iptables", "-w", "-t", "nat"]
     subprocess.run([*ns, "-N", OUTBOUND_NAT_CHAIN], capture_output=True, check=False)
     subprocess.run([*ns, "-F", OUTBOUND_NAT_CHAIN], check=True)
     for nat in policies.get("OutBoundNAT", []):

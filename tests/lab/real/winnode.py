@@ -45,6 +45,7 @@ from hybridctl.inventory.models import Cluster
 from hybridctl.render import RenderedFile, RuntimeValues, render_host
 from hybridctl.steps.windows.common import one_file
 from hybridctl.steps.windows.services import definition
+from tests.lab.datapath import WINDOWS_CNI
 from tests.lab.real.winnode_hook import HookConfig, remove_pod
 from tests.support.winrm.machine import WindowsMachine
 from tests.upstream.build import ensure, winagent
@@ -290,7 +291,8 @@ class SimulatedHostAgents:
             (base / "state").mkdir(parents=True, exist_ok=True)
             namespace = self.namespaces[name]
             state, prefix = str(base / "state"), f"{namespace[:6]}p"
-            config = HookConfig(namespace, "cbr0", CNI_BIN, state, prefix, self.images)
+            cni = str(windows_path(base / "c", WINDOWS_CNI))
+            config = HookConfig(namespace, "cbr0", CNI_BIN, state, prefix, self.images, cni)
             self.hosts[name] = _HostAgents(base / "c", config, hook_executable(base, config))
         return self.hosts[name]
 

@@ -13,22 +13,25 @@ Emulated, each from the cited behaviour:
   network named by ``winkernel.networkName``).
 - ``pod-add``: the pod sandbox is a network namespace attached to the bridge by the real CNI ``bridge`` and
   ``host-local`` plugins, the address taken from the node's ``spec.podCIDR`` after the HNS gateway (first
-  address) and the host endpoint (second address; hns-network.json, hybridctl/render/windows.py); the
-  pod runs the lab's TCP answer server (tests/lab/datapath.py) so that traffic to it can be checked, or,
-  when its first container's image is one of ``images`` (reference -> a Linux build of the image's
-  entrypoint program, e.g. agnhost, Kubernetes' e2e test program) and it sets no ``command``, that program
-  with the container's ``args``: a stand-in for the image's Windows build, run in the pod's namespace.
-  Its output goes to the pod's log file; a ClusterFirst pod's DNS (the kubelet's clusterDNS and search
-  list, which the Windows runtime puts on the pod's HNS endpoint) is the namespace's resolv.conf
+  address) and the host endpoint (second address; hns-network.json, hybridctl/render/windows.py). Each
+  container (the kubelet's SyncPod starts every container after the sandbox) runs in the pod's namespace:
+  when its image is one of ``images`` (reference -> a Linux build of the image's entrypoint program, e.g.
+  agnhost, Kubernetes' e2e test program) and it sets no ``command``, that program with the container's
+  ``args``, a stand-in for the image's Windows build; else the first container runs the lab's TCP answer
+  server (tests/lab/datapath.py) so that traffic to the pod can be checked, and the others run nothing.
+  Each container's output goes to its log file; a ClusterFirst pod's DNS (the kubelet's clusterDNS and
+  search list, which the Windows runtime puts on the pod's HNS endpoint) is the namespace's resolv.conf
   (``/etc/netns/NAME/resolv.conf``, which ``ip netns exec`` mounts over /etc/resolv.conf).
-- ``pod-del``: the server is stopped by pid, the plugin's DEL releases the address, the namespace goes.
-- ``exec``: the argv that runs a ``kubectl exec`` command in the pod: its namespace and the stand-in program
-  when the command names the image's program (``agnhost``, ``/agnhost`` or ``agnhost.exe``); any other
-  command fails as a missing executable would, since no Windows program exists here.
-- ``logs``: the pod's log file.
+- ``pod-del``: the programs are stopped by pid, the plugin's DEL releases the address, the namespace goes.
+- ``exec``: the argv that runs a ``kubectl exec`` command in the named container: the pod's namespace and
+  the container's stand-in program when the command names it (``agnhost``, ``/agnhost`` or
+  ``agnhost.exe``); any other command fails as a missing executable would, since no Windows program
+  exists here.
+- ``logs``: the container's log file.
 - ``proxy-sync``: winkernel's HNS load balancers (pkg/proxy/winkernel/proxier.go syncProxyRules: one per
-  ClusterIP and port, spreading over the ready endpoints) as iptables DNAT rules in the host's namespace,
-  and the map itself in ``proxy.json`` for tests to read.
+  ClusterIP and port, and one per NodePort on every address of the node, spreading over the ready
+  endpoints) as iptables DNAT rules in the host's namespace, and the map itself in ``proxy.json`` for
+  tests to read.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ from pathlib import Path
 from typing import Any
 
 LB_CHAIN = "HNS-LOADBALANCERS"
+SNAT_CHAIN = "HNS-NODEPORT-SNAT"
+MARK = "0x8000/0x8000"  # NodePort traffic to masquerade (the host namespace has no other user of it)
+NAT = ("iptables", "-w", "-t", "nat")
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class HookConfig:
     pod_prefix: str
     images: dict[str, str] = field(default_factory=dict)
     """Image reference -> the program standing for its entrypoint (see the module docstring)."""
+    cni_config: str = ""
+    """Where the host's rendered sdnbridge config (``C:\\etc\\cni\\net.d\\10-cbr0.conf``) is exported, if
+    anywhere: its OutBoundNAT policy is realised for the pods (none without it)."""
 
     def write(self, path: Path) -> Path:
         """Save as JSON."""
@@ -126,10 +135,8 @@ def _cni(config: HookConfig, command: str, netns: str, uid: str, record: dict[st
 
 
 def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
-    """A network namespace on the bridge with an address of the node's pod CIDR, serving on PORT (or
-    running the image's stand-in program)."""
-    from tests.lab.datapath import PORT, SERVER  # heavy to import; only this verb needs it
-
+    """A network namespace on the bridge with an address of the node's pod CIDR, in which every container's
+    program runs (see the module docstring)."""
     uid, path = str(request["uid"]), _pod_file(config, str(request["uid"]))
     if path.exists():
         return {"ip": json.loads(path.read_text())["ip"]}
@@ -141,26 +148,61 @@ def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(_cni(config, "ADD", netns, uid, {"cidr": str(request["podCIDR"]), "gw": gateway}))
     address = result["ips"][0]["address"].split("/")[0]
     name = f"{request['namespace']}/{request['name']}"
-    program = [sys.executable, "-c", SERVER, name, str(PORT)]
-    stand_in = config.images.get(str(request.get("image")))
-    if stand_in and not request.get("command"):
-        program = [stand_in, *request.get("args", [])]
     _write_dns(netns, request)
-    log = Path(config.state) / "logs" / f"{uid}.log"
+    subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True, capture_output=True)
+    _outbound_nat(config)
+    record: dict[str, Any] = {"netns": netns, "ip": address, "cidr": request["podCIDR"], "gw": gateway}
+    record |= {"name": name, "containers": {}}
+    for container, (program, argv) in _programs(config, request, name).items():
+        log = Path(config.state) / "logs" / f"{uid}-{container}.log"
+        record["containers"][container] = {"program": program, "log": str(log)}
+        if argv:
+            record["containers"][container]["pid"] = _start(netns, argv, log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return {"ip": address}
+
+
+def _outbound_nat(config: HookConfig) -> None:
+    """The sdnbridge config's OutBoundNAT policy (with its Exceptions) as HNS applies it to each endpoint:
+    NAT rules in the host's namespace (tests/lab/datapath.py realise_outbound_nat, shared with the
+    simulated lab)."""
+    from tests.lab.datapath import realise_outbound_nat  # heavy to import; only pod-add needs it
+
+    if config.cni_config and Path(config.cni_config).is_file():
+        realise_outbound_nat(config.namespace, json.loads(Path(config.cni_config).read_text()))
+
+
+def _programs(config: HookConfig, request: dict[str, Any], name: str) -> dict[str, tuple[str, list[str]]]:
+    """Per container: the stand-in program and the argv it runs with. A container whose image has a
+    stand-in runs it with its args; the first container without one runs the lab's answer server (program
+    ""); any other container runs nothing (its exec fails as a missing executable would)."""
+    from tests.lab.datapath import PORT, SERVER  # heavy to import; only pod-add needs it
+
+    programs: dict[str, tuple[str, list[str]]] = {}
+    for index, container in enumerate(request.get("containers") or [{"name": ""}]):
+        stand_in = config.images.get(str(container.get("image")))
+        if stand_in and not container.get("command"):
+            programs[str(container["name"])] = (stand_in, [stand_in, *container.get("args", [])])
+        elif index == 0:
+            programs[str(container["name"])] = ("", [sys.executable, "-c", SERVER, name, str(PORT)])
+        else:
+            programs[str(container["name"])] = ("", [])
+    return programs
+
+
+def _start(netns: str, argv: list[str], log: Path) -> int:
+    """Run ``argv`` in the pod's namespace, its output to the container's log; the process id."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", netns, *program],
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", netns, *argv],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"netns": netns, "pid": server.pid, "ip": address, "cidr": request["podCIDR"], "gw": gateway}
-    record |= {"name": name, "program": stand_in or "", "log": str(log)}
-    path.write_text(json.dumps(record))
-    return {"ip": address}
+    return process.pid
 
 
 def _write_dns(netns: str, request: dict[str, Any]) -> None:
@@ -182,11 +224,20 @@ def _record_of(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError(f'container not found ("{request.get("container")}" of pod {name})')
 
 
+def _container_of(config: HookConfig, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod's record and the requested container's (the kubelet API always names the container)."""
+    record = _record_of(config, request)
+    container = record["containers"].get(str(request.get("container")))
+    if container is None:
+        raise RuntimeError(f'container not found ("{request.get("container")}" of pod {record["name"]})')
+    return record, dict(container)
+
+
 def exec_argv(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     """The argv running ``command`` in the pod (see the module docstring)."""
-    record = _record_of(config, request)
+    record, container = _container_of(config, request)
     command = [str(word) for word in request.get("command") or []]
-    program = str(record.get("program") or "")
+    program = str(container.get("program") or "")
     wanted = Path(program).name
     asked = Path(command[0].replace("\\", "/")).name.removesuffix(".exe") if command else ""
     if not program or asked != wanted:
@@ -198,8 +249,8 @@ def exec_argv(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def logs(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
-    """The pod's log file."""
-    return {"log": str(_record_of(config, request)["log"])}
+    """The container's log file."""
+    return {"log": str(_container_of(config, request)[1]["log"])}
 
 
 def pod_del(config: HookConfig, request: dict[str, Any]) -> None:
@@ -212,8 +263,10 @@ def pod_del(config: HookConfig, request: dict[str, Any]) -> None:
 
 def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
     """Undo ``pod_add`` for one recorded pod."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(int(record["pid"]), signal.SIGKILL)
+    for container in record["containers"].values():
+        if "pid" in container:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(container["pid"]), signal.SIGKILL)
     with contextlib.suppress(RuntimeError):  # the address is released with the state directory anyway
         _cni(config, "DEL", record["netns"], uid, record)
     subprocess.run(["ip", "netns", "del", record["netns"]], check=False, capture_output=True)
@@ -223,49 +276,47 @@ def remove_pod(config: HookConfig, record: dict[str, Any], uid: str) -> None:
 
 
 def proxy_sync(config: HookConfig, request: dict[str, Any]) -> None:
-    """One DNAT rule set per ClusterIP and port, spread over the endpoints (iptables' statistic match)."""
-    nat = ("iptables", "-w", "-t", "nat")
-    _ns(config, *nat, "-N", LB_CHAIN, check=False)
-    _ns(config, *nat, "-F", LB_CHAIN)
-    for hook in ("PREROUTING", "OUTPUT"):
-        if not _jumps(config, hook):
-            _ns(config, *nat, "-A", hook, "-j", LB_CHAIN)
+    """One DNAT rule set per ClusterIP and port, and per NodePort on the node's own addresses, spread over
+    the endpoints (iptables' statistic match). NodePort traffic is also masqueraded (marked here, source
+    NAT in ``HNS-NODEPORT-SNAT``) so that the reply of an endpoint on another node comes back through this
+    one, as winkernel's NodePort load balancer without DSR has HNS do (its ``localRoutedVIP``,
+    ``isVipExternalIP`` flags: pkg/proxy/winkernel/proxier.go syncProxyRules)."""
+    _chains(config)
     for service in request["services"]:
-        endpoints = list(service["endpoints"])
         match = ["-d", f"{service['clusterIP']}/32", "-p", service["protocol"].lower()]
-        match += ["--dport", str(service["port"])]
-        for index, endpoint in enumerate(endpoints):
-            spread = []
-            if index < len(endpoints) - 1:
-                spread = [
-                    "-m",
-                    "statistic",
-                    "--mode",
-                    "nth",
-                    "--every",
-                    str(len(endpoints) - index),
-                    "--packet",
-                    "0",
-                ]
-            _ns(config, *nat, "-A", LB_CHAIN, *match, *spread, "-j", "DNAT", "--to-destination", endpoint)
+        _balance(config, [*match, "--dport", str(service["port"])], list(service["endpoints"]))
+        if service.get("nodePort"):
+            local = ["-m", "addrtype", "--dst-type", "LOCAL", "-p", service["protocol"].lower()]
+            local += ["--dport", str(service["nodePort"])]
+            _ns(config, *NAT, "-A", LB_CHAIN, *local, "-j", "MARK", "--set-xmark", MARK)
+            _balance(config, local, list(service["endpoints"]))
     (Path(config.state) / "proxy.json").write_text(json.dumps(request["services"]))
 
 
-def _jumps(config: HookConfig, hook: str) -> bool:
-    check = [
-        "ip",
-        "netns",
-        "exec",
-        config.namespace,
-        "iptables",
-        "-w",
-        "-t",
-        "nat",
-        "-C",
-        hook,
-        "-j",
-        LB_CHAIN,
-    ]
+def _chains(config: HookConfig) -> None:
+    """The (emptied) load-balancer and source-NAT chains, jumped to from the hooks that need them."""
+    for chain, hooks in ((LB_CHAIN, ("PREROUTING", "OUTPUT")), (SNAT_CHAIN, ("POSTROUTING",))):
+        _ns(config, *NAT, "-N", chain, check=False)
+        _ns(config, *NAT, "-F", chain)
+        for hook in hooks:
+            if not _jumps(config, hook, chain):
+                _ns(config, *NAT, "-A", hook, "-j", chain)
+    mark = ["-m", "mark", "--mark", MARK]
+    _ns(config, *NAT, "-A", SNAT_CHAIN, *mark, "-j", "MASQUERADE")
+
+
+def _balance(config: HookConfig, match: list[str], endpoints: list[str]) -> None:
+    """DNAT ``match`` to the endpoints, each new flow to the next one."""
+    for index, endpoint in enumerate(endpoints):
+        spread = []
+        if index < len(endpoints) - 1:
+            spread = ["-m", "statistic", "--mode", "nth", "--every", str(len(endpoints) - index)]
+            spread += ["--packet", "0"]
+        _ns(config, *NAT, "-A", LB_CHAIN, *match, *spread, "-j", "DNAT", "--to-destination", endpoint)
+
+
+def _jumps(config: HookConfig, hook: str, chain: str) -> bool:
+    check = ["ip", "netns", "exec", config.namespace, *NAT, "-C", hook, "-j", chain]
     return subprocess.run(check, capture_output=True, check=False).returncode == 0
 
 

@@ -23,13 +23,15 @@
 // handling (pkg/proxy/config).
 //
 // Emulated (said where it is done): the Windows OS facts (build, CPU, memory), HNS (the hook creates pods
-// as network namespaces on the host's bridge and realises ClusterIPs with iptables DNAT), the container
-// runtime (no containers run: a pod is Running once its network namespace exists).
+// as network namespaces on the host's bridge and realises ClusterIPs and NodePorts with iptables DNAT), the
+// container runtime (a pod's containers are the hook's stand-in programs in its network namespace).
 //
 // Hook protocol: "EXE VERB" with a JSON document on stdin; exit 0 is success, stdout may hold a JSON answer,
 // stderr is the error otherwise. Verbs: network {"node"} (exit 0 when the pod network exists), pod-add
-// {"namespace","name","uid","podCIDR","handler","image","command","args"} -> {"ip"}, pod-del (same input),
-// proxy-sync {"services":[{"namespace","name","clusterIP","port","protocol","endpoints":["ip:port"]}]}.
+// {"namespace","name","uid","podCIDR","handler","containers":[{"name","image","command","args"}],"dns",
+// "search"} -> {"ip"}, pod-del (same input), proxy-sync {"services":[{"namespace","name","clusterIP","port",
+// "protocol","nodePort","endpoints":["ip:port"]}]}, exec and logs {"namespace","name","container",
+// "command"} -> {"argv"} / {"log"}.
 package main
 
 import (

@@ -24,15 +24,21 @@ type podRequest struct {
 	UID       string `json:"uid"`
 	PodCIDR   string `json:"podCIDR"`
 	Handler   string `json:"handler"`
-	// The first container's image, command and args: the hook may run the image's entrypoint program
-	// in the sandbox as a stand-in for the container.
-	Image   string   `json:"image,omitempty"`
-	Command []string `json:"command,omitempty"`
-	Args    []string `json:"args,omitempty"`
+	// Every container of the pod (the kubelet's SyncPod starts each after the sandbox): the hook runs
+	// each container's stand-in program in the sandbox's namespace.
+	Containers []podContainer `json:"containers"`
 	// The pod's DNS as the kubelet hands it to the runtime for a ClusterFirst pod
 	// (pkg/kubelet/network/dns: the clusterDNS servers and <namespace>.svc.<domain>, svc.<domain>, <domain>).
 	DNS    []string `json:"dns,omitempty"`
 	Search []string `json:"search,omitempty"`
+}
+
+// podContainer is what the runtime's CreateContainer gets of a container: its name, image, command and args.
+type podContainer struct {
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
 }
 
 type podAnswer struct {
@@ -42,8 +48,9 @@ type podAnswer struct {
 // runPods watches the pods bound to this node the way the kubelet's API source does
 // (pkg/kubelet/config/apiserver.go NewSourceApiserver: a list-watch of pods with the field selector
 // spec.nodeName=<node>) and handles each change in one worker, like the pod workers (serialised here).
-// Emulated: the container runtime. A pod's sandbox is the hook's network namespace on the host's bridge;
-// containers are not run, so a pod is Running with its IP once the namespace exists.
+// Emulated: the container runtime. A pod's sandbox is the hook's network namespace on the host's bridge
+// and its containers are the hook's stand-in programs in it, so a pod is Running with its IP once the
+// namespace exists.
 func (k *kubeletNode) runPods(ctx context.Context) {
 	selector := fields.OneTermEqualSelector("spec.nodeName", k.name)
 	lw := cache.NewListWatchFromClient(k.client.CoreV1().RESTClient(), "pods", metav1.NamespaceAll, selector)
@@ -107,9 +114,8 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 		request.DNS = k.config.ClusterDNS
 		request.Search = []string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}
 	}
-	if len(pod.Spec.Containers) > 0 {
-		first := pod.Spec.Containers[0]
-		request.Image, request.Command, request.Args = first.Image, first.Command, first.Args
+	for _, c := range pod.Spec.Containers {
+		request.Containers = append(request.Containers, podContainer{c.Name, c.Image, c.Command, c.Args})
 	}
 	if request.PodCIDR == "" {
 		return fmt.Errorf("node %s has no podCIDR yet", k.name)

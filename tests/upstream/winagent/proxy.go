@@ -34,11 +34,15 @@ import (
 func createClient(ctx context.Context, config componentbaseconfig.ClientConnectionConfiguration, masterOverride string) (clientset.Interface, error)
 
 type proxyService struct {
-	Namespace string   `json:"namespace"`
-	Name      string   `json:"name"`
-	ClusterIP string   `json:"clusterIP"`
-	Port      int32    `json:"port"`
-	Protocol  string   `json:"protocol"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	ClusterIP string `json:"clusterIP"`
+	Port      int32  `json:"port"`
+	Protocol  string `json:"protocol"`
+	// NodePort: winkernel's second HNS load balancer for the port, with no VIP (every address of the
+	// node) over the same endpoints (pkg/proxy/winkernel/proxier.go syncProxyRules: "If nodePort is
+	// specified, user should be able to use nodeIP:nodePort to reach the backend endpoints").
+	NodePort  int32    `json:"nodePort,omitempty"`
 	Endpoints []string `json:"endpoints"`
 }
 
@@ -192,7 +196,7 @@ func (p *proxier) desired() []proxyService {
 			continue
 		}
 		for _, port := range s.Spec.Ports {
-			entry := proxyService{s.Namespace, s.Name, s.Spec.ClusterIP, port.Port, string(port.Protocol), []string{}}
+			entry := proxyService{s.Namespace, s.Name, s.Spec.ClusterIP, port.Port, string(port.Protocol), port.NodePort, []string{}}
 			for _, slice := range p.slices {
 				if slice.Namespace != s.Namespace || slice.Labels[discovery.LabelServiceName] != s.Name {
 					continue
