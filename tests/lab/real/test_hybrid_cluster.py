@@ -45,10 +45,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from junitparser import Failure, JUnitXml
 
 from tests.lab.datapath import PORT
 from tests.lab.e2e import changed_steps, interrupt_after
@@ -57,10 +59,12 @@ from tests.lab.real.hosts import SystemdHosts
 from tests.lab.real.images import AGNHOST, ECHO_TAG
 from tests.lab.real.test_real_cluster import _pod_routes, assert_reset
 from tests.lab.real.windows_members import WindowsMembers
+from tests.support.winrm.windows_kube import KubeSide
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
 
 WINDOWS = ("win1", "win2")
+ROUTE_PROTO = "233"  # hybridctl's pod routes (hybridctl.render.network.LINUX_ROUTE_PROTO)
 RUNTIME_CLASS = "windows-2022"  # hybridctl's RuntimeClass for build 10.0.20348 (render/cluster.py)
 
 
@@ -393,6 +397,100 @@ def test_a_second_up_changes_nothing(built: tuple[RealCluster, WindowsMembers]) 
     again = cluster.hybridctl("up", "--yes", "--output", "json")
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
     assert changed_steps(again.stdout) == []
+
+
+# --- hybridctl smoke on the 1+1+2 cluster: every check passes; planted faults fail exactly their checks
+
+SMOKE_SUITE = "hybridctl smoke real"
+
+
+def _smoke(cluster: RealCluster, junit: Path) -> tuple[int, dict[tuple[str, str], Any], str]:
+    """``hybridctl smoke`` through the CLI: exit code, the JUnit cases by (check, name), the output."""
+    target, started = cluster.sources.registry, time.monotonic()
+    done = cluster.hybridctl("smoke", "--junit", str(junit), "--egress-target", target, "--timeout", "8m")
+    suites = {s.name: {(c.classname, c.name): c for c in s} for s in JUnitXml.fromfile(str(junit))}
+    checks = sum(c.time for c in suites[SMOKE_SUITE].values())
+    print(f"\nhybridctl smoke (1+1+2): {time.monotonic() - started:.1f} s, checks {checks:.1f} s")
+    return done.returncode, suites[SMOKE_SUITE], done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def _failed(cases: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
+    return {key for key, case in cases.items() if any(isinstance(r, Failure) for r in case.result)}
+
+
+def test_smoke_passes_every_check_across_linux_and_windows_nodes(
+    built: tuple[RealCluster, WindowsMembers],
+) -> None:
+    """``hybridctl smoke`` on 1 control plane + 1 Linux worker + 2 Windows workers: exit 0, every check
+    passed and none skipped. Real: the Linux side (pods run by containerd/runc, kube-proxy, CoreDNS,
+    routes), the API server's exec into every pod through each node's kubelet API, and agnhost itself in
+    every pod. Emulated: the Windows side of each check (the Windows pods' two agnhost containers as the
+    Linux agnhost in the pod's namespace, winkernel's ClusterIP and NodePort load balancers as DNAT)."""
+    cluster, _ = built
+    code, cases, output = _smoke(cluster, cluster.workdir / "smoke.xml")
+    assert code == 0, output
+    assert {key for key, case in cases.items() if case.result} == set(), output
+    nodes = sorted(_nodes(cluster))
+    linux = [n for n in nodes if n not in WINDOWS]
+    expected = {("pod-to-pod", f"{a} -> {b}") for a in nodes for b in nodes if a != b}
+    expected |= {("localhost", f"{n} linux") for n in linux}
+    expected |= {("localhost", f"{n} {RUNTIME_CLASS}") for n in WINDOWS}
+    expected |= {("placement", "smoke-linux"), ("placement", f"smoke-{RUNTIME_CLASS}")}
+    expected |= {("service-clusterip", f"{n} -> smoke-windows") for n in linux}
+    expected |= {("service-clusterip", f"{n} -> smoke-linux") for n in WINDOWS}
+    expected |= {("linux-only", "kube-proxy"), ("linux-only", "CoreDNS")}
+    expected |= {("egress", f"windows (win1) -> {cluster.sources.registry}")}
+    assert expected <= set(cases), expected - set(cases)
+    nodeports = {key[1] for key in cases if key[0] == "service-nodeport"}
+    assert {name.split(":")[0] for name in nodeports} == {f"{a} -> {b}" for a in linux for b in WINDOWS} | {
+        f"{a} -> {b}" for a in WINDOWS for b in linux
+    }
+
+
+def test_smoke_fails_exactly_the_checks_a_removed_route_and_a_stopped_kube_proxy_break(
+    built: tuple[RealCluster, WindowsMembers],
+) -> None:
+    """Planted faults, as an admin would cause them: the Linux worker's hybridctl route to win2's pod CIDR
+    deleted by hand, and kube-proxy stopped on win1 (its service stopped through the emulated service
+    manager), so the Services smoke creates get no load balancer on win1. Exit 1; the pod-to-pod checks
+    between the worker and win2, win1's ClusterIP check and the NodePort checks to win1 fail, with the
+    pod's node and events and agnhost's own error as evidence; nothing else may fail but the checks whose
+    backend kube-proxy picks at random across the broken path. Then ``up`` repairs both (route and
+    service) and a ``plan`` finds nothing to change."""
+    cluster, windows = built
+    worker = cluster.host("worker")
+    nodes = _nodes(cluster)
+    cidr = nodes["win2"]["spec"]["podCIDR"]
+    route = worker.exec("ip", "-4", "route", "show", cidr, "proto", ROUTE_PROTO).stdout.split()
+    assert "via" in route, f"no hybridctl route to {cidr} on {worker.name}: {route}"
+    worker.exec("ip", "route", "del", cidr, "proto", ROUTE_PROTO)
+    machine = windows.nodes["win1"].host.machine
+    KubeSide(None, None, windows.agents).stop(machine, "kube-proxy")
+    code, cases, output = _smoke(cluster, cluster.workdir / "smoke-faults.xml")
+    assert code == 1, output
+    port = next(k[1].rsplit(":", 1)[1] for k in cases if k[0] == "service-nodeport" and "-> win1" in k[1])
+    linux = [n for n in nodes if n not in WINDOWS]
+    broken = {("pod-to-pod", f"{worker.name} -> win2"), ("pod-to-pod", f"win2 -> {worker.name}")}
+    broken |= {("service-clusterip", "win1 -> smoke-linux")}
+    broken |= {("service-nodeport", f"{n} -> win1:{port}") for n in linux}
+    failed = _failed(cases)
+    assert broken <= failed, (broken - failed, output)
+    crossing = {("service-clusterip", f"{worker.name} -> smoke-windows")}  # a backend on win2, or not
+    crossing |= {("service-clusterip", "win2 -> smoke-linux")}  # CoreDNS and Linux backends: either node
+    crossing |= {key for key in cases if key[0] in ("dns", "service-nodeport") and key[1].startswith("win2 ")}
+    assert failed - broken <= crossing, failed - broken
+    evidence = cases[("pod-to-pod", f"win2 -> {worker.name}")].result[0].text
+    assert "TIMEOUT" in evidence and "on node win2" in evidence and "events:" in evidence, evidence
+    refused = cases[("service-nodeport", f"{worker.name} -> win1:{port}")].result[0].text
+    assert "REFUSED" in refused, refused
+    repaired = cluster.hybridctl("up", "--yes", "--output", "json")
+    assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
+    changed = set(changed_steps(repaired.stdout))
+    assert {(worker.name, "linux-pod-network"), ("win1", "windows-kube-proxy")} <= changed, changed
+    assert "via" in worker.exec("ip", "-4", "route", "show", cidr, "proto", ROUTE_PROTO).stdout
+    assert windows.agents.running(machine, "kube-proxy")
+    plan = cluster.hybridctl("plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout[-4000:]
 
 
 # --- lifecycle: down NAME and add-node of a Windows worker, add-node and down NAME of a Linux worker, down
