@@ -19,7 +19,8 @@ kernel routes in the host's namespace; winkernel's load balancers as DNAT rules)
 runtime: a pod the scheduler binds to a Windows node is a network namespace attached to the node's
 bridge by the real CNI bridge/host-local plugins, in which the hook runs the Linux build of agnhost
 (Kubernetes' e2e test program, the same binary as the lab registry's ``e2e-test-images/agnhost:2.66.1``)
-with the container's args: an honest stand-in for agnhost's Windows build (kubernetes/kubernetes
+with the container's args, in every container of the pod (readiness from the kubelet's own HTTP and TCP
+probers in the agent): an honest stand-in for agnhost's Windows build (kubernetes/kubernetes
 test/images/README.md: the test images are published as manifest lists including Windows images;
 test/images/agnhost/README.md: agnhost "behaves and outputs the same expected content, no matter the
 underlying OS"); no Windows container runs.
@@ -29,7 +30,8 @@ cut off) after a seeded uniform share of its (host, step) results, Windows steps
 included, then by the ``up`` every test relies on: so an interrupted ``up`` converging is the premise of
 the whole module (``HYBRIDCTL_INTERRUPT_SEED`` replays a run; the point is printed).
 
-The tests run in order on one cluster (module scope): after the checks of the built cluster come the
+The tests run in order on one cluster (module scope): after the checks of the built cluster come
+``hybridctl smoke`` (every check passing, then planted faults failing exactly their checks) and the
 lifecycle verbs with real drains and ``kubeadm reset``: ``down NAME`` of a Windows worker (its Deployment
 pods move to the other one), ``add-node`` of it again, ``add-node`` and ``down NAME`` of a third Linux
 worker, and ``down`` of the whole cluster.

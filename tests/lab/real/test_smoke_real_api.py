@@ -8,14 +8,15 @@ and smoke objects hybridctl renders; the Windows node's kubelet code (TLS bootst
 status) in the node agent of ``tests/lab/real/winnode.py``.
 Emulated: the SSH hop to the control plane (kubectl runs on this machine with the control plane's
 admin.conf instead of on cp1 over SSH; the command line is hybridctl's), Windows itself and the Windows
-container runtime (a pod is a network namespace with a TCP server: the node's kubelet API takes the
-``kubectl exec`` but has no agnhost to run in such a pod, and the loopback control plane has no Linux node,
-kube-proxy or CoreDNS).
+container runtime (a pod is a network namespace in which each container runs the Linux build of agnhost
+as the stand-in for its Windows build; the agent probes readiness with the kubelet's own HTTP prober and
+serves ``kubectl exec``). The loopback control plane has no Linux node, kube-proxy or CoreDNS.
 
 So this proves the checks that need only the API, the scheduler and the node: nodes and versions, the
-Windows taint, RuntimeClasses, the Windows DaemonSet's placement through its RuntimeClass alone, the
-evidence of a failure (the DaemonSet controller's events), JUnit and the exit code. The data-path checks
-fail here for the reasons named above, and the test asserts exactly that.
+Windows taint, RuntimeClasses, the Windows DaemonSet's placement (ready pods) through its RuntimeClass
+alone, localhost between the two containers of each Windows pod, the evidence of a failure (the DaemonSet
+controller's events), JUnit and the exit code. The checks that need Linux pods, kube-proxy or CoreDNS fail
+here, and the test asserts exactly which.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from hybridctl.commands import Command, PosixCommand
 from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.session import Session
+from hybridctl.smoke.workloads import smoke_image
 from hybridctl.steps.kube import ADMIN_CONF
 from hybridctl.testing import FakeHost, FakeTransport
 from hybridctl.transport.base import CommandTimeoutError
@@ -44,6 +46,7 @@ from tests.lab.real.winnode import EmulatedWindowsNode, agent_binary, bridge_end
 from tests.lab.windows_sim.netns import NamespaceRealiser, ip
 from tests.support.ci import require_root, require_tool
 from tests.support.inventory import STAND_IN_KEY, kubernetes_spec, write_inventory
+from tests.upstream.build import agnhost, ensure
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 BUILD = "10.0.20348"
@@ -57,6 +60,8 @@ PASSING = {
     ("placement", "smoke-windows-2022"),
     ("runtimeclass", "windows-hyperv-2022"),
     ("placement", "smoke-windows-hyperv-2022"),
+    ("localhost", "win1 windows-2022"),
+    ("localhost", "win1 windows-hyperv-2022"),
     ("workloads", "remove"),
 }
 
@@ -118,12 +123,29 @@ def _with_node(cp: ControlPlane, namespace: str) -> Iterator[ControlPlane]:
         ca_certificate=cp.ca_certificate,
         windows_builds={"win1": BUILD},
     )
-    with EmulatedWindowsNode(node_cluster, "win1", values, namespace) as win:
+    stand_in = {smoke_image(node_cluster): str(ensure(agnhost()) / "agnhost")}
+    with EmulatedWindowsNode(node_cluster, "win1", values, namespace, images=stand_in) as win:
         win.start()
         cidr = _wait("win1's pod CIDR", lambda: _node(cp).get("spec", {}).get("podCIDR"))
         NamespaceRealiser(namespace).create_network("cbr0", cidr, bridge_endpoint(cidr))
+        _route_pods(namespace, cidr)
         _wait("win1 Ready", lambda: _ready(_node(cp)))
         yield cp
+
+
+def _route_pods(namespace: str, cidr: str) -> None:
+    """The agent runs in this machine's namespace (the API server reaches its kubelet API on 127.0.0.1),
+    the pods in the Windows host's: a veth (10.231.8.0/30, outside the labs' slots) and a route to the pod
+    CIDR let the agent's readiness probes reach the pods, as a Windows host reaches its own. Both go with
+    the host's namespace."""
+    veth = f"{namespace}v"
+    ip("link", "add", veth, "type", "veth", "peer", "name", "agent0", "netns", namespace)
+    ip("addr", "add", "10.231.8.1/30", "dev", veth)
+    ip("link", "set", veth, "up")
+    ip("addr", "add", "10.231.8.2/30", "dev", "agent0", namespace=namespace)
+    ip("link", "set", "agent0", "up", namespace=namespace)
+    subprocess.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+    ip("route", "add", cidr, "via", "10.231.8.2")
 
 
 def _node(cp: ControlPlane) -> dict[str, Any]:
@@ -182,16 +204,17 @@ def test_smoke_against_a_real_api_server_and_scheduler(
     cluster: ControlPlane, smoke: Callable[[], int], tmp_path: Path
 ) -> None:
     """Both Windows DaemonSets (process and Hyper-V RuntimeClass) with only runtimeClassName are placed on
-    win1 by the real admission plugin and scheduler; nodes, taint and RuntimeClasses pass; the data path
-    fails for the emulation's reasons."""
+    win1 by the real admission plugin and scheduler and become ready; nodes, taint, RuntimeClasses and
+    localhost pass; what needs Linux pods or cluster DNS fails."""
     assert smoke() == 1
     cases = _verdicts(tmp_path / "smoke.xml")
     assert _passed(cases) == PASSING
     assert "cp1 is not a node" in cases[("nodes", "cp1")].result[0].message
     assert "no pod on cp1" in cases[("placement", "smoke-linux")].result[0].message
-    localhost = cases[("localhost", "win1 windows-2022")].result[0]
-    # the API server's exec reached the node's kubelet API, whose emulated pod has no agnhost to run
-    assert 'exec: "/agnhost": executable file not found' in localhost.text
+    # the API server's exec reached the node's kubelet API and agnhost ran in the pod: it resolved nothing
+    # (this control plane has no CoreDNS), as its own error line says
+    dns = cases[("dns", "win1 resolves smoke-linux.hybridctl-smoke.svc.cluster.local")].result[0]
+    assert "DNS:" in dns.message, dns.message
     _wait("the smoke namespace gone", lambda: "hybridctl-smoke" not in cluster.kubectl("get", "namespaces"))
 
 
@@ -207,7 +230,8 @@ def test_a_missing_runtime_class_fails_its_checks_with_the_controllers_events(
     finally:
         cluster.kubectl("apply", "-f", "-", stdin=saved)
     cases = _verdicts(tmp_path / "smoke.xml")
-    assert _passed(cases) == PASSING - {("runtimeclass", "windows-2022"), ("placement", "smoke-windows-2022")}
+    missing = {("runtimeclass", "windows-2022"), ("placement", "smoke-windows-2022")}
+    assert _passed(cases) == PASSING - missing - {("localhost", "win1 windows-2022")}  # no such pod
     assert (
         "RuntimeClass windows-2022 does not exist"
         in cases[("runtimeclass", "windows-2022")].result[0].message

@@ -171,13 +171,15 @@ class EmulatedWindowsNode:
     agent_namespace: str | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-win-")))
     agents: dict[str, NodeAgent] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    """HookConfig.images: image reference -> the program its pods' containers run."""
 
     def __post_init__(self) -> None:
         self.root = self.workdir / "c"
         state = self.workdir / "state"
         state.mkdir(parents=True, exist_ok=True)
         prefix = f"{self.namespace[:6]}p"
-        self.hook_config = HookConfig(self.namespace, self.bridge, CNI_BIN, str(state), prefix)
+        self.hook_config = HookConfig(self.namespace, self.bridge, CNI_BIN, str(state), prefix, self.images)
         self.hook = hook_executable(self.workdir, self.hook_config)
         self.files = render_host(self.cluster, self.cluster.host(self.host), self.values)
 

@@ -18,7 +18,8 @@
 // its client bootstrap and certificate rotation (server.go buildKubeletClientConfig ->
 // pkg/kubelet/certificate/bootstrap.LoadClientConfig + certificate manager), the Ready condition setter
 // (pkg/kubelet/nodestatus.ReadyCondition), the node lease controller (component-helpers lease controller
-// with pkg/kubelet/util.SetNodeOwnerFunc), pod status patches (pkg/util/pod.PatchPodStatus), kube-proxy's
+// with pkg/kubelet/util.SetNodeOwnerFunc), pod status patches (pkg/util/pod.PatchPodStatus), readiness
+// probes (pkg/probe/http and pkg/probe/tcp, the kubelet's probers, with its thresholds), kube-proxy's
 // client (cmd/kube-proxy/app createClient), informer label selectors and Service/EndpointSlice event
 // handling (pkg/proxy/config).
 //

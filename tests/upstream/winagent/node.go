@@ -66,6 +66,9 @@ type kubeletNode struct {
 
 	mu      sync.Mutex
 	podCIDR string // node.spec.podCIDR, allocated by the controller-manager's nodeipam controller
+
+	probes  map[string]context.CancelFunc // per pod key: stops its readiness probes (pod worker only)
+	probeMu sync.Mutex                    // serialises the probes' status patches
 }
 
 func (k *kubeletNode) currentPodCIDR() string {
@@ -170,7 +173,7 @@ func loadKubelet(ctx context.Context, o agentOptions, args []string) (*kubeletNo
 	for _, h := range strings.Split(o.handlers, ",") {
 		handlers[h] = true
 	}
-	return &kubeletNode{o: o, flags: flags, config: config, name: name, handlers: handlers}, nil
+	return &kubeletNode{o: o, flags: flags, config: config, name: name, handlers: handlers, probes: map[string]context.CancelFunc{}}, nil
 }
 
 func withoutWindowsFlags(args []string) []string {

@@ -90,6 +90,10 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 	request, started := running[key]
 	if !exists || pod.DeletionTimestamp != nil || (started && request.UID != string(pod.UID)) {
 		if started {
+			if cancel, probing := k.probes[key]; probing {
+				cancel()
+				delete(k.probes, key)
+			}
 			if err := callHook(ctx, k.o.hook, "pod-del", request, nil); err != nil {
 				return err
 			}
@@ -125,7 +129,14 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 		return fmt.Errorf("failed to create pod sandbox: %w", err)
 	}
 	running[key] = request
-	return k.reportRunning(ctx, pod, answer.IP)
+	probes := &readiness{k: k, pod: pod, ip: answer.IP, ready: initialReadiness(pod)}
+	if err := k.reportRunning(ctx, pod, answer.IP, probes.ready); err != nil {
+		return err
+	}
+	probeCtx, cancel := context.WithCancel(ctx)
+	k.probes[key] = cancel
+	probes.run(probeCtx)
+	return nil
 }
 
 // runtimeHandler is the RuntimeClass's handler (pkg/kubelet/runtimeclass.Manager.LookupRuntimeHandler)
@@ -147,8 +158,9 @@ func (k *kubeletNode) runtimeHandler(ctx context.Context, pod *v1.Pod) (string, 
 
 // reportRunning patches the status the kubelet's status manager would report for a pod whose containers
 // all run (pkg/kubelet/kubelet_pods.go generateAPIPodStatus, pkg/kubelet/status/status_manager.go
-// syncPod -> pkg/util/pod.PatchPodStatus).
-func (k *kubeletNode) reportRunning(ctx context.Context, pod *v1.Pod, ip string) error {
+// syncPod -> pkg/util/pod.PatchPodStatus), each container ready as ready says (a container with a
+// readiness probe is not ready until the probe passes: probes.go) and the pod Ready when all are.
+func (k *kubeletNode) reportRunning(ctx context.Context, pod *v1.Pod, ip string, ready map[string]bool) error {
 	now := metav1.Now()
 	status := pod.Status.DeepCopy()
 	status.Phase = v1.PodRunning
@@ -157,14 +169,23 @@ func (k *kubeletNode) reportRunning(ctx context.Context, pod *v1.Pod, ip string)
 	}
 	status.PodIP, status.PodIPs = ip, []v1.PodIP{{IP: ip}}
 	status.StartTime = &now
-	for _, kind := range []v1.PodConditionType{v1.PodReadyToStartContainers, v1.PodInitialized, v1.ContainersReady, v1.PodReady} {
+	all := v1.ConditionTrue
+	for _, c := range pod.Spec.Containers {
+		if !ready[c.Name] {
+			all = v1.ConditionFalse
+		}
+	}
+	for _, kind := range []v1.PodConditionType{v1.PodReadyToStartContainers, v1.PodInitialized} {
 		setCondition(status, v1.PodCondition{Type: kind, Status: v1.ConditionTrue, LastTransitionTime: now})
+	}
+	for _, kind := range []v1.PodConditionType{v1.ContainersReady, v1.PodReady} {
+		setCondition(status, v1.PodCondition{Type: kind, Status: all, LastTransitionTime: now})
 	}
 	status.ContainerStatuses = nil
 	for _, c := range pod.Spec.Containers {
 		started := true
 		status.ContainerStatuses = append(status.ContainerStatuses, v1.ContainerStatus{
-			Name: c.Name, Image: c.Image, Ready: true, Started: &started,
+			Name: c.Name, Image: c.Image, Ready: ready[c.Name], Started: &started,
 			ContainerID: fmt.Sprintf("containerd://%s-%s", pod.UID, c.Name),
 			State:       v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: now}},
 		})
