@@ -52,21 +52,21 @@ from typing import Any
 
 import pytest
 import yaml
-from junitparser import Failure, JUnitXml
+from junitparser import JUnitXml
 
 from tests.lab.datapath import PORT
 from tests.lab.e2e import changed_steps, interrupt_after
 from tests.lab.real.cluster import RealCluster
 from tests.lab.real.hosts import SystemdHosts
 from tests.lab.real.images import AGNHOST, ECHO_TAG
-from tests.lab.real.test_real_cluster import _pod_routes, assert_reset
+from tests.lab.real.test_real_cluster import ROUTE_PROTO, _pod_routes, assert_reset
+from tests.lab.real.test_smoke_real_cluster import _failed
 from tests.lab.real.windows_members import WindowsMembers
 from tests.support.winrm.windows_kube import KubeSide
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.lab]
 
 WINDOWS = ("win1", "win2")
-ROUTE_PROTO = "233"  # hybridctl's pod routes (hybridctl.render.network.LINUX_ROUTE_PROTO)
 RUNTIME_CLASS = "windows-2022"  # hybridctl's RuntimeClass for build 10.0.20348 (render/cluster.py)
 
 
@@ -414,10 +414,6 @@ def _smoke(cluster: RealCluster, junit: Path) -> tuple[int, dict[tuple[str, str]
     checks = sum(c.time for c in suites[SMOKE_SUITE].values())
     print(f"\nhybridctl smoke (1+1+2): {time.monotonic() - started:.1f} s, checks {checks:.1f} s")
     return done.returncode, suites[SMOKE_SUITE], done.stdout[-6000:] + done.stderr[-2000:]
-
-
-def _failed(cases: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
-    return {key for key, case in cases.items() if any(isinstance(r, Failure) for r in case.result)}
 
 
 def test_smoke_passes_every_check_across_linux_and_windows_nodes(

@@ -31,6 +31,8 @@ type podRequest struct {
 	// (pkg/kubelet/network/dns: the clusterDNS servers and <namespace>.svc.<domain>, svc.<domain>, <domain>).
 	DNS    []string `json:"dns,omitempty"`
 	Search []string `json:"search,omitempty"`
+	// IP is the sandbox's address, as the hook answered pod-add (not sent to the hook).
+	IP string `json:"-"`
 }
 
 // podContainer is what the runtime's CreateContainer gets of a container: its name, image, command and args.
@@ -98,6 +100,7 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 				return err
 			}
 			delete(running, key)
+			started = false
 		}
 		if exists && pod.DeletionTimestamp != nil {
 			return k.finishDeletion(ctx, pod)
@@ -106,14 +109,34 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 			return nil
 		}
 	}
-	if started || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+	if _, reported := k.probes[key]; reported || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 		return nil
 	}
-	handler, err := k.runtimeHandler(ctx, pod)
-	if err != nil {
+	if !started {
+		var err error
+		if request, err = k.createSandbox(ctx, pod); err != nil {
+			return err
+		}
+		running[key] = request
+	}
+	// A sandbox whose status patch failed is reported again on the retry, not created again.
+	probes := &readiness{k: k, pod: pod, ip: request.IP, ready: initialReadiness(pod)}
+	if err := k.reportRunning(ctx, pod, request.IP, probes.ready); err != nil {
 		return err
 	}
-	request = podRequest{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), PodCIDR: k.currentPodCIDR(), Handler: handler}
+	probeCtx, cancel := context.WithCancel(ctx)
+	k.probes[key] = cancel
+	probes.run(probeCtx)
+	return nil
+}
+
+// createSandbox has the hook make the pod's sandbox and start its containers; the request, with the IP.
+func (k *kubeletNode) createSandbox(ctx context.Context, pod *v1.Pod) (podRequest, error) {
+	handler, err := k.runtimeHandler(ctx, pod)
+	if err != nil {
+		return podRequest{}, err
+	}
+	request := podRequest{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), PodCIDR: k.currentPodCIDR(), Handler: handler}
 	if domain := k.config.ClusterDomain; domain != "" && pod.Spec.DNSPolicy == v1.DNSClusterFirst {
 		request.DNS = k.config.ClusterDNS
 		request.Search = []string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}
@@ -122,21 +145,14 @@ func (k *kubeletNode) syncPod(ctx context.Context, key string, pod *v1.Pod, exis
 		request.Containers = append(request.Containers, podContainer{c.Name, c.Image, c.Command, c.Args})
 	}
 	if request.PodCIDR == "" {
-		return fmt.Errorf("node %s has no podCIDR yet", k.name)
+		return podRequest{}, fmt.Errorf("node %s has no podCIDR yet", k.name)
 	}
 	var answer podAnswer
 	if err := callHook(ctx, k.o.hook, "pod-add", request, &answer); err != nil {
-		return fmt.Errorf("failed to create pod sandbox: %w", err)
+		return podRequest{}, fmt.Errorf("failed to create pod sandbox: %w", err)
 	}
-	running[key] = request
-	probes := &readiness{k: k, pod: pod, ip: answer.IP, ready: initialReadiness(pod)}
-	if err := k.reportRunning(ctx, pod, answer.IP, probes.ready); err != nil {
-		return err
-	}
-	probeCtx, cancel := context.WithCancel(ctx)
-	k.probes[key] = cancel
-	probes.run(probeCtx)
-	return nil
+	request.IP = answer.IP
+	return request, nil
 }
 
 // runtimeHandler is the RuntimeClass's handler (pkg/kubelet/runtimeclass.Manager.LookupRuntimeHandler)
