@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from hybridctl.errors import HybridctlError
 from hybridctl.inventory.models import Cluster
-from hybridctl.versions import KubeVersion
+from hybridctl.versions import FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, KubeVersion
 
 _HEX64 = re.compile(r"\b([0-9a-fA-F]{64})\b")
 
@@ -118,6 +118,25 @@ class Catalog:
         )
         return self._artifact("windows-cni", url, None)
 
+    def flanneld_windows(self) -> Artifact:
+        """flanneld.exe (vxlan mode), uploaded as a bare release asset by flannel's release workflow
+        (flannel-io/flannel .github/workflows/release.yml ``gh release upload ... dist/flannel*``); flannel
+        publishes no checksum for it, so it must be pinned."""
+        url = f"https://github.com/flannel-io/flannel/releases/download/{FLANNEL_VERSION}/flanneld.exe"
+        return self._artifact("flanneld", url, None)
+
+    def flannel_cni_windows(self) -> Artifact:
+        """The flannel CNI plugin for Windows (vxlan mode): flannel-io/cni-plugin's
+        ``cni-plugin-flannel-windows-amd64-<v>.tgz`` holding ``flannel-amd64.exe``, with a ``.sha256`` next
+        to it (scripts/package.sh). Since v1.9.0-flannel1 the file name carries only the first six
+        characters of the tag (scripts/version.sh: ``v1.9.1`` for ``v1.9.1-flannel3``)."""
+        tag = FLANNEL_CNI_PLUGIN_VERSION
+        base = (
+            f"https://github.com/flannel-io/cni-plugin/releases/download/{tag}/"
+            f"cni-plugin-flannel-windows-amd64-{tag[:6]}.tgz"
+        )
+        return self._artifact("flannel-cni-windows", base, base + ".sha256")
+
     def nssm(self) -> Artifact:
         """nssm, the service wrapper, from the mirror Kubernetes' Windows tooling uses; no checksum file."""
         v = self.spec.nssm_version
@@ -135,8 +154,8 @@ class Catalog:
         return self.url(f"https://pkgs.k8s.io/core:/stable:/{self.k8s.minor_series}/{kind}/")
 
     def windows_artifacts(self) -> list[Artifact]:
-        """Everything a Windows worker downloads (routes mode)."""
-        return [
+        """Everything a Windows worker downloads (vxlan mode adds flanneld and flannel's CNI plugin)."""
+        found = [
             self.containerd_archive("windows"),
             self.crictl("windows"),
             self.cni_plugins("windows"),
@@ -145,6 +164,9 @@ class Catalog:
             self.kubernetes_windows("kubelet.exe"),
             self.kubernetes_windows("kube-proxy.exe"),
         ]
+        if self.cluster.spec.network.mode == "vxlan":
+            found += [self.flanneld_windows(), self.flannel_cni_windows()]
+        return found
 
     def linux_artifacts(self) -> list[Artifact]:
         """Everything a Linux node downloads besides the kubeadm/kubelet/kubectl packages."""

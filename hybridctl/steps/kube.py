@@ -21,7 +21,7 @@ from hybridctl.inventory.models import Cluster
 from hybridctl.steps.base import StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.steps.values import JOIN, KUBE_PROXY_TOKEN
+from hybridctl.steps.values import FLANNEL_TOKEN, JOIN, KUBE_PROXY_TOKEN
 from hybridctl.transport.base import Result
 from hybridctl.versions import KubeVersion
 
@@ -30,6 +30,7 @@ CA_CERT = "/etc/kubernetes/pki/ca.crt"
 TOKEN_DESCRIPTION = "hybridctl join token"  # noqa: S105 - a label, not a secret
 TOKEN_TTL = "1h"  # noqa: S105
 KUBE_PROXY_SECRET = "hybridctl-kube-proxy"  # noqa: S105 - an object name
+FLANNEL_SECRET = "hybridctl-flannel"  # noqa: S105 - an object name
 KUBE_PROXY_ROTATED = "kube-proxy-token-rotated"  # a RunState key
 _JOIN_RE = re.compile(
     r"kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})"
@@ -178,6 +179,37 @@ def _json_stream(text: str) -> list[dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True)
+class TokenSecret:
+    """A legacy ``kubernetes.io/service-account-token`` Secret hybridctl keeps for a ServiceAccount whose
+    agent runs outside a pod (Windows kube-proxy and flanneld): the token lives as long as the Secret."""
+
+    namespace: str
+    account: str
+    name: str
+
+    def manifest(self) -> str:
+        """The Secret object, as JSON (the token controller fills in the token)."""
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/service-account-token",
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "annotations": {"kubernetes.io/service-account.name": self.account},
+                    "labels": {"app.kubernetes.io/managed-by": "hybridctl"},
+                },
+            }
+        )
+
+
+KUBE_PROXY = TokenSecret("kube-system", "kube-proxy", KUBE_PROXY_SECRET)
+FLANNEL = TokenSecret("kube-flannel", "flannel", FLANNEL_SECRET)
+"""kube-flannel/flannel: the ServiceAccount of flannel's own manifest (the kube-flannel objects)."""
+
+
 def kube_proxy_token(ctx: StepContext) -> SecretStr:
     """A long-lived kube-system/kube-proxy token for Windows kube-proxy (a service-account-token Secret).
 
@@ -185,35 +217,43 @@ def kube_proxy_token(ctx: StepContext) -> SecretStr:
     plan phase may already have read the old token) and every later step renders the new one.
     """
     if ctx.options.get("rotate_kube_proxy_token") and not ctx.read_only:
-        token: SecretStr = ctx.state.setdefault(KUBE_PROXY_ROTATED, lambda: _kube_proxy_token(ctx))
+        token: SecretStr = ctx.state.setdefault(
+            KUBE_PROXY_ROTATED, lambda: _token(ctx, KUBE_PROXY, rotate=True)
+        )
         ctx.state.set(KUBE_PROXY_TOKEN, token)
         return token
-    token = ctx.state.setdefault(KUBE_PROXY_TOKEN, lambda: _kube_proxy_token(ctx))
+    token = ctx.state.setdefault(KUBE_PROXY_TOKEN, lambda: _token(ctx, KUBE_PROXY))
     return token
 
 
-def _kube_proxy_token(ctx: StepContext) -> SecretStr:
+def flannel_token(ctx: StepContext) -> SecretStr:
+    """A long-lived kube-flannel/flannel token for Windows flanneld (vxlan mode)."""
+    token: SecretStr = ctx.state.setdefault(FLANNEL_TOKEN, lambda: _token(ctx, FLANNEL))
+    return token
+
+
+def _token(ctx: StepContext, secret: TokenSecret, *, rotate: bool = False) -> SecretStr:
     host = control_plane_handle(ctx) if not ctx.read_only else control_plane_view(ctx)
-    if ctx.options.get("rotate_kube_proxy_token") and isinstance(host, HostHandle):
+    if rotate and isinstance(host, HostHandle):
         # Rotation: the legacy token Secret is deleted (its token stops being valid) and created again;
         # the token controller issues a new one, which every Windows node of this run then gets. Running
         # kube-proxies keep their HNS load balancers, so Services keep working while they restart.
-        old = _read_secret_token(host)
+        old = _read_secret_token(host, secret)
         if old is not None:
             ctx.masker.add(old)
-        kubectl(host, "delete", "secret", KUBE_PROXY_SECRET, "-n", "kube-system", "--ignore-not-found")
-    token = _read_secret_token(host)
+        kubectl(host, "delete", "secret", secret.name, "-n", secret.namespace, "--ignore-not-found")
+    token = _read_secret_token(host, secret)
     if token is None and isinstance(host, HostHandle):
-        kubectl(host, "apply", "-f", "-", stdin=_secret_manifest().encode())
-        token = _wait_for_secret_token(host)
+        kubectl(host, "apply", "-f", "-", stdin=secret.manifest().encode())
+        token = _wait_for_secret_token(host, secret)
     if token is None:
-        raise StepError(f"the Secret kube-system/{KUBE_PROXY_SECRET} has no token yet")
+        raise StepError(f"the Secret {secret.namespace}/{secret.name} has no token yet")
     ctx.masker.add(token)
     return SecretStr(token)
 
 
-def _read_secret_token(host: HostView) -> str | None:
-    args = ("get", "secret", KUBE_PROXY_SECRET, "-n", "kube-system", "--ignore-not-found", "-o", "json")
+def _read_secret_token(host: HostView, secret: TokenSecret) -> str | None:
+    args = ("get", "secret", secret.name, "-n", secret.namespace, "--ignore-not-found", "-o", "json")
     out = kubectl(host, *args, sensitive=True).stdout.strip()
     if not out:
         return None
@@ -221,26 +261,10 @@ def _read_secret_token(host: HostView) -> str | None:
     return base64.b64decode(data).decode() if data else None
 
 
-def _wait_for_secret_token(host: HostView, attempts: int = 20) -> str | None:
+def _wait_for_secret_token(host: HostView, secret: TokenSecret, attempts: int = 20) -> str | None:
     for _ in range(attempts):
-        token = _read_secret_token(host)
+        token = _read_secret_token(host, secret)
         if token:
             return token
         time.sleep(0.5)  # the token controller fills the Secret asynchronously
     return None
-
-
-def _secret_manifest() -> str:
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "kubernetes.io/service-account-token",
-            "metadata": {
-                "name": KUBE_PROXY_SECRET,
-                "namespace": "kube-system",
-                "annotations": {"kubernetes.io/service-account.name": "kube-proxy"},
-                "labels": {"app.kubernetes.io/managed-by": "hybridctl"},
-            },
-        }
-    )

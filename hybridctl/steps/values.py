@@ -5,6 +5,9 @@ Keys of ``RunState`` that steps share (documented here, the one place they are d
 * ``pod-cidrs``: ``dict[node name, CIDR]`` read from the Node objects (``node.spec.podCIDR``).
 * ``join``: ``JoinCredentials`` created once per run on the first control plane (see ``steps/kube.py``).
 * ``kube-proxy-token``: ``SecretStr``, the kube-system/kube-proxy ServiceAccount token of Windows nodes.
+* ``flannel-token``: ``SecretStr``, the kube-flannel/flannel ServiceAccount token of Windows flanneld (vxlan).
+* ``source-vips``: ``dict[node name, IP]`` kube-proxy's source VIP per Windows node, read from the node's
+  host-local IPAM store (vxlan).
 * ``windows-builds``: ``dict[node name, "10.0.NNNNN"]`` probed by the Windows preflight.
 * ``facts/<host>``: ``dict`` of facts a host's preflight probed (OS family, build, ...).
 * ``departing``: ``frozenset`` of host names ``down`` removes (see ``StepContext.members``).
@@ -25,6 +28,8 @@ POD_CIDRS = "pod-cidrs"
 JOIN = "join"
 KUBE_PROXY_TOKEN = "kube-proxy-token"  # noqa: S105 - a RunState key
 WINDOWS_BUILDS = "windows-builds"
+FLANNEL_TOKEN = "flannel-token"  # noqa: S105 - a RunState key
+SOURCE_VIPS = "source-vips"
 
 
 def facts_key(host: str) -> str:
@@ -36,6 +41,7 @@ def runtime_values(ctx: StepContext) -> RuntimeValues:
     """RuntimeValues from RunState; what is not known yet stays a placeholder."""
     join: Any = ctx.state.get(JOIN)
     token: SecretStr | None = ctx.state.get(KUBE_PROXY_TOKEN)
+    flannel: SecretStr | None = ctx.state.get(FLANNEL_TOKEN)
     return RuntimeValues(
         pod_cidrs=dict(ctx.state.get(POD_CIDRS, {})),
         bootstrap_token=join.token if join else None,
@@ -44,4 +50,6 @@ def runtime_values(ctx: StepContext) -> RuntimeValues:
         kube_proxy_token=token,
         certificate_key=join.certificate_key if join else None,
         windows_builds=dict(ctx.state.get(WINDOWS_BUILDS, {})),
+        flannel_token=flannel,
+        source_vips=dict(ctx.state.get(SOURCE_VIPS, {})),
     )

@@ -38,6 +38,7 @@ def test_schema_and_semantic_errors_come_out_together_in_document_order() -> Non
         (_line_of(text, "mtu:"), "mtu", Severity.ERROR),
         (_line_of(text, "name: Win1"), "name", Severity.ERROR),
         (_line_of(text, "address: 192.168.10.21") + 9, "address", Severity.ERROR),
+        (_line_of(text, "checksums:"), "checksums", Severity.ERROR),  # vxlan: flanneld.exe must be pinned
     ]
     assert result.cluster is None
 

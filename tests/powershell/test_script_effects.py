@@ -92,6 +92,7 @@ def _artifact_params() -> dict[str, Any]:
         "Sha256": digest,
         "Destination": "C:\\k\\tool",
         "Files": ["bin/tool.exe"],
+        "Names": ["tool.exe"],
         "RecordPath": "C:\\k\\hybridctl\\artifacts.json",
         "PathEntry": "C:\\k\\tool",
     }

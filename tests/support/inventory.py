@@ -13,7 +13,7 @@ from tests.support.linux_hosts import TestHost
 
 STAND_IN_KEY = Path(__file__).with_name("stand-in-key")
 """A readable file where an inventory names a key it never uses (validation checks files exist)."""
-EXAMPLE_PINS = {"NSSM_SHA256": "a" * 64, "WINDOWS_CNI_SHA256": "b" * 64}
+EXAMPLE_PINS = {"NSSM_SHA256": "a" * 64, "WINDOWS_CNI_SHA256": "b" * 64, "FLANNELD_SHA256": "c" * 64}
 """The pins the shipped examples read from the environment (``${env:NSSM_SHA256}``, ...), as test values."""
 
 # The Linux test hosts share this machine's kernel: on a cgroup v1 or hybrid host (no cgroup2 mount at

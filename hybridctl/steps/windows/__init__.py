@@ -1,8 +1,9 @@
-"""The Windows worker's steps (routes mode), grouped into the phases the verbs compose.
+"""The Windows worker's steps, grouped into the phases the verbs compose.
 
 Each step runs on Windows hosts only, with a read-only ``check`` (one ``win/state`` or ``win/preflight``
 round trip) separate from its ``apply``. Phases, in order: PREPARE (host prerequisites and binaries),
-JOIN (kubelet TLS bootstrap), NETWORK (L2Bridge network and routes), FINISH (kube-proxy, boot task);
+JOIN (kubelet TLS bootstrap), NETWORK (routes mode: L2Bridge network and routes; vxlan mode: flanneld and its
+overlay network), FINISH (vxlan: the source VIP; kube-proxy, boot task);
 TEARDOWN for ``down``.
 """
 
@@ -18,12 +19,14 @@ from hybridctl.steps.windows.windows_credential_acls import WindowsCredentialAcl
 from hybridctl.steps.windows.windows_directories import WindowsDirectories
 from hybridctl.steps.windows.windows_features import WindowsFeatures
 from hybridctl.steps.windows.windows_firewall import WindowsFirewall
+from hybridctl.steps.windows.windows_flannel import WindowsFlannel
 from hybridctl.steps.windows.windows_kube_binaries import WindowsKubeBinaries
 from hybridctl.steps.windows.windows_kube_proxy import WindowsKubeProxy
 from hybridctl.steps.windows.windows_kubelet import WindowsKubelet
 from hybridctl.steps.windows.windows_pod_network import WindowsPodNetwork
 from hybridctl.steps.windows.windows_preflight import WindowsPreflight
 from hybridctl.steps.windows.windows_reset import WindowsReset
+from hybridctl.steps.windows.windows_source_vip import WindowsSourceVip
 
 PREPARE: list[Step] = [
     WindowsPreflight(),
@@ -38,8 +41,8 @@ PREPARE: list[Step] = [
     WindowsKubeBinaries(),
 ]
 JOIN: list[Step] = [WindowsKubelet()]
-NETWORK: list[Step] = [WindowsPodNetwork()]
-FINISH: list[Step] = [WindowsKubeProxy(), WindowsBootTask()]
+NETWORK: list[Step] = [WindowsPodNetwork(), WindowsFlannel()]
+FINISH: list[Step] = [WindowsSourceVip(), WindowsKubeProxy(), WindowsBootTask()]
 TEARDOWN: list[Step] = [WindowsReset()]
 
 
@@ -63,11 +66,13 @@ __all__ = [
     "WindowsDirectories",
     "WindowsFeatures",
     "WindowsFirewall",
+    "WindowsFlannel",
     "WindowsKubeBinaries",
     "WindowsKubeProxy",
     "WindowsKubelet",
     "WindowsPodNetwork",
     "WindowsPreflight",
     "WindowsReset",
+    "WindowsSourceVip",
     "teardown",
 ]

@@ -33,11 +33,18 @@ class ArtifactInstall:
     destination: str
     members: tuple[str, ...]
     path_entry: str = ""
+    names: tuple[str, ...] = ()
+    """The installed files' names, one per member; empty: each member keeps its own name."""
+
+    @property
+    def installed_names(self) -> list[str]:
+        """The file name each member gets in ``destination``."""
+        return list(self.names) or [member.rsplit("/", 1)[-1] for member in self.members]
 
     @property
     def targets(self) -> list[str]:
         """Where the members end up."""
-        return [self.destination + "\\" + member.rsplit("/", 1)[-1] for member in self.members]
+        return [self.destination + "\\" + name for name in self.installed_names]
 
     @property
     def download_path(self) -> str:
@@ -92,6 +99,7 @@ def install_artifact(ctx: StepContext, host: HostHandle, install: ArtifactInstal
         "Sha256": sha256,
         "Destination": install.destination,
         "Files": strings(install.members),
+        "Names": strings(install.installed_names),
         "RecordPath": RECORD,
         "PathEntry": install.path_entry,
     }

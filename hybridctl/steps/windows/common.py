@@ -39,6 +39,7 @@ BOOT_SCRIPT = "C:\\k\\hybridctl\\boot.ps1"
 BOOT_TASK = "hybridctl-boot"
 FIREWALL_PREFIX = "hybridctl-"
 NETWORK_NAME = "cbr0"
+"""routes mode's L2Bridge network; vxlan mode's overlay network is ``render.context.FLANNEL_NETWORK``."""
 HOST_ENDPOINT = "cbr0_ep"
 KUBE_PROXY_HEALTH = "http://127.0.0.1:10256/healthz"
 
@@ -59,7 +60,9 @@ DIRECTORIES = (
     CONTAINERD_DIR,
     NSSM_DIR,
 )
-"""The directories of the reference's section 2.5 that hybridctl uses in routes mode."""
+"""The directories of the reference's section 2.5 that hybridctl uses in both network modes."""
+VXLAN_DIRECTORIES = ("C:\\etc\\kube-flannel", "C:\\var\\log\\flanneld")
+"""What vxlan mode adds: flanneld's net-conf.json and its logs (flanneld creates C:\\run\\flannel itself)."""
 
 OWNED_DIRECTORIES = (
     K_DIR,
@@ -74,6 +77,8 @@ OWNED_DIRECTORIES = (
     CONTAINERD_DIR,
     CONTAINERD_DATA,
     NSSM_DIR,
+    *VXLAN_DIRECTORIES,
+    "C:\\run\\flannel",
 )
 """What teardown deletes (section 8.1 step 9): hybridctl's trees, never ``C:\\var`` or ``C:\\etc`` whole."""
 
@@ -84,6 +89,11 @@ class WindowsStep(Step):
     def applies_to(self, host: Host, cluster: Cluster) -> bool:
         """Windows hosts."""
         return host.is_windows
+
+
+def directories(cluster: Cluster) -> tuple[str, ...]:
+    """The directories a Windows node of ``cluster`` needs."""
+    return DIRECTORIES + (VXLAN_DIRECTORIES if cluster.spec.network.mode == "vxlan" else ())
 
 
 def route_interface(host: Host) -> str:

@@ -8,7 +8,7 @@ from hybridctl.platforms.windows import apply_json, strings
 from hybridctl.steps.base import Change
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.steps.windows.common import DIRECTORIES, PLATFORM, WindowsStep
+from hybridctl.steps.windows.common import PLATFORM, WindowsStep, directories
 
 
 class WindowsDirectories(WindowsStep):
@@ -19,13 +19,14 @@ class WindowsDirectories(WindowsStep):
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """Test-Path of every directory, in one round trip."""
-        return [Change(f"create {path}") for path in _missing(host)]
+        return [Change(f"create {path}") for path in _missing(host, directories(ctx.cluster))]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """New-Item -ItemType Directory for the missing ones."""
-        apply_json(host, "create-directories", {"Paths": strings(_missing(host))})
+        missing = _missing(host, directories(ctx.cluster))
+        apply_json(host, "create-directories", {"Paths": strings(missing)})
 
 
-def _missing(host: HostView) -> list[str]:
-    present = PLATFORM.state(host, Directories=strings(DIRECTORIES)).get("directories") or {}
-    return [path for path in DIRECTORIES if not present.get(path)]
+def _missing(host: HostView, wanted: tuple[str, ...]) -> list[str]:
+    present = PLATFORM.state(host, Directories=strings(wanted)).get("directories") or {}
+    return [path for path in wanted if not present.get(path)]

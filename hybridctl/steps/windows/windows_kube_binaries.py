@@ -1,4 +1,5 @@
-"""windows-kube-binaries: kubelet.exe and kube-proxy.exe into C:\\k, nssm.exe into %ProgramFiles%\\nssm."""
+"""windows-kube-binaries: kubelet.exe, kube-proxy.exe (vxlan: flanneld.exe) into C:\\k, nssm.exe into
+%ProgramFiles%\\nssm."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ class WindowsKubeBinaries(ArtifactStep):
     title: ClassVar[str] = "install kubelet, kube-proxy and nssm (Windows)"
 
     def installs(self, cluster: Cluster) -> list[ArtifactInstall]:
-        """kubelet.exe, kube-proxy.exe (sha256 from dl.k8s.io), nssm.exe (pinned sha256)."""
+        """kubelet.exe, kube-proxy.exe (sha256 from dl.k8s.io), nssm.exe and flanneld.exe (pinned)."""
         source = catalog(cluster)
-        return [
+        found = [
             ArtifactInstall(source.kubernetes_windows("kubelet.exe"), K_DIR, ("kubelet.exe",)),
             ArtifactInstall(source.kubernetes_windows("kube-proxy.exe"), K_DIR, ("kube-proxy.exe",)),
             ArtifactInstall(source.nssm(), NSSM_DIR, ("win64/nssm.exe",)),
         ]
+        if cluster.spec.network.mode == "vxlan":
+            found.append(ArtifactInstall(source.flanneld_windows(), K_DIR, ("flanneld.exe",)))
+        return found

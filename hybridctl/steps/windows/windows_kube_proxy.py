@@ -11,6 +11,7 @@ from hybridctl.steps.base import Change, StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.files import file_changes, install
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.values import runtime_values
 from hybridctl.steps.windows import services
 from hybridctl.steps.windows.common import (
     KUBE_PROXY_HEALTH,
@@ -46,6 +47,8 @@ class WindowsKubeProxy(WindowsStep):
             kube.kube_proxy_token(ctx)
         except StepError:
             return [Change("create kube-proxy's ServiceAccount token, then install kube-proxy")]
+        if _source_vip_missing(ctx, host):
+            return [Change("install kube-proxy once its source VIP is reserved (vxlan)")]
         files = host_files(ctx, host.host, FILES)
         state = _state(host, files)
         changes = file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
@@ -57,6 +60,8 @@ class WindowsKubeProxy(WindowsStep):
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Write the files, (re)start the service when anything it reads changed, wait for health."""
         kube.kube_proxy_token(ctx)
+        if _source_vip_missing(ctx, host):
+            raise StepError(f"{host.name}: kube-proxy's source VIP is not reserved (windows-source-vip)")
         files = host_files(ctx, host.host, FILES)
         written = install(PLATFORM, host, files)
         service = services.definition(one_file(files, "kube-proxy-service"))
@@ -64,6 +69,11 @@ class WindowsKubeProxy(WindowsStep):
         if written or services.differences(service, state["services"].get("kube-proxy")) or _unhealthy(state):
             services.install_service(host, service, start=True)
         _wait_healthy(host, files)
+
+
+def _source_vip_missing(ctx: StepContext, host: HostView) -> bool:
+    """vxlan mode: kube-proxy on an Overlay network refuses to start without ``sourceVip``."""
+    return ctx.cluster.spec.network.mode == "vxlan" and host.name not in runtime_values(ctx).source_vips
 
 
 def _state(host: HostView, files: list[Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any, ClassVar
 
+from hybridctl.inventory.models import Cluster, Host
 from hybridctl.platforms.windows import ReconnectableTransport, apply_json, strings
 from hybridctl.render import RenderedFile
 from hybridctl.steps.base import Change, StepError
@@ -130,6 +131,10 @@ class WindowsPodNetwork(WindowsStep):
     title: ClassVar[str] = "pod network (Windows, L2Bridge + routes)"
     requires: ClassVar[tuple[str, ...]] = ("pod-cidrs",)
 
+    def applies_to(self, host: Host, cluster: Cluster) -> bool:
+        """Windows hosts of a routes-mode cluster (in vxlan mode flanneld builds the network)."""
+        return host.is_windows and cluster.spec.network.mode == "routes"
+
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """Files, the HNS network and endpoint, the routes. A host that is not a node and that
         this run does not join (``add-node`` of another host) is left alone."""
@@ -206,10 +211,11 @@ def _create_network(host: HostHandle, definition: dict[str, Any]) -> None:
     try:
         apply_json(host, "hns-network", dict(params))
     except UnreachableError:
-        _reconnect(host)
+        reconnect(host)
 
 
-def _reconnect(host: HostHandle) -> None:
+def reconnect(host: HostHandle) -> None:
+    """Open a new session to ``host`` once it answers again (the vSwitch took its address for a moment)."""
     transport = host.transport
     deadline = time.monotonic() + RECONNECT_WAIT
     while True:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from hybridctl.commands import PsValue
 from hybridctl.platforms.windows import apply_json, strings
+from hybridctl.render.context import FLANNEL_NETWORK
 from hybridctl.steps.base import Change
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
@@ -31,7 +32,10 @@ from hybridctl.steps.windows.common import (
 )
 from hybridctl.steps.windows.windows_features import HYPERV_FEATURES, restart_host
 
-NSSM_SERVICES = ("kube-proxy", "kubelet")  # reverse dependency order
+NSSM_SERVICES = ("kube-proxy", "flanneld", "kubelet")  # reverse dependency order; flanneld: vxlan mode
+NETWORKS = (NETWORK_NAME, FLANNEL_NETWORK)
+"""Both modes' networks: routes mode's L2Bridge, vxlan mode's overlay (flanneld's, with kube-proxy's
+source VIP endpoint and the pods' endpoints on it)."""
 ROUTE_METRIC = 300
 TASKS = (BOOT_TASK, "hybridctl-reboot")  # node/reboot registers the second one
 
@@ -64,7 +68,7 @@ class WindowsReset(WindowsStep):
             "Crictl": CRICTL_EXE,
             "RuntimeEndpoint": CRI_ENDPOINT,
             "Endpoints": [HOST_ENDPOINT],
-            "Networks": [NETWORK_NAME],
+            "Networks": strings(NETWORKS),
             "RouteInterface": route_interface(host.host),
             "RoutePrefixes": strings(prefixes),
             "FirewallPrefix": FIREWALL_PREFIX,
@@ -85,7 +89,7 @@ def _state(host: HostView, purge: bool) -> dict[str, Any]:
         "Directories": strings(OWNED_DIRECTORIES),
         "FirewallPrefix": FIREWALL_PREFIX,
         "Tasks": strings(TASKS),
-        "Networks": [NETWORK_NAME],
+        "Networks": strings(NETWORKS),
         "RouteInterface": route_interface(host.host),
     }
     if purge:
@@ -111,11 +115,11 @@ def _installed_features(state: dict[str, Any]) -> list[str]:
 def _leftovers(ctx: StepContext, host: HostView, state: dict[str, Any]) -> list[str]:
     found = [f"service {n}" for n, s in (state.get("services") or {}).items() if s.get("exists")]
     hns = state.get("hns") or {}
-    found += [f"HNS network {n}" for n in hns.get("networks") or {} if n == NETWORK_NAME]
+    found += [f"HNS network {n}" for n in hns.get("networks") or {} if n in NETWORKS]
     found += [
         f"HNS endpoint {n}"
         for n, e in (hns.get("endpoints") or {}).items()
-        if n == HOST_ENDPOINT or e.get("network") == NETWORK_NAME
+        if n == HOST_ENDPOINT or e.get("network") in NETWORKS
     ]
     found += sorted({f"route {r['destinationPrefix']} via {r['nextHop']}" for r in _routes(ctx, state)})
     found += [f"firewall rule {r['name']}" for r in state.get("firewallRules") or []]

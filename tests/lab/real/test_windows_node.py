@@ -64,7 +64,7 @@ def inventory(endpoint: str, windows: list[str]) -> Cluster:
 def kube_proxy_token(cp: ControlPlane) -> str:
     """The kube-system/kube-proxy token the way hybridctl gets it (steps/kube.py: a legacy
     service-account-token Secret, filled by the controller-manager's token controller)."""
-    cp.kubectl("apply", "-f", "-", stdin=kube._secret_manifest())
+    cp.kubectl("apply", "-f", "-", stdin=kube.KUBE_PROXY.manifest())
 
     def token() -> str | None:
         data = cp.get("secret", kube.KUBE_PROXY_SECRET, "-n", "kube-system").get("data") or {}

@@ -164,10 +164,13 @@ class WindowsScripts(ServiceScripts):
         calls = script_calls(ctx)
         members = _members(ctx, source, data) if _extracts(calls, source) else {}
         copies = calls.inside("Copy-Item", "$Files")
+        files, names = [str(f) for f in ctx.require("Files")], [str(n) for n in ctx.require("Names")]
+        if len(files) != len(names):
+            ctx.fail(f"{len(files)} files but {len(names)} names")
         installed = {}
-        for suffix in [str(f) for f in ctx.require("Files")]:
+        for suffix, name in zip(files, names, strict=True):
             content = _member(ctx, members, suffix, source)
-            target = destination + "\\" + suffix.replace("/", "\\").rsplit("\\", 1)[-1]
+            target = destination + "\\" + name
             if copies:
                 ctx.machine.write_file(target, content)
             installed[target] = hashlib.sha256(_read(ctx, target)).hexdigest()

@@ -7,6 +7,7 @@ a plan). ``win/state`` answers exactly the members the script would for the para
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -201,6 +202,27 @@ def _health(machine: WindowsMachine, urls: list[str], scripts: WindowsScripts) -
     return {u: 200 if healthy and u.endswith(":10256/healthz") else None for u in urls}
 
 
+def _ipam_stores(machine: WindowsMachine, paths: list[str], _s: Any) -> dict[str, dict[str, str]]:
+    """host-local's disk store: file name (the address) -> first line (the container ID)."""
+    found: dict[str, dict[str, str]] = {}
+    for path in paths:
+        prefix = path_key(path) + "\\"
+        found[path] = {
+            key[len(prefix) :]: machine.files[key].decode().splitlines()[0]
+            for key in machine.files
+            if key.startswith(prefix) and _is_address(key[len(prefix) :])
+        }
+    return found
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _record(machine: WindowsMachine, path: str, _s: Any) -> Any:
     return json.loads(machine.read_file(path)) if machine.has_file(path) else None
 
@@ -218,5 +240,6 @@ _READERS = (
     ("Interfaces", "interfaces", _interfaces),
     ("Acls", "acls", _acls),
     ("HealthUrls", "health", _health),
+    ("IpamStores", "ipamStores", _ipam_stores),
     ("RecordPath", "record", _record),
 )

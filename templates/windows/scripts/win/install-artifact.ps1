@@ -1,8 +1,10 @@
 # hybridctl-script: win/install-artifact
 # Installs files from a downloaded (and already sha256-verified) artifact: extracts an archive (.zip with
 # Expand-Archive, .tar.gz/.tgz with the in-box tar.exe) or takes a single file, copies each wanted file
-# (matched by the end of its path inside the archive) into Destination, optionally adds Destination to the
-# machine PATH, and records what it installed in RecordPath so a later check needs no download.
+# (matched by the end of its path inside the archive) into Destination under the name Names gives it at
+# the same position (flannel's CNI plugin ships as flannel-amd64.exe, the CNI config runs flannel.exe),
+# optionally adds Destination to the machine PATH, and records what it installed in RecordPath so a later
+# check needs no download.
 # Returns {"files": {path: sha256}}.
 param(
     [Parameter(Mandatory = $true)]
@@ -17,6 +19,8 @@ param(
     [string]$Destination,
     [Parameter(Mandatory = $true)]
     [string[]]$Files,
+    [Parameter(Mandatory = $true)]
+    [string[]]$Names,
     [Parameter(Mandatory = $true)]
     [string]$RecordPath,
     [string]$PathEntry = ''
@@ -55,9 +59,14 @@ try {
     else {
         Copy-Item -LiteralPath $Source -Destination $work
     }
+    if ($Names.Count -ne $Files.Count) {
+        throw ('{0} files but {1} names' -f $Files.Count, $Names.Count)
+    }
+    $index = 0
     foreach ($suffix in $Files) {
         $found = Find-Member -Root $work -Suffix $suffix
-        $target = Join-Path $Destination (Split-Path -Leaf $found)
+        $target = Join-Path $Destination $Names[$index]
+        $index++
         Copy-Item -LiteralPath $found -Destination $target -Force
         $installed[$target] = (Get-FileHash -LiteralPath $target -Algorithm SHA256).Hash.ToLowerInvariant()
     }

@@ -15,6 +15,7 @@ param(
     [string[]]$Interfaces = @(),
     [string[]]$Acls = @(),
     [string[]]$HealthUrls = @(),
+    [string[]]$IpamStores = @(),
     [string]$RecordPath = ''
 )
 $ErrorActionPreference = 'Stop'
@@ -171,6 +172,25 @@ function Get-RouteState {
     return ,$found
 }
 
+function Get-IpamReservations {
+    # host-local's disk store (containernetworking/plugins plugins/ipam/host-local/backend/disk): one file
+    # per reserved address, named by the address, holding the container ID, a line break and the interface.
+    param(
+        [string]$Path
+    )
+    $found = @{}
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) {
+        return $found
+    }
+    foreach ($file in @(Get-ChildItem -LiteralPath $Path -File)) {
+        $address = $null
+        if (($null -ne $file) -and [System.Net.IPAddress]::TryParse($file.Name, [ref]$address)) {
+            $found[$file.Name] = [string](@(Get-Content -LiteralPath $file.FullName))[0]
+        }
+    }
+    return $found
+}
+
 function Get-HealthCode {
     param(
         [string]$Url
@@ -276,6 +296,13 @@ if ($HealthUrls.Count -gt 0) {
         $found[$url] = Get-HealthCode -Url $url
     }
     $state.health = $found
+}
+if ($IpamStores.Count -gt 0) {
+    $found = @{}
+    foreach ($path in $IpamStores) {
+        $found[$path] = Get-IpamReservations -Path $path
+    }
+    $state.ipamStores = $found
 }
 if ($RecordPath -ne '') {
     $record = $null
