@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 
 from hybridctl.resources import powershell_script
+from hybridctl.steps.windows.windows_source_vip import CONTAINER_ID, HOST_LOCAL, STORE, request, reservation
+from tests.support.ci import require_tool
 from tests.support.winrm import Service, SimulatedWindowsHost
 from tests.support.winrm.host import ScriptError
 from tests.support.winrm.windows_boot import _Sink
@@ -334,3 +336,27 @@ def test_firewall_rules_come_from_the_calls_the_rendered_script_makes() -> None:
         run_firewall(ScriptContext(host, "run-file", {}, _Sink(), threading.Event()), text)
         left = sorted(host.machine.firewall_rules)
         assert left == rules, left
+
+
+def test_source_vip_reserves_once_in_the_store_the_check_reads() -> None:
+    """win/source-vip on the simulated host: the real host-local (Debian's build) allocates from the
+    request and its store lands on the machine, where ``win/state``'s IpamStores (what the check reads)
+    finds hybridctl's reservation; a second run is refused by host-local itself."""
+    require_tool("host-local", "apt-get install containernetworking-plugins", ("/usr/lib/cni",))
+    host = SimulatedWindowsHost()
+    register_windows(host.scripts)
+    host.machine.write_file(HOST_LOCAL, b"MZ host-local")
+    params = {
+        "HostLocal": HOST_LOCAL,
+        "Request": request("10.244.5.0/24"),
+        "ContainerId": CONTAINER_ID,
+        "IfName": "source-vip",
+        "CniPath": "C:\\opt\\cni\\bin",
+    }
+    script = powershell_script("win/source-vip")
+    assert _run(host, script, params) == ""
+    sink = _Sink()
+    host.run(powershell_script("win/state"), {"IpamStores": [STORE]}, sink, threading.Event())
+    state = json.loads(sink.lines[-1])
+    assert reservation(state, "10.244.5.0/24") == "10.244.5.2"
+    assert "duplicate allocation is not allowed" in _run(host, script, params)

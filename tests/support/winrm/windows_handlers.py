@@ -15,10 +15,14 @@ import hashlib
 import io
 import ipaddress
 import json
+import os
+import subprocess
 import tarfile
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hybridctl.resources import powershell_script
@@ -42,6 +46,10 @@ from tests.support.winrm.windows_state import register_reads
 
 KNOWN_FEATURES = {"Containers", "Hyper-V", "Hyper-V-PowerShell"}
 ApiProbe = Callable[[str, int], str]
+
+
+HOST_LOCAL_DIR = "/usr/lib/cni"
+"""Debian's containernetworking-plugins, which .ci/run installs."""
 
 
 class WindowsScripts(ServiceScripts):
@@ -74,6 +82,7 @@ class WindowsScripts(ServiceScripts):
             "protect-paths",
             "boot-task",
             "reset",
+            "source-vip",
         ):
             registry.register(f"win/{name}", getattr(self, name.replace("-", "_")))
         return registry
@@ -196,6 +205,31 @@ class WindowsScripts(ServiceScripts):
         ctx.machine.write_file(path, json.dumps(record, indent=2).encode("ascii"))
 
     # --- network, task, reset ------------------------------------------------------------------------
+
+    def source_vip(self, ctx: ScriptContext) -> None:
+        """win/source-vip: the real host-local (Debian's containernetworking-plugins build of the code the
+        Windows build runs) allocates from the request hybridctl sent, in a directory holding a copy of the
+        simulated store; what it writes there becomes the machine's store."""
+        if not ctx.machine.has_file(str(ctx.require("HostLocal"))):
+            ctx.fail(f"{ctx.require('HostLocal')} is not installed")
+        request = json.loads(str(ctx.require("Request")))
+        store = "C:\\var\\lib\\cni\\networks\\" + str(request["name"])
+        if request["ipam"].get("dataDir") != "/var/lib/cni/networks":
+            ctx.fail(f"host-local store {request['ipam'].get('dataDir')!r} is not the CNI plugin's")
+        with tempfile.TemporaryDirectory() as work:
+            folder = Path(work) / str(request["name"])
+            folder.mkdir()
+            prefix = path_key(store) + "\\"
+            for key, data in list(ctx.machine.files.items()):
+                if key.startswith(prefix):
+                    (folder / key[len(prefix) :]).write_bytes(bytes(data))
+            request["ipam"]["dataDir"] = work
+            done = _host_local(ctx, json.dumps(request), work)
+            for item in folder.iterdir():
+                if item.name != "lock":
+                    ctx.machine.write_file(store + "\\" + item.name, item.read_bytes())
+        address = json.loads(done)["ips"][0]["address"].split("/")[0]
+        reply(ctx, {"address": address})
 
     def hns_network(self, ctx: ScriptContext) -> None:
         """win/hns-network against the HNS model (windows_hns.py), doing what the script sent does as read
@@ -438,6 +472,23 @@ def _extracts(script: ScriptCalls, source: str) -> bool:
     if lowered.endswith((".tgz", ".tar.gz")):
         return any("$source" in c.words for c in script.of("tar.exe"))
     return any(c.argument("LiteralPath", "Path") == "$source" for c in script.of("Copy-Item"))
+
+
+def _host_local(ctx: ScriptContext, request: str, work: str) -> str:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": str(ctx.require("ContainerId")),
+        "CNI_NETNS": "none",
+        "CNI_IFNAME": str(ctx.require("IfName")),
+        "CNI_PATH": HOST_LOCAL_DIR,
+    }
+    done = subprocess.run(
+        [HOST_LOCAL_DIR + "/host-local"], input=request, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        ctx.fail(f"host-local failed (exit {done.returncode}): {done.stdout} {done.stderr}".strip())
+    return done.stdout
 
 
 def _definition(ctx: ScriptContext, path: str) -> dict[str, Any]:
