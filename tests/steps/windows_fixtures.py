@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,26 +73,25 @@ def start_node(
     return WindowsNode(name, address, host, WinRMEndpoint(host, config).start())
 
 
-@pytest.fixture
-def testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) -> Iterator[Testbed]:
-    """Two Windows hosts (win1, win2) and a fake first control plane; everything stopped afterwards."""
+@contextmanager
+def started_testbed(workdir: Path, pki: WinRMPki, account: WinRMAccount, mode: str) -> Iterator[Testbed]:
+    """Two Windows hosts (win1, win2) and a fake first control plane in network ``mode``; everything
+    stopped afterwards."""
     nodes: list[WindowsNode] = []
     bed = None
     try:
         scripts = WindowsScripts()
         for name, address in ADDRESSES.items():
-            nodes.append(
-                start_node(name, address, winrm_pki, winrm_account, workdir=tmp_path, scripts=scripts)
-            )
+            nodes.append(start_node(name, address, pki, account, workdir=workdir, scripts=scripts))
         winrm = {
-            "user": winrm_account.user,
-            "password": winrm_account.password,
+            "user": account.user,
+            "password": account.password,
             "auth": "basic",
-            "caBundle": str(winrm_pki.ca_file),
+            "caBundle": str(pki.ca_file),
             "operationTimeout": TEST_OPERATION_TIMEOUT,
             "readTimeout": TEST_READ_TIMEOUT,
         }
-        bed = Testbed(tmp_path, nodes, winrm)
+        bed = Testbed(workdir, nodes, winrm, mode=mode)
         scripts.kube = KubeSide(bed.model, default_judge())
         yield bed
     finally:
@@ -99,3 +99,17 @@ def testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) ->
             bed.close()
         for node in nodes:
             node.endpoint.stop()
+
+
+@pytest.fixture
+def testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) -> Iterator[Testbed]:
+    """Two Windows hosts (win1, win2) and a fake first control plane, routes mode."""
+    with started_testbed(tmp_path, winrm_pki, winrm_account, "routes") as bed:
+        yield bed
+
+
+@pytest.fixture
+def vxlan_testbed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) -> Iterator[Testbed]:
+    """The same in vxlan mode (flanneld's overlay instead of the L2Bridge network and routes)."""
+    with started_testbed(tmp_path, winrm_pki, winrm_account, "vxlan") as bed:
+        yield bed

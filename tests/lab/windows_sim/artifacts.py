@@ -15,7 +15,11 @@ from hybridctl.artifacts import Catalog
 from hybridctl.inventory.models import Cluster
 from tests.lab.artifacts import ArtifactServer, ChecksumStyle
 
-UNPINNED = ("windows-cni", "nssm")  # upstream publishes no checksum for these: the inventory pins them
+UNPINNED = (
+    "windows-cni",
+    "nssm",
+    "flanneld",
+)  # upstream publishes no checksum for these: the inventory pins them
 
 
 def _tgz(members: dict[str, bytes]) -> bytes:
@@ -65,6 +69,8 @@ def artifact_bytes(name: str, version: str) -> bytes:
         "nssm": lambda: _zip(
             {f"nssm-{version}/win64/nssm.exe": _exe("nssm"), f"nssm-{version}/win32/nssm.exe": _exe("nssm32")}
         ),
+        "flanneld": lambda: _exe(f"flanneld.exe {version}"),
+        "flannel-cni-windows": lambda: _tgz({"flannel-amd64.exe": _exe(f"flannel-amd64.exe {version}")}),
         "kubelet": lambda: _exe(f"kubelet.exe {version}"),
         "kube-proxy": lambda: _exe(f"kube-proxy.exe {version}"),
     }

@@ -2,8 +2,10 @@
 
 Stands in for the Linux side's simulated toolchain until it lands: ``test -s admin.conf``, ``kubeadm token
 create --print-join-command``, ``kubeadm token list -o json``, ``kubectl get nodes -o json``, ``kubectl get
-secret``, ``kubectl apply -f -`` (the kube-proxy token Secret), and the CA file. Anything else exits 127.
-Also the two Linux-side steps the Windows steps name in ``requires`` (``kubeadm-init``, ``pod-cidrs``).
+secret``, ``kubectl apply -f -`` (the kube-proxy and flanneld token Secrets), and the CA file. Anything else
+exits 127.
+Also the Linux-side steps the Windows steps name in ``requires`` (``kubeadm-init``, ``pod-cidrs``, and in
+vxlan mode ``flannel``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from hybridctl.inventory.models import Cluster, Host
 from hybridctl.steps.base import Change, Step
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.steps.kube import ADMIN_CONF, CA_CERT, KUBE_PROXY_SECRET, nodes
+from hybridctl.steps.kube import ADMIN_CONF, CA_CERT, nodes
 from hybridctl.steps.values import POD_CIDRS
 from hybridctl.testing import FakeHost, Reply
 from tests.lab.cluster_model import ClusterModel, ModelError
+
+FLANNEL_ACCOUNT = "kube-flannel/flannel"
 
 
 def _argv(command: Command) -> list[str]:
@@ -98,8 +102,9 @@ class FakeControlPlane:
             if argv[:2] == ["get", "nodes"]:
                 items = [node_object(n, v) for n, v in sorted(self.model.nodes().items())]
                 return json.dumps({"kind": "List", "items": items})
-            if argv[:3] == ["get", "secret", KUBE_PROXY_SECRET]:
-                found = self.model.objects("secrets").get(f"kube-system/{KUBE_PROXY_SECRET}")
+            if argv[:2] == ["get", "secret"]:
+                namespace = argv[argv.index("-n") + 1] if "-n" in argv else "default"
+                found = self.model.objects("secrets").get(f"{namespace}/{argv[2]}")
                 return json.dumps(found) if found else ""
             if argv[:3] == ["apply", "-f", "-"]:
                 return self._apply(command)
@@ -113,9 +118,10 @@ class FakeControlPlane:
         if manifest.get("type") != "kubernetes.io/service-account-token":
             return 1, "", "only service-account-token Secrets are simulated"
         account = manifest["metadata"]["annotations"]["kubernetes.io/service-account.name"]
-        token = self.model.create_sa_token("kube-system", account, 10 * 365 * 86400)
+        namespace = manifest["metadata"].get("namespace", "default")
+        token = self.model.create_sa_token(namespace, account, 10 * 365 * 86400)
         secret = {**manifest, "data": {"token": base64.b64encode(token.encode()).decode()}}
-        self.model.put_object("secrets", f"kube-system/{manifest['metadata']['name']}", secret)
+        self.model.put_object("secrets", f"{namespace}/{manifest['metadata']['name']}", secret)
         return f"secret/{manifest['metadata']['name']} created\n"
 
 
@@ -159,3 +165,27 @@ class PodCidrs(Step):
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Nothing."""
+
+
+class FlannelManifest(Step):
+    """Stand-in for the Linux side's ``flannel`` (vxlan mode): what applying kube-flannel's manifest
+    creates that the Windows side uses, the ServiceAccount ``kube-flannel/flannel``."""
+
+    name: ClassVar[str] = "flannel"
+    title: ClassVar[str] = "kube-flannel manifest (simulated)"
+
+    def __init__(self, control_plane: FakeControlPlane) -> None:
+        self.control_plane = control_plane
+
+    def applies_to(self, host: Host, cluster: Cluster) -> bool:
+        """The first control plane of a vxlan-mode cluster."""
+        return host.name == cluster.first_control_plane.name and cluster.spec.network.mode == "vxlan"
+
+    def check(self, host: HostView, ctx: StepContext) -> list[Change]:
+        """Whether the ServiceAccount exists."""
+        found = FLANNEL_ACCOUNT in self.control_plane.model.objects("serviceaccounts")
+        return [] if found else [Change("apply kube-flannel")]
+
+    def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
+        """Create it."""
+        self.control_plane.model.put_object("serviceaccounts", FLANNEL_ACCOUNT, {})

@@ -25,7 +25,7 @@ from hybridctl.transport.winrm import WinRMTransport
 from tests.lab.artifacts import ArtifactServer
 from tests.lab.cluster_model import ClusterModel
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
-from tests.lab.windows_sim.control_plane import FakeControlPlane, KubeadmInit, PodCidrs
+from tests.lab.windows_sim.control_plane import FakeControlPlane, FlannelManifest, KubeadmInit, PodCidrs
 from tests.support.inventory import kubernetes_spec
 from tests.support.winrm import SimulatedWindowsHost, WinRMEndpoint
 from tests.support.winrm_fixtures import RecordingLog
@@ -70,8 +70,10 @@ def inventory(
     mirror: str,
     pins: dict[str, str],
     cp_address: str = "10.231.250.10",
+    *,
+    mode: str = "routes",
 ) -> Cluster:
-    """A routes-mode inventory: cp1 (fake) plus the Windows nodes, artifacts from ``mirror``."""
+    """An inventory (network ``mode``): cp1 (fake) plus the Windows nodes, artifacts from ``mirror``."""
     hosts: list[dict[str, Any]] = [
         {"name": "cp1", "address": cp_address, "role": "control-plane", "os": "linux"}
     ]
@@ -93,7 +95,7 @@ def inventory(
         "metadata": {"name": "wintest"},
         "spec": {
             "kubernetes": kubernetes_spec(),
-            "network": {"mode": "routes"},
+            "network": {"mode": mode},
             "artifacts": {"source": "mirror", "mirrorUrl": mirror, "checksums": pins},
             "hosts": hosts,
         },
@@ -113,14 +115,17 @@ class Testbed:
         winrm: dict[str, Any],
         mirror_address: str = "127.0.0.1",
         cp_address: str = "10.231.250.10",
+        *,
+        mode: str = "routes",
     ) -> None:
         self.nodes = {n.name: n for n in nodes}
         self.model = ClusterModel(workdir / "cluster.json")
         self.control_plane = FakeControlPlane(self.model)
         self.mirror = ArtifactServer(workdir / "mirror", mirror_address).start()
-        draft = inventory(nodes, winrm, self.mirror.url, {}, cp_address)
+        draft = inventory(nodes, winrm, self.mirror.url, {}, cp_address, mode=mode)
         build_windows_artifacts(self.mirror, draft)
-        self.cluster = inventory(nodes, winrm, self.mirror.url, pinned_checksums(draft), cp_address)
+        pins = pinned_checksums(draft)
+        self.cluster = inventory(nodes, winrm, self.mirror.url, pins, cp_address, mode=mode)
         self.masker = Masker()
         self.log = RecordingLog()
         self.transports: dict[str, Transport] = {}
@@ -149,7 +154,7 @@ class Testbed:
         network_at = next((i for i, n in enumerate(names) if n == "windows-pod-network"), len(names))
         ordered = list(windows)
         ordered.insert(network_at, PodCidrs())
-        return [KubeadmInit(self.control_plane), *ordered]
+        return [KubeadmInit(self.control_plane), FlannelManifest(self.control_plane), *ordered]
 
     def run(
         self,

@@ -218,6 +218,11 @@ class WindowsMachine:
                 # HNS keeps the network and the host endpoint over a reboot, but the endpoint comes back
                 # detached from the host (flannel-io/flannel#1391, #1858).
                 endpoint["attached"] = False
+            # A network created with EnableNonPersistent (flanneld's overlay, flannel-io/flannel
+            # pkg/backend/vxlan/device_windows.go) is gone after a reboot, with its endpoints.
+            gone = {n for n, net in self.hns_networks.items() if not net.get("persistent", True)}
+            self.hns_networks = {n: v for n, v in self.hns_networks.items() if n not in gone}
+            self.hns_endpoints = {n: e for n, e in self.hns_endpoints.items() if e["network"] not in gone}
             done = {"InstallPending": "Installed", "UninstallPending": "Available"}
             self.feature_states = {k: done.get(v, v) for k, v in self.feature_states.items()}
         for hook in list(self.boot_hooks):

@@ -147,8 +147,10 @@ class BootScript:
             self.scripts._start(self.ctx, name)
 
     def _wait_network(self, _name: str) -> None:
-        if "cbr0" not in self.host.machine.hns_networks:
-            raise ScriptError("HNS network cbr0 did not appear")
+        """Wait-HnsNetwork polls for the network the script names in ``$NetworkName``."""
+        name = self._value("$NetworkName")
+        if name not in self.host.machine.hns_networks:
+            raise ScriptError(f"HNS network {name} did not appear")
 
 
 def _statements(node: tree_sitter.Node) -> list[tree_sitter.Node]:

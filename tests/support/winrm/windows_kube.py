@@ -27,12 +27,15 @@ import yaml
 
 from tests.lab.cluster_model import ClusterModel, ModelError
 from tests.support.upstream import Check, UpstreamJudge
+from tests.support.winrm import windows_flanneld as flanneld
 from tests.support.winrm.host import ScriptContext, ScriptError
 from tests.support.winrm.machine import WindowsMachine
 
 NPIPE = "npipe:////./pipe/containerd-containerd"
 CNI_BIN = "c:/opt/cni/bin"
 CNI_CONF = "c:/etc/cni/net.d"
+# The pod networks a node can have: win-bridge's L2Bridge and flanneld's Overlay (flannel.<VNI>, VNI 4096).
+POD_NETWORKS = ("cbr0", "flannel.4096")
 
 
 def split_command_line(line: str) -> list[str]:
@@ -118,7 +121,12 @@ class KubeSide:
                 raise ScriptError(f"service {name} depends on {dependency}, which does not exist")
             if other.status != "Running":
                 self.start(machine, dependency)
-        starter = {"containerd": self._containerd, "kubelet": self._kubelet, "kube-proxy": self._kube_proxy}
+        starter = {
+            "containerd": self._containerd,
+            "kubelet": self._kubelet,
+            "kube-proxy": self._kube_proxy,
+            "flanneld": self._flanneld,
+        }
         starter.get(name, lambda _m, _s: None)(machine, service.parameters)
         service.status = "Running"
         self.update_ready(machine)
@@ -149,7 +157,8 @@ class KubeSide:
         if self.cluster is None or self.agents is not None or node not in self.cluster.nodes():
             return
         kubelet = machine.services.get("kubelet")
-        ready = kubelet is not None and kubelet.status == "Running" and "cbr0" in machine.hns_networks
+        network = any(n in machine.hns_networks for n in POD_NETWORKS)
+        ready = kubelet is not None and kubelet.status == "Running" and network
         if self.cluster.nodes()[node].get("ready") != ready:
             self.cluster.set_ready(node, ready)
 
@@ -244,6 +253,10 @@ class KubeSide:
         network = (config.get("winkernel") or {}).get("networkName")
         if network not in machine.hns_networks:
             raise ScriptError(f"kube-proxy: Unable to find HNS Network specified by {network}")
+        overlay = str(machine.hns_networks[network]["type"]).lower() == "overlay"
+        if overlay and not (config.get("winkernel") or {}).get("sourceVip"):
+            # winkernel proxier.go NewProxier: an Overlay network needs the source VIP.
+            raise ScriptError("kube-proxy: source-vip flag not set")
         if config.get("hostnameOverride") != machine.hostname.lower():
             raise ScriptError("kube-proxy: hostnameOverride is not the node name")
         kubeconfig = _yaml(machine, config["clientConnection"]["kubeconfig"])
@@ -257,6 +270,14 @@ class KubeSide:
                 raise ScriptError(f"kube-proxy: {exc}") from None
             if owner != "kube-system/kube-proxy":
                 raise ScriptError(f"kube-proxy: the token belongs to {owner}, not kube-system/kube-proxy")
+
+    def _flanneld(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
+        argv = split_command_line(str(parameters.get("AppParameters", "")))
+        if self.agents is not None or self.cluster is None:
+            raise ScriptError(
+                "flanneld (simulated): needs the cluster model (the real tier has no flanneld yet)"
+            )
+        flanneld.start(machine, parameters, argv, self.cluster)
 
 
 def dependents(machine: WindowsMachine, name: str) -> list[str]:
