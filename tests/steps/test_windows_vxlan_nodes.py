@@ -120,3 +120,15 @@ def test_a_wrong_overlay_is_replaced_and_down_removes_flannel_from_the_node(vxla
     assert not [f for f in machine.files if f.startswith(leftovers)]
     again, _ = vxlan_testbed.run(teardown(False), hosts=["win1"])
     assert changes(again) == []
+
+
+def test_planning_a_node_that_has_not_joined_yet_reports_the_overlay_to_come(vxlan_testbed: Testbed) -> None:
+    """``add-node``'s plan on a running vxlan cluster: the new node has no pod CIDR yet (it registers
+    during the apply), so windows-flannel and windows-source-vip say what will happen instead of failing."""
+    report, _ = vxlan_testbed.run(vxlan_testbed.steps(ALL), hosts=["win1"])
+    assert not failures(report), failures(report)
+    plan, _ = vxlan_testbed.run(vxlan_testbed.steps(ALL), read_only=True, hosts=["win2"])
+    assert not failures(plan), failures(plan)
+    planned = {s: c for h, s, c in changes(plan) if h == "win2"}
+    assert "flanneld creates the overlay network once the node has a pod CIDR" in planned["windows-flannel"]
+    assert planned["windows-source-vip"] == ["reserve kube-proxy's source VIP once the node has a pod CIDR"]

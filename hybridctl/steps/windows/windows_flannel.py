@@ -76,9 +76,10 @@ class WindowsFlannel(WindowsStep):
         state = _state(host, files)
         changes = file_changes(KnownHashes(state["files"]), host, files) + _service_changes(files, state)
         changes = services.restart_marked(changes, state["services"].get(SERVICE))
-        if any(f.placeholders for f in files):
-            return changes  # the node's pod CIDR is not known yet (planning before it registered)
-        problem = overlay_problem(state.get("hns") or {}, _cidr(ctx, host))
+        cidr = runtime_values(ctx).pod_cidrs.get(host.name)
+        if cidr is None:  # planning before the node registered (add-node): flanneld takes it as its lease
+            return [*changes, Change("flanneld creates the overlay network once the node has a pod CIDR")]
+        problem = overlay_problem(state.get("hns") or {}, cidr)
         return changes + ([Change(problem)] if problem and not changes else [])
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
