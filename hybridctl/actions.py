@@ -94,29 +94,14 @@ def _phases() -> tuple[list[Step], list[Step], list[Step], list[Step], list[Step
     return prepare, join, network, list(windows.FINISH), list(cluster_steps.FINISH)
 
 
-def _refuse_vxlan(cluster: Cluster) -> None:
-    """vxlan mode runs flannel on Linux nodes; Windows flanneld (service, overlay HNS network, sdnoverlay
-    CNI, kube-proxy on the overlay) is rendered but not provisioned yet."""
-    windows = [h.name for h in cluster.windows_hosts]
-    if cluster.spec.network.mode == "vxlan" and windows:
-        raise UsageError(
-            f"network mode vxlan is not supported with Windows nodes yet ({', '.join(windows)}); "
-            "nothing was changed",
-            hint="use network.mode: routes, or vxlan with Linux nodes only; "
-            "'hybridctl render' writes the Windows vxlan files meanwhile",
-        )
-
-
 def up(cluster: Cluster) -> Action:
     """Build or converge the whole cluster."""
-    _refuse_vxlan(cluster)
     prepare, join, network, finish, cluster_finish = _phases()
     return Action("up", [*prepare, *join, *network, *finish, *cluster_finish], list(cluster.hosts))
 
 
 def add_node(cluster: Cluster, names: Sequence[str]) -> Action:
     """Join the named hosts; existing nodes only gain routes to them."""
-    _refuse_vxlan(cluster)
     new = set(names)
     first = cluster.first_control_plane.name
     if first in new:
@@ -139,7 +124,6 @@ def add_node(cluster: Cluster, names: Sequence[str]) -> Action:
 
 def down(cluster: Cluster, names: Sequence[str], *, purge: bool) -> Action:
     """Remove the named nodes (and their routes everywhere else), or the whole cluster."""
-    _refuse_vxlan(cluster)
     if not names:
         return _down_all(cluster, purge)
     return _down_some(cluster, set(names), purge)

@@ -114,10 +114,29 @@ def test_offline_plan_lists_the_steps_up_runs_in_order_without_connecting() -> N
     assert names == list(dict.fromkeys(s.name for s, _ in actions.up(cluster).pairs(cluster)))
 
 
-def test_vxlan_with_windows_nodes_is_refused_before_touching_any_host() -> None:
-    result = cli("up", "-i", ROOT / "inventories" / "ha-vxlan.yaml", "--yes")
-    assert result.returncode == 2
-    assert "not supported with Windows nodes" in result.stderr and "nothing was changed" in result.stderr
+def test_vxlan_plan_with_windows_nodes_runs_flanneld_and_the_source_vip_instead_of_routes(
+    tmp_path: Path,
+) -> None:
+    """vxlan mode with Windows nodes is planned (no longer refused): flannel on the first control plane,
+    flanneld and the source VIP on the Windows nodes, no routes-mode pod network anywhere; kube-proxy
+    comes after the source VIP it needs."""
+    import yaml
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["spec"]["network"] = {"mode": "vxlan"}
+    data["spec"]["artifacts"]["checksums"]["flanneld"] = "c" * 64
+    inventory = tmp_path / "vxlan.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    result = cli("plan", "--offline", "-i", inventory, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    hosts = {s["step"]: s["hosts"] for s in json.loads(result.stdout)["steps"]}
+    assert hosts["flannel"] == ["cp1"]
+    assert hosts["windows-flannel"] == hosts["windows-source-vip"] == ["win1", "win2"]
+    assert "linux-pod-network" not in hosts and "windows-pod-network" not in hosts
+    names = list(hosts)
+    assert (
+        names.index("windows-flannel") < names.index("windows-source-vip") < names.index("windows-kube-proxy")
+    )
 
 
 def test_linux_only_vxlan_plan_runs_flannel_instead_of_routes(tmp_path: Path) -> None:

@@ -34,7 +34,6 @@ def test_schema_and_semantic_errors_come_out_together_in_document_order() -> Non
     found = [(p.line, str(p.path[-1]), p.severity) for p in result.problems]
     assert found == [
         (_line_of(text, "podSubnett"), "podSubnett", Severity.ERROR),
-        (_line_of(text, "mode: vxlan"), "mode", Severity.WARNING),  # up refuses vxlan for now
         (_line_of(text, "mtu:"), "mtu", Severity.ERROR),
         (_line_of(text, "name: Win1"), "name", Severity.ERROR),
         (_line_of(text, "address: 192.168.10.21") + 9, "address", Severity.ERROR),

@@ -13,7 +13,6 @@ from hybridctl.inventory.checks.cluster import (
     check_metadata,
     check_subnets,
     check_version,
-    check_what_up_supports,
 )
 from hybridctl.inventory.checks.common import Check
 from hybridctl.inventory.checks.connections import check_kerberos_cache
@@ -40,7 +39,6 @@ CHECKS: tuple[Check, ...] = (
     check_windows_features,
     check_software,
     check_registries,
-    check_what_up_supports,
     check_kerberos_cache,
 )
 

@@ -177,12 +177,3 @@ def _outside(path: Path, text: str, nets: dict[str, Network | None]) -> Iterator
         if net is not None and address in net:
             hint = "pod and service subnets must not overlap the node network"
             yield error(path, f"address {address} lies inside the {label} {net}", hint)
-
-
-def check_what_up_supports(cluster: Cluster) -> Iterator[Problem]:
-    """What ``up``, ``add-node`` and ``down`` refuse today, so that ``validate`` does not call it fine."""
-    if cluster.spec.network.mode == "vxlan" and cluster.windows_hosts:
-        message = "up, add-node and down refuse network mode vxlan with Windows nodes for now (render works)"
-        yield warning(
-            ("spec", "network", "mode"), message, "use mode: routes, or vxlan with Linux nodes only"
-        )
