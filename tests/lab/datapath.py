@@ -27,6 +27,7 @@ from tests.support.linux_hosts import TestHost
 PORT = 8080
 LINUX_CONFLIST = "/etc/cni/net.d/10-hybridctl-bridge.conflist"
 WINDOWS_CNI = r"C:\etc\cni\net.d\10-cbr0.conf"
+WINDOWS_OVERLAY_CNI = r"C:\etc\cni\net.d\10-flannel.conf"
 SERVER = """
 import socket, sys
 server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

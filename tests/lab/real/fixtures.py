@@ -8,7 +8,8 @@ with systemd as PID 1; they are shut down and removed when the test ends, passed
 ``real_cluster`` (module): a control plane and a Linux worker, booted, with the inventory written but
 nothing installed: the module runs ``hybridctl up`` itself, and may first add hosts (Windows nodes) with
 ``real_cluster.write_inventory(extra_hosts=[...])``. ``hybrid_cluster`` (module): that cluster with two
-simulated Windows workers on the same bridge (``windows_members.py``) in its inventory, nothing installed.
+simulated Windows workers on the same bridge (``windows_members.py``) in its inventory, nothing installed;
+``hybrid_vxlan_cluster`` (module) the same in vxlan mode.
 ``loopback_control_plane`` (module): a real control plane (etcd, API server, controller-manager,
 scheduler) as processes on 127.0.0.1 (``control_plane.py``; hybridctl's default pod and service subnets),
 stopped after the module. Outside CI these skip (with what to install) when root or a tool is missing; in
@@ -120,6 +121,34 @@ def hybrid_cluster(
     }
     with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account, agnhost) as windows:
         real_cluster.checksums = publish_windows(real_cluster.sources, lab_binaries.release, workdir)
+        real_cluster.extra_env = windows.env()
+        real_cluster.write_inventory(extra_hosts=windows.entries())
+        yield real_cluster, windows
+
+
+@pytest.fixture(scope="module")
+def hybrid_vxlan_cluster(
+    real_cluster: RealCluster,
+    lab_binaries: LabBinaries,
+    systemd_lab: SystemdHosts,
+    winrm_pki: WinRMPki,
+    winrm_account: WinRMAccount,
+) -> Iterator[tuple[RealCluster, WindowsMembers]]:
+    """``hybrid_cluster`` in vxlan mode: flannel's images through the ghcr.io mirror, the Windows flannel
+    artifacts in the mirror, and Windows pods on the overlay network ``flannel.4096`` that the hosts'
+    flanneld stand-in (tests/lab/real/winflannel.py) builds."""
+    workdir = real_cluster.workdir / "windows"
+    workdir.mkdir()
+    real_cluster.network_mode = "vxlan"
+    agnhost = {
+        f"{real_cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(lab_binaries.agnhost / "agnhost")
+    }
+    addressing = systemd_lab.addressing
+    with WindowsMembers(
+        addressing, workdir, winrm_pki, winrm_account, agnhost, network="flannel.4096"
+    ) as windows:
+        release = lab_binaries.release
+        real_cluster.checksums = publish_windows(real_cluster.sources, release, workdir, "vxlan")
         real_cluster.extra_env = windows.env()
         real_cluster.write_inventory(extra_hosts=windows.entries())
         yield real_cluster, windows

@@ -43,10 +43,14 @@ class LabSources:
         return self.registry
 
 
-def catalog(mirror_url: str, release: str, workdir: Path) -> Catalog:
-    """hybridctl's own view of a one-host inventory that downloads from ``mirror_url``."""
+def catalog(mirror_url: str, release: str, workdir: Path, mode: str = "routes") -> Catalog:
+    """hybridctl's own view of a one-host inventory (network ``mode``) that downloads from ``mirror_url``."""
     entry = {"name": "cp", "address": "10.0.0.1", "role": "control-plane", "os": "linux"}
-    spec = {"kubernetes": {"version": release}, "artifacts": {"source": "mirror", "mirrorUrl": mirror_url}}
+    spec = {
+        "kubernetes": {"version": release},
+        "artifacts": {"source": "mirror", "mirrorUrl": mirror_url},
+        "network": {"mode": mode},
+    }
     path = write_inventory(workdir / "catalog.yaml", [{**entry, "ssh": {"user": "root"}}], **spec)
     loaded = load_inventory(path)
     assert loaded.cluster is not None, loaded.problems

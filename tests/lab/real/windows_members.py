@@ -40,9 +40,9 @@ PASSWORD_ENV = "HYBRIDCTL_LAB_WINRM_PASSWORD"
 COUNT = 2
 
 
-def publish_windows(sources: LabSources, release: str, workdir: Path) -> dict[str, str]:
-    """Place every Windows release file in the mirror; return the inventory's checksum pins."""
-    found = catalog(sources.mirror_url, release, workdir)
+def publish_windows(sources: LabSources, release: str, workdir: Path, mode: str = "routes") -> dict[str, str]:
+    """Place every Windows release file of network ``mode`` in the mirror; return the checksum pins."""
+    found = catalog(sources.mirror_url, release, workdir, mode)
     cluster: Cluster = found.cluster
     upstream = _upstream(cluster).windows_artifacts()
     for artifact, original in zip(Catalog(cluster).windows_artifacts(), upstream, strict=True):
@@ -61,11 +61,13 @@ class WindowsMembers:
         pki: WinRMPki,
         account: WinRMAccount,
         images: dict[str, str] | None = None,
+        *,
+        network: str = "cbr0",
     ) -> None:
         agent_binary()  # built (or found cached) before any service starts it
         self.account = account
         self.pki = pki
-        self.agents = SimulatedHostAgents({}, workdir / "agents", images)
+        self.agents = SimulatedHostAgents({}, workdir / "agents", images, network)
         self.hosts: dict[str, WindowsLabHost] = {}
         self.nodes: dict[str, WindowsNode] = {}
         with contextlib.ExitStack() as undo:

@@ -45,7 +45,8 @@ from hybridctl.inventory.models import Cluster
 from hybridctl.render import RenderedFile, RuntimeValues, render_host
 from hybridctl.steps.windows.common import one_file
 from hybridctl.steps.windows.services import definition
-from tests.lab.datapath import WINDOWS_CNI
+from tests.lab.datapath import WINDOWS_CNI, WINDOWS_OVERLAY_CNI
+from tests.lab.real.winflannel import OverlayAgent
 from tests.lab.real.winnode_hook import HookConfig, remove_pod
 from tests.support.winrm.machine import WindowsMachine
 from tests.upstream.build import ensure, winagent
@@ -170,7 +171,7 @@ class EmulatedWindowsNode:
     bridge: str = "cbr0"
     agent_namespace: str | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hybridctl-win-")))
-    agents: dict[str, NodeAgent] = field(default_factory=dict)
+    agents: dict[str, NodeAgent | OverlayAgent] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     """HookConfig.images: image reference -> the program its pods' containers run."""
 
@@ -255,7 +256,7 @@ class _HostAgents:
     root: Path
     hook: HookConfig
     hook_path: Path
-    agents: dict[str, NodeAgent] = field(default_factory=dict)
+    agents: dict[str, NodeAgent | OverlayAgent] = field(default_factory=dict)
 
 
 class SimulatedHostAgents:
@@ -271,12 +272,19 @@ class SimulatedHostAgents:
 
     For the real-cluster lab: ``KubeSide(None, judge, SimulatedHostAgents({hostname: netns}, dir))`` as the
     ``kube`` of ``WindowsScripts`` (tests/lab/test_windows_lab.py ``WindowsLab(kube=...)`` does this).
+    In vxlan mode (``network="flannel.4096"``) starting the ``flanneld`` service runs the Windows flanneld
+    stand-in (``OverlayAgent``, tests/lab/real/winflannel.py) and pods attach to its overlay bridge.
     """
 
     def __init__(
-        self, namespaces: dict[str, str], workdir: Path, images: dict[str, str] | None = None
+        self,
+        namespaces: dict[str, str],
+        workdir: Path,
+        images: dict[str, str] | None = None,
+        network: str = "cbr0",
     ) -> None:
         self.namespaces = {name.lower(): namespace for name, namespace in namespaces.items()}
+        self.network = network  # the HNS network pods attach to: cbr0 (routes) or flannel.4096 (vxlan)
         self.images = dict(images or {})  # HookConfig.images: what the emulated pods may run
         self.workdir = workdir
         self.hosts: dict[str, _HostAgents] = {}
@@ -293,15 +301,21 @@ class SimulatedHostAgents:
             (base / "state").mkdir(parents=True, exist_ok=True)
             namespace = self.namespaces[name]
             state, prefix = str(base / "state"), f"{namespace[:6]}p"
-            cni = str(windows_path(base / "c", WINDOWS_CNI))
-            config = HookConfig(namespace, "cbr0", CNI_BIN, state, prefix, self.images, cni)
+            conf = WINDOWS_CNI if self.network == "cbr0" else WINDOWS_OVERLAY_CNI
+            cni = str(windows_path(base / "c", conf))
+            config = HookConfig(namespace, self.network, CNI_BIN, state, prefix, self.images, cni)
             self.hosts[name] = _HostAgents(base / "c", config, hook_executable(base, config))
         return self.hosts[name]
 
     def start(self, machine: WindowsMachine, service: str, argv: list[str]) -> None:
-        """Export the machine's files and start the agent (replacing a running one)."""
+        """Export the machine's files and start the agent (replacing a running one); flanneld is the
+        overlay stand-in (winflannel.py), which works on the machine model directly."""
         host = self._host(machine)
         self.stop(machine, service)
+        if service == "flanneld":
+            overlay = OverlayAgent(machine, self.namespaces[machine.hostname.lower()], argv)
+            host.agents[service] = overlay.start()
+            return
         if not host.agents:  # nothing reads the directory: make it the machine's files exactly (a file
             shutil.rmtree(host.root, ignore_errors=True)  # hybridctl deleted must not linger here)
         with machine.lock:

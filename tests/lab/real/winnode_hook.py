@@ -3,8 +3,9 @@
 Called by the node agent (``tests/upstream/winagent``) as ``python -m tests.lab.real.winnode_hook CONFIG
 VERB`` with JSON on stdin (protocol in the agent's main.go). CONFIG is a JSON file written by
 ``winnode.py`` (``HookConfig``): the Windows host's network namespace, its bridge (the L2Bridge HNS network
-``cbr0`` as the simulator realises it, tests/lab/windows_sim/netns.py), the CNI plugin directory and a
-state directory.
+``cbr0`` as the simulator realises it, tests/lab/windows_sim/netns.py; in vxlan mode the Overlay network
+``flannel.4096`` as the flanneld stand-in builds it, tests/lab/real/winflannel.py), the CNI plugin
+directory and a state directory.
 
 Emulated, each from the cited behaviour:
 
@@ -65,8 +66,9 @@ class HookConfig:
     images: dict[str, str] = field(default_factory=dict)
     """Image reference -> the program standing for its entrypoint (see the module docstring)."""
     cni_config: str = ""
-    """Where the host's rendered sdnbridge config (``C:\\etc\\cni\\net.d\\10-cbr0.conf``) is exported, if
-    anywhere: its OutBoundNAT policy is realised for the pods (none without it)."""
+    """Where the host's rendered CNI config (``C:\\etc\\cni\\net.d\\10-cbr0.conf``, or ``10-flannel.conf`` in
+    vxlan mode) is exported, if anywhere: its OutBoundNAT policy is realised for the pods (none without
+    it)."""
 
     def write(self, path: Path) -> Path:
         """Save as JSON."""
@@ -96,10 +98,11 @@ def _bridge_address(config: HookConfig) -> str | None:
     return None
 
 
-def network(config: HookConfig, _request: dict[str, Any]) -> dict[str, Any] | None:
-    """Exit 0 when the HNS network (the bridge) exists."""
-    if _bridge_address(config) is None:
-        raise RuntimeError(f"HNS network {config.bridge} not found")
+def network(config: HookConfig, request: dict[str, Any]) -> dict[str, Any] | None:
+    """Exit 0 when the HNS network (the bridge; kube-proxy names it) exists."""
+    name = str(request.get("network") or config.bridge)
+    if name != config.bridge or _bridge_address(config) is None:
+        raise RuntimeError(f"HNS network {name} not found")
     return None
 
 
@@ -150,7 +153,7 @@ def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     name = f"{request['namespace']}/{request['name']}"
     _write_dns(netns, request)
     subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True, capture_output=True)
-    _outbound_nat(config)
+    _outbound_nat(config, str(request["podCIDR"]))
     record: dict[str, Any] = {"netns": netns, "ip": address, "cidr": request["podCIDR"], "gw": gateway}
     record |= {"name": name, "containers": {}}
     for container, (program, argv) in _programs(config, request, name).items():
@@ -163,14 +166,24 @@ def pod_add(config: HookConfig, request: dict[str, Any]) -> dict[str, Any]:
     return {"ip": address}
 
 
-def _outbound_nat(config: HookConfig) -> None:
+def _outbound_nat(config: HookConfig, cidr: str) -> None:
     """The sdnbridge config's OutBoundNAT policy (with its Exceptions) as HNS applies it to each endpoint:
     NAT rules in the host's namespace (tests/lab/datapath.py realise_outbound_nat, shared with the
     simulated lab)."""
     from tests.lab.datapath import realise_outbound_nat  # heavy to import; only pod-add needs it
 
     if config.cni_config and Path(config.cni_config).is_file():
-        realise_outbound_nat(config.namespace, json.loads(Path(config.cni_config).read_text()))
+        conf = json.loads(Path(config.cni_config).read_text())
+        realise_outbound_nat(config.namespace, delegated(conf, cidr))
+
+
+def delegated(conf: dict[str, Any], cidr: str) -> dict[str, Any]:
+    """The config the plugin acts on: flannel's Windows CNI plugin hands its ``delegate`` (sdnoverlay) the
+    network name and host-local IPAM over the node's subnet (flannel-io/cni-plugin flannel_windows.go
+    ``doCmdAdd``); any other config is its own."""
+    if conf.get("type") != "flannel":
+        return conf
+    return {**conf["delegate"], "name": conf["name"], "ipam": {"type": "host-local", "subnet": cidr}}
 
 
 def _programs(config: HookConfig, request: dict[str, Any], name: str) -> dict[str, tuple[str, list[str]]]:

@@ -87,8 +87,11 @@ class NamespaceRealiser:
         ip("link", "set", name, "up", namespace=self.namespace)
 
     def delete_network(self, name: str) -> None:
-        """Remove the bridge."""
+        """Remove the bridge (and, for flanneld's overlay ``flannel.<VNI>``, its VXLAN device ``vxlan.<VNI>``,
+        tests/lab/real/winflannel.py)."""
         ip("link", "del", name, namespace=self.namespace, check=False)
+        if name.startswith("flannel."):
+            ip("link", "del", "vxlan." + name.split(".", 1)[1], namespace=self.namespace, check=False)
 
     def add_route(self, destination: str, next_hop: str) -> None:
         """A kernel route via the other node."""

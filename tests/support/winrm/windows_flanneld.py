@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -78,23 +79,50 @@ def backend(net_conf: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def start(
-    machine: WindowsMachine, parameters: dict[str, Any], argv: list[str], cluster: ClusterModel
-) -> None:
-    """Run flanneld once: judge its inputs, take the lease, ensure the overlay network, publish the lease."""
+@dataclass(frozen=True)
+class Inputs:
+    """What flanneld read before it takes its lease: node name, credentials, backend, network, adapter."""
+
+    node: str
+    kubeconfig: dict[str, Any]
+    settings: dict[str, Any]
+    network: str
+    adapter: str
+    args: dict[str, str]
+
+    @property
+    def token(self) -> str:
+        """The bearer token of the kubeconfig's user."""
+        return str(self.kubeconfig["users"][0]["user"]["token"])
+
+
+def read_inputs(machine: WindowsMachine, parameters: dict[str, Any], argv: list[str]) -> Inputs:
+    """Parse the command line, the environment, the kubeconfig and net-conf.json as flanneld does."""
     args = parse_flags(argv)
     if args.get("kube-subnet-mgr") != "true":
         raise ScriptError("flanneld (simulated): only the kube subnet manager is modelled")
     node = _node_name(parameters)
     kubeconfig = _json_or_yaml(machine, args.get("kubeconfig-file", ""))
-    _check_credentials(cluster, str(kubeconfig["users"][0]["user"]["token"]))
     net_conf = _json_or_yaml(machine, args.get("net-config-path", "C:\\etc\\kube-flannel\\net-conf.json"))
     settings = backend(net_conf)
-    lease = _lease(cluster, node, str(net_conf.get("Network", "")))
     adapter = _adapter(machine, args.get("iface", ""))
-    network = _ensure_network(machine, str(settings["Name"]), lease, adapter)
-    _publish(cluster, node, machine.adapters[adapter], int(settings["VNI"]), network)
-    _subnet_file(machine, args, str(net_conf["Network"]), lease)
+    return Inputs(node, kubeconfig, settings, str(net_conf.get("Network", "")), adapter, args)
+
+
+def start(
+    machine: WindowsMachine, parameters: dict[str, Any], argv: list[str], cluster: ClusterModel
+) -> None:
+    """Run flanneld once against the cluster model: judge its inputs, take the lease, ensure the overlay
+    network, publish the lease."""
+    inputs = read_inputs(machine, parameters, argv)
+    _check_credentials(cluster, inputs.token)
+    entry = cluster.nodes().get(inputs.node)
+    lease = check_lease(inputs, entry)
+    network = ensure_network(machine, str(inputs.settings["Name"]), lease, inputs.adapter)
+    annotations = lease_annotations(inputs, machine.adapters[inputs.adapter], network)
+    known = dict((entry or {}).get("annotations") or {})
+    cluster.update_node(inputs.node, annotations={**known, **annotations})
+    write_subnet_file(machine, inputs, lease)
 
 
 def _node_name(parameters: dict[str, Any]) -> str:
@@ -118,15 +146,16 @@ def _check_credentials(cluster: ClusterModel, token: str) -> None:
         )
 
 
-def _lease(cluster: ClusterModel, node: str, network: str) -> ipaddress.IPv4Network:
-    entry = cluster.nodes().get(node)
-    if entry is None:
-        raise ScriptError(f'flanneld: failed to acquire lease: nodes "{node}" not found')
-    if not entry.get("podCIDR"):
-        raise ScriptError(f'flanneld: failed to acquire lease: node "{node}" pod cidr not assigned')
-    lease = ipaddress.IPv4Network(entry["podCIDR"])
-    if not lease.subnet_of(ipaddress.IPv4Network(network)):
-        raise ScriptError(f"flanneld: the lease {lease} is outside the configured network {network}")
+def check_lease(inputs: Inputs, node: dict[str, Any] | None) -> ipaddress.IPv4Network:
+    """The Node's ``spec.podCIDR`` (``node``: the model entry or the API object), inside the network."""
+    if node is None:
+        raise ScriptError(f'flanneld: failed to acquire lease: nodes "{inputs.node}" not found')
+    cidr = node.get("podCIDR") or (node.get("spec") or {}).get("podCIDR")
+    if not cidr:
+        raise ScriptError(f'flanneld: failed to acquire lease: node "{inputs.node}" pod cidr not assigned')
+    lease = ipaddress.IPv4Network(cidr)
+    if not lease.subnet_of(ipaddress.IPv4Network(inputs.network)):
+        raise ScriptError(f"flanneld: the lease {lease} is outside the configured network {inputs.network}")
     return lease
 
 
@@ -139,7 +168,7 @@ def _adapter(machine: WindowsMachine, iface: str) -> str:
     raise ScriptError(f"flanneld: failed to find interface: {iface}")
 
 
-def _ensure_network(
+def ensure_network(
     machine: WindowsMachine, name: str, lease: ipaddress.IPv4Network, adapter: str
 ) -> dict[str, Any]:
     with machine.lock:
@@ -171,27 +200,25 @@ def _dr_mac(hostname: str, network: str) -> str:
     return "00-15-5d-" + "-".join(f"{b:02x}" for b in digest[:3])
 
 
-def _publish(cluster: ClusterModel, node: str, public_ip: str, vni: int, network: dict[str, Any]) -> None:
+def lease_annotations(inputs: Inputs, public_ip: str, network: dict[str, Any]) -> dict[str, str]:
+    """The Node annotations the kube subnet manager writes for the lease (pkg/subnet/kube)."""
     mac = network["drMac"].replace("-", ":")
-    entry = cluster.nodes()[node]
-    annotations = {
-        **dict(entry.get("annotations") or {}),
+    vni = int(inputs.settings["VNI"])
+    return {
         ANNOTATION + "backend-data": json.dumps({"VNI": vni, "VtepMAC": mac}, separators=(",", ":")),
         ANNOTATION + "backend-type": "vxlan",
         ANNOTATION + "kube-subnet-manager": "true",
         ANNOTATION + "public-ip": public_ip,
     }
-    cluster.update_node(node, annotations=annotations)
 
 
-def _subnet_file(
-    machine: WindowsMachine, args: dict[str, str], network: str, lease: ipaddress.IPv4Network
-) -> None:
-    path = args.get("subnet-file") or SUBNET_FILE
+def write_subnet_file(machine: WindowsMachine, inputs: Inputs, lease: ipaddress.IPv4Network) -> None:
+    """main.go WriteSubnetFile: the network, this node's subnet (its first address), MTU and ip-masq."""
+    path = inputs.args.get("subnet-file") or SUBNET_FILE
     gateway = f"{lease.network_address + 1}/{lease.prefixlen}"
-    masq = "true" if args.get("ip-masq") == "true" else "false"
-    text = f"FLANNEL_NETWORK={network}\nFLANNEL_SUBNET={gateway}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ={masq}\n"
-    machine.write_file(path, text.encode())
+    masq = "true" if inputs.args.get("ip-masq") == "true" else "false"
+    lines = [f"FLANNEL_NETWORK={inputs.network}", f"FLANNEL_SUBNET={gateway}", "FLANNEL_MTU=1450"]
+    machine.write_file(path, "\n".join([*lines, f"FLANNEL_IPMASQ={masq}", ""]).encode())
 
 
 def _json_or_yaml(machine: WindowsMachine, path: str) -> dict[str, Any]:

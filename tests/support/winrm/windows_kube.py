@@ -78,7 +78,7 @@ class NodeAgents(Protocol):
     """Real node agents behind the simulated kubelet and kube-proxy services."""
 
     def start(self, machine: WindowsMachine, service: str, argv: list[str]) -> None:
-        """Run the agent of ``service`` (kubelet or kube-proxy) with the service's argv."""
+        """Run the agent of ``service`` (kubelet, kube-proxy or flanneld) with the service's argv."""
 
     def stop(self, machine: WindowsMachine, service: str) -> None:
         """Stop it (no-op when not running)."""
@@ -273,11 +273,12 @@ class KubeSide:
 
     def _flanneld(self, machine: WindowsMachine, parameters: dict[str, Any]) -> None:
         argv = split_command_line(str(parameters.get("AppParameters", "")))
-        if self.agents is not None or self.cluster is None:
-            raise ScriptError(
-                "flanneld (simulated): needs the cluster model (the real tier has no flanneld yet)"
-            )
-        flanneld.start(machine, parameters, argv, self.cluster)
+        if self.agents is not None:
+            self.agents.start(machine, "flanneld", argv)
+        elif self.cluster is not None:
+            flanneld.start(machine, parameters, argv, self.cluster)
+        else:
+            raise ScriptError("flanneld: no control plane to take a lease from")
 
 
 def dependents(machine: WindowsMachine, name: str) -> list[str]:
