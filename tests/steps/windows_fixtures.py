@@ -55,10 +55,22 @@ def machine_snapshot(host: SimulatedWindowsHost) -> dict[str, Any]:
 
 
 def start_node(
-    name: str, address: str, pki: WinRMPki, account: WinRMAccount, *, workdir: Path, scripts: WindowsScripts
+    name: str,
+    address: str,
+    pki: WinRMPki,
+    account: WinRMAccount,
+    *,
+    workdir: Path,
+    scripts: WindowsScripts,
+    build: str = "10.0.20348",
+    hotfixes: frozenset[str] = frozenset(),
 ) -> WindowsNode:
-    """A simulated Windows host ``name`` behind an HTTPS endpoint on ``address``."""
-    host = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={"Ethernet": address}))
+    """A simulated Windows host ``name`` (OS ``build``, installed ``hotfixes``) behind an HTTPS endpoint on
+    ``address``."""
+    machine = WindowsMachine(
+        hostname=name, adapters={"Ethernet": address}, version=build, hotfixes=set(hotfixes)
+    )
+    host = SimulatedWindowsHost(machine)
     register_builtin(host.scripts)
     register_windows(host.scripts, scripts)
     boot_with_tasks(host, scripts)

@@ -89,6 +89,9 @@ class FakeControlPlane:
                     for k, v in self.model.tokens().items()
                 ]
                 return "".join(json.dumps(item) for item in items)
+            if argv[1:4] == ["init", "phase", "upload-certs"]:  # an HA cluster's joins (kube.py)
+                self.model.put_object("secrets", "kube-system/kubeadm-certs", {"uploaded": True})
+                return '[upload-certs] Storing the certificates in Secret "kubeadm-certs"\n'
             if argv[1:3] == ["token", "delete"]:
                 self.model.delete_token(argv[3].split(".")[0])
                 return f"bootstrap token {argv[3]!r} deleted\n"
