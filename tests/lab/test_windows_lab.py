@@ -33,7 +33,7 @@ from tests.support.winrm import (
 from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
-from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki, winrm_settings
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 ALL = [*PREPARE, *JOIN, *NETWORK, *FINISH]
@@ -98,14 +98,7 @@ class WindowsLab:
         nodes = [
             self._node(lab, index=i, workdir=workdir, pki=pki, account=account, kube=kube) for i in (1, 2)
         ]
-        winrm = {
-            "user": account.user,
-            "password": account.password,
-            "auth": "basic",
-            "caBundle": str(pki.ca_file),
-            "operationTimeout": TEST_OPERATION_TIMEOUT,
-            "readTimeout": TEST_READ_TIMEOUT,
-        }
+        winrm = winrm_settings(pki, account)
         self.bed = Testbed(workdir, nodes, winrm, mirror_address=self.gateway, cp_address=self.gateway)
         kube.cluster = self.bed.model
 

@@ -23,13 +23,10 @@ import yaml
 from hybridctl.inventory.models import Cluster
 from hybridctl.steps.windows import FINISH, JOIN, NETWORK, PREPARE
 from tests.lab.windows_sim.artifacts import build_windows_artifacts, pinned_checksums
-from tests.lab.windows_sim.testbed import Testbed, WindowsNode
+from tests.lab.windows_sim.testbed import Testbed
 from tests.steps.test_windows_steps import changes, failures
-from tests.steps.windows_fixtures import start_node
-from tests.support.upstream import default_judge
-from tests.support.winrm.windows_handlers import WindowsScripts
-from tests.support.winrm.windows_kube import KubeSide
-from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
+from tests.steps.windows_fixtures import started_testbed
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki, winrm_settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "inventories" / "ha-vxlan.yaml"
 ALL = [*PREPARE, *JOIN, *NETWORK, *FINISH]
@@ -57,42 +54,13 @@ def _shipped(bed: Testbed, winrm: dict[str, Any], pins: dict[str, str] | None) -
 @pytest.fixture
 def shipped_bed(tmp_path: Path, winrm_pki: WinRMPki, winrm_account: WinRMAccount) -> Iterator[Testbed]:
     """Three simulated Windows hosts named and built as the shipped inventory's, and a testbed running
-    that inventory."""
-    nodes: list[WindowsNode] = []
-    bed = None
-    try:
-        scripts = WindowsScripts()
-        for name, (address, build, hotfixes) in HOSTS.items():
-            node = start_node(
-                name,
-                address,
-                winrm_pki,
-                winrm_account,
-                workdir=tmp_path,
-                scripts=scripts,
-                build=build,
-                hotfixes=hotfixes,
-            )
-            nodes.append(node)
-        winrm = {
-            "user": winrm_account.user,
-            "password": winrm_account.password,
-            "auth": "basic",
-            "caBundle": str(winrm_pki.ca_file),
-            "operationTimeout": TEST_OPERATION_TIMEOUT,
-            "readTimeout": TEST_READ_TIMEOUT,
-        }
-        bed = Testbed(tmp_path, nodes, winrm, mode="vxlan")
+    that inventory (its artifacts added to the testbed's mirror)."""
+    with started_testbed(tmp_path, winrm_pki, winrm_account, "vxlan", HOSTS) as bed:
+        winrm = winrm_settings(winrm_pki, winrm_account)
         draft = _shipped(bed, winrm, None)
         build_windows_artifacts(bed.mirror, draft)
         bed.cluster = _shipped(bed, winrm, pinned_checksums(draft))
-        scripts.kube = KubeSide(bed.model, default_judge())
         yield bed
-    finally:
-        if bed is not None:
-            bed.close()
-        for node in nodes:
-            node.endpoint.stop()
 
 
 def test_the_shipped_ha_vxlan_inventory_converges_its_three_windows_builds(shipped_bed: Testbed) -> None:

@@ -28,7 +28,7 @@ from tests.support.winrm import (
 from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
-from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
+from tests.support.winrm_fixtures import WinRMAccount, WinRMPki, winrm_settings
 
 ADDRESSES = {"win1": "127.0.0.11", "win2": "127.0.0.12"}
 
@@ -86,24 +86,26 @@ def start_node(
 
 
 @contextmanager
-def started_testbed(workdir: Path, pki: WinRMPki, account: WinRMAccount, mode: str) -> Iterator[Testbed]:
-    """Two Windows hosts (win1, win2) and a fake first control plane in network ``mode``; everything
-    stopped afterwards."""
+def started_testbed(
+    workdir: Path,
+    pki: WinRMPki,
+    account: WinRMAccount,
+    mode: str,
+    hosts: dict[str, tuple[str, str, frozenset[str]]] | None = None,
+) -> Iterator[Testbed]:
+    """Windows hosts (``hosts``: name -> address, build, hotfixes; default win1 and win2 on build 20348)
+    and a fake first control plane in network ``mode``; everything stopped afterwards."""
+    chosen = hosts or {name: (address, "10.0.20348", frozenset()) for name, address in ADDRESSES.items()}
     nodes: list[WindowsNode] = []
     bed = None
     try:
         scripts = WindowsScripts()
-        for name, address in ADDRESSES.items():
-            nodes.append(start_node(name, address, pki, account, workdir=workdir, scripts=scripts))
-        winrm = {
-            "user": account.user,
-            "password": account.password,
-            "auth": "basic",
-            "caBundle": str(pki.ca_file),
-            "operationTimeout": TEST_OPERATION_TIMEOUT,
-            "readTimeout": TEST_READ_TIMEOUT,
-        }
-        bed = Testbed(workdir, nodes, winrm, mode=mode)
+        for name, (address, build, hotfixes) in chosen.items():
+            node = start_node(
+                name, address, pki, account, workdir=workdir, scripts=scripts, build=build, hotfixes=hotfixes
+            )
+            nodes.append(node)
+        bed = Testbed(workdir, nodes, winrm_settings(pki, account), mode=mode)
         scripts.kube = KubeSide(bed.model, default_judge())
         yield bed
     finally:

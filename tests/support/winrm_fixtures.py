@@ -255,3 +255,15 @@ def winrm_credssp_https_harness(
 ) -> WinRMHarness:
     """The contract suite over HTTPS (CA-validated) with CredSSP."""
     return _credssp_harness("https", winrm_endpoint_factory, winrm_transport_factory)
+
+
+def winrm_settings(pki: WinRMPki, account: WinRMAccount) -> dict[str, Any]:
+    """The inventory's ``winrm`` block for the simulated hosts (without the port)."""
+    return {
+        "user": account.user,
+        "password": account.password,
+        "auth": "basic",
+        "caBundle": str(pki.ca_file),
+        "operationTimeout": TEST_OPERATION_TIMEOUT,
+        "readTimeout": TEST_READ_TIMEOUT,
+    }

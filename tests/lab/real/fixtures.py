@@ -19,6 +19,7 @@ CI they fail.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -104,6 +105,30 @@ def real_cluster(
         systemd_lab.remove(hosts)
 
 
+@contextmanager
+def _with_windows(
+    cluster: RealCluster,
+    binaries: LabBinaries,
+    lab: SystemdHosts,
+    pki: WinRMPki,
+    account: WinRMAccount,
+    *,
+    mode: str,
+) -> Iterator[tuple[RealCluster, WindowsMembers]]:
+    """``cluster`` in network ``mode`` plus two simulated Windows workers in its inventory, whose emulated
+    pods run agnhost for the lab registry's agnhost image; all removed afterwards."""
+    workdir = cluster.workdir / "windows"
+    workdir.mkdir()
+    cluster.network_mode = mode
+    agnhost = {f"{cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(binaries.agnhost / "agnhost")}
+    network = "flannel.4096" if mode == "vxlan" else "cbr0"
+    with WindowsMembers(lab.addressing, workdir, pki, account, agnhost, network=network) as windows:
+        cluster.checksums = publish_windows(cluster.sources, binaries.release, workdir, mode)
+        cluster.extra_env = windows.env()
+        cluster.write_inventory(extra_hosts=windows.entries())
+        yield cluster, windows
+
+
 @pytest.fixture(scope="module")
 def hybrid_cluster(
     real_cluster: RealCluster,
@@ -112,18 +137,11 @@ def hybrid_cluster(
     winrm_pki: WinRMPki,
     winrm_account: WinRMAccount,
 ) -> Iterator[tuple[RealCluster, WindowsMembers]]:
-    """``real_cluster`` plus two simulated Windows workers in its inventory; all removed after the module.
-    Their emulated pods run agnhost for the lab registry's agnhost image."""
-    workdir = real_cluster.workdir / "windows"
-    workdir.mkdir()
-    agnhost = {
-        f"{real_cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(lab_binaries.agnhost / "agnhost")
-    }
-    with WindowsMembers(systemd_lab.addressing, workdir, winrm_pki, winrm_account, agnhost) as windows:
-        real_cluster.checksums = publish_windows(real_cluster.sources, lab_binaries.release, workdir)
-        real_cluster.extra_env = windows.env()
-        real_cluster.write_inventory(extra_hosts=windows.entries())
-        yield real_cluster, windows
+    """``real_cluster`` plus two simulated Windows workers (routes mode); all removed after the module."""
+    with _with_windows(
+        real_cluster, lab_binaries, systemd_lab, winrm_pki, winrm_account, mode="routes"
+    ) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
@@ -137,21 +155,10 @@ def hybrid_vxlan_cluster(
     """``hybrid_cluster`` in vxlan mode: flannel's images through the ghcr.io mirror, the Windows flannel
     artifacts in the mirror, and Windows pods on the overlay network ``flannel.4096`` that the hosts'
     flanneld stand-in (tests/lab/real/winflannel.py) builds."""
-    workdir = real_cluster.workdir / "windows"
-    workdir.mkdir()
-    real_cluster.network_mode = "vxlan"
-    agnhost = {
-        f"{real_cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(lab_binaries.agnhost / "agnhost")
-    }
-    addressing = systemd_lab.addressing
-    with WindowsMembers(
-        addressing, workdir, winrm_pki, winrm_account, agnhost, network="flannel.4096"
-    ) as windows:
-        release = lab_binaries.release
-        real_cluster.checksums = publish_windows(real_cluster.sources, release, workdir, "vxlan")
-        real_cluster.extra_env = windows.env()
-        real_cluster.write_inventory(extra_hosts=windows.entries())
-        yield real_cluster, windows
+    with _with_windows(
+        real_cluster, lab_binaries, systemd_lab, winrm_pki, winrm_account, mode="vxlan"
+    ) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
