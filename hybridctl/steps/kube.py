@@ -21,7 +21,7 @@ from hybridctl.inventory.models import Cluster
 from hybridctl.steps.base import StepError
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
-from hybridctl.steps.values import FLANNEL_TOKEN, JOIN, KUBE_PROXY_TOKEN
+from hybridctl.steps.values import CERTIFICATE_KEY, FLANNEL_TOKEN, JOIN, KUBE_PROXY_TOKEN
 from hybridctl.transport.base import Result
 from hybridctl.versions import KubeVersion
 
@@ -105,14 +105,14 @@ def is_ready(node: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class JoinCredentials:
-    """What a node needs to join: a short-lived bootstrap token, the CA, and (HA) the certificate key."""
+    """What a node needs to join: a short-lived bootstrap token and the CA (a control plane joining an HA
+    cluster also needs ``certificate_key``)."""
 
     endpoint: str
     token: SecretStr
     token_id: str
     ca_cert_hash: str
     ca_certificate: str
-    certificate_key: SecretStr | None
 
 
 def join_credentials(ctx: StepContext) -> JoinCredentials:
@@ -134,21 +134,24 @@ def _create_credentials(ctx: StepContext) -> JoinCredentials:
     ca = host.get(CA_CERT)
     if ca is None:
         raise StepError(f"{host.name}: {CA_CERT} is missing although kubeadm init ran")
-    key = _certificate_key(ctx, host)
     return JoinCredentials(
         api_endpoint(ctx.cluster),
         SecretStr(token),
         token.split(".", maxsplit=1)[0],
         match.group(3),
         ca.decode(),
-        key,
     )
 
 
-def _certificate_key(ctx: StepContext, host: HostHandle) -> SecretStr | None:
-    """Upload the control-plane certificates for other control planes (HA only); they expire after 2 h."""
-    if len(ctx.cluster.control_planes) < 2:
-        return None
+def certificate_key(ctx: StepContext) -> SecretStr:
+    """This run's certificate key, for control planes joining: the control-plane certificates are uploaded
+    once per run, and only when one joins (kubeadm deletes them after 2 h)."""
+    key: SecretStr = ctx.state.setdefault(CERTIFICATE_KEY, lambda: _upload_certificates(ctx))
+    return key
+
+
+def _upload_certificates(ctx: StepContext) -> SecretStr:
+    host = control_plane_handle(ctx)
     key = secrets.token_hex(32)  # what kubeadm certs certificate-key prints; masked before kubeadm echoes it
     ctx.masker.add(key)
     host.run(posix("kubeadm", "init", "phase", "upload-certs", "--upload-certs", "--certificate-key", key))

@@ -4,6 +4,8 @@ Keys of ``RunState`` that steps share (documented here, the one place they are d
 
 * ``pod-cidrs``: ``dict[node name, CIDR]`` read from the Node objects (``node.spec.podCIDR``).
 * ``join``: ``JoinCredentials`` created once per run on the first control plane (see ``steps/kube.py``).
+* ``certificate-key``: ``SecretStr``, the key of the control-plane certificates uploaded once per run on the
+  first control plane when another control plane joins (HA; see ``steps/kube.py``).
 * ``kube-proxy-token``: ``SecretStr``, the kube-system/kube-proxy ServiceAccount token of Windows nodes.
 * ``flannel-token``: ``SecretStr``, the kube-flannel/flannel ServiceAccount token of Windows flanneld (vxlan).
 * ``source-vips``: ``dict[node name, IP]`` kube-proxy's source VIP per Windows node, read from the node's
@@ -26,6 +28,7 @@ from hybridctl.steps.context import StepContext
 
 POD_CIDRS = "pod-cidrs"
 JOIN = "join"
+CERTIFICATE_KEY = "certificate-key"
 KUBE_PROXY_TOKEN = "kube-proxy-token"  # noqa: S105 - a RunState key
 WINDOWS_BUILDS = "windows-builds"
 FLANNEL_TOKEN = "flannel-token"  # noqa: S105 - a RunState key
@@ -48,7 +51,7 @@ def runtime_values(ctx: StepContext) -> RuntimeValues:
         ca_cert_hash=join.ca_cert_hash if join else None,
         ca_certificate=join.ca_certificate if join else None,
         kube_proxy_token=token,
-        certificate_key=join.certificate_key if join else None,
+        certificate_key=ctx.state.get(CERTIFICATE_KEY),
         windows_builds=dict(ctx.state.get(WINDOWS_BUILDS, {})),
         flannel_token=flannel,
         source_vips=dict(ctx.state.get(SOURCE_VIPS, {})),

@@ -67,7 +67,8 @@ def test_the_shipped_ha_vxlan_inventory_converges_its_three_windows_builds(shipp
     """Every Windows host of the shipped inventory joins on the overlay: each Node Ready with its build
     label, Hyper-V installed (the inventory offers hyperv isolation), flanneld's Overlay network on its
     own pod CIDR, kube-proxy running; Windows Server 2019 passes the preflight because KB4489899 is
-    installed. A second run changes nothing."""
+    installed. A second run changes nothing. Only workers joined, so the control-plane certificates were
+    not uploaded for them."""
     report, _ = shipped_bed.run(shipped_bed.steps(ALL))
     assert not failures(report), failures(report)
     nodes = shipped_bed.model.nodes()
@@ -81,6 +82,8 @@ def test_the_shipped_ha_vxlan_inventory_converges_its_three_windows_builds(shipp
         assert machine.services["kube-proxy"].status == "Running", name
     again, _ = shipped_bed.run(shipped_bed.steps(ALL))
     assert not failures(again) and changes(again) == []
+    # only workers joined: the control-plane certificates were never uploaded (kubeadm-certs)
+    assert "kube-system/kubeadm-certs" not in shipped_bed.model.objects("secrets")
 
 
 def test_windows_server_2019_without_kb4489899_is_refused_by_name(shipped_bed: Testbed) -> None:

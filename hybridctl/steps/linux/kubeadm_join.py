@@ -67,6 +67,8 @@ class KubeadmJoin(LinuxStep):
             # kubeadm join refuses a name whose Node is still Ready; this one has no working kubelet.
             kube.kubectl(kube.control_plane_handle(ctx), "delete", "node", host.name, "--ignore-not-found")
         kube.join_credentials(ctx)
+        if host.host.is_control_plane:
+            kube.certificate_key(ctx)
         files = host_files(ctx, host, ["kubeadm-join"])
         target = files[0].target
         assert target is not None
