@@ -27,9 +27,9 @@ from tests.support.winrm import (
     Accounts,
     EndpointConfig,
     SimulatedWindowsHost,
-    WindowsMachine,
     register_builtin,
 )
+from tests.support.winrm.machine import WindowsBuild
 from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
@@ -37,17 +37,27 @@ from tests.support.winrm_fixtures import WinRMAccount, WinRMPki, winrm_settings
 
 pytestmark = [pytest.mark.root, pytest.mark.lab, pytest.mark.slow]
 ALL = [*PREPARE, *JOIN, *NETWORK, *FINISH]
-ADAPTERS = {1: "Ethernet0", 2: "Ethernet 2"}
+ADAPTERS = {1: "Ethernet0", 2: "Ethernet 2", 3: "Ethernet"}
 FIRST_INDEX = 200  # Linux test hosts count up from .2; the Windows hosts take .201 and .202
 
 
 def windows_lab_node(
-    slot: int, bridge: str, index: int, *, workdir: Path, pki: WinRMPki, account: WinRMAccount, kube: KubeSide
+    slot: int,
+    bridge: str,
+    index: int,
+    *,
+    workdir: Path,
+    pki: WinRMPki,
+    account: WinRMAccount,
+    kube: KubeSide,
+    machine: WindowsBuild | None = None,
 ) -> tuple[WindowsLabHost, WindowsNode]:
-    """Windows lab host ``win<index>`` at 10.231.<slot>.(200+index) on ``bridge`` (the gateway is .1): its
-    namespace, the simulated machine with hybridctl's scripts and ``kube``, and its HTTPS endpoint. The
-    caller destroys the host (which stops the endpoint)."""
-    name, address, gateway = f"win{index}", f"10.231.{slot}.{FIRST_INDEX + index}", f"10.231.{slot}.1"
+    """Windows lab host ``win<index>`` (or ``machine``'s name, OS build and hotfixes) at
+    10.231.<slot>.(200+index) on ``bridge`` (the gateway is .1): its namespace, the simulated machine with
+    hybridctl's scripts and ``kube``, and its HTTPS endpoint. The caller destroys the host (which stops the
+    endpoint)."""
+    build = machine or WindowsBuild(f"win{index}")
+    name, address, gateway = build.name, f"10.231.{slot}.{FIRST_INDEX + index}", f"10.231.{slot}.1"
     host = WindowsLabHost(
         name, address, bridge, gateway, namespace=f"hcw{slot}-{index}", veth=f"hcw{slot}v{index}"
     )
@@ -55,7 +65,7 @@ def windows_lab_node(
     try:
         # VMware guests name the NIC 'Ethernet0', Hyper-V/Azure guests often 'Ethernet 2' (microsoft/SDN#300).
         adapter = ADAPTERS[index]
-        simulated = SimulatedWindowsHost(WindowsMachine(hostname=name, adapters={adapter: address}))
+        simulated = SimulatedWindowsHost(build.machine(adapter, address))
         register_builtin(simulated.scripts)
         scripts = WindowsScripts(kube, host.realiser, api_probe=host.connect_tcp)
         register_windows(simulated.scripts, scripts)

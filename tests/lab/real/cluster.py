@@ -60,6 +60,7 @@ class RealCluster:
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the WinRM password ${env:...} names
     checksums: dict[str, str] = field(default_factory=dict)  # artifacts.checksums (e.g. Windows pins)
     network_mode: str = "routes"  # vxlan: flannel's images come through a ghcr.io mirror at the lab registry
+    name: str = CLUSTER_NAME  # metadata.name, also the state directory's name
 
     @property
     def inventory(self) -> Path:
@@ -69,7 +70,7 @@ class RealCluster:
     @property
     def state_dir(self) -> Path:
         """hybridctl's state directory for this cluster (the CLI runs with ``workdir`` as its cwd)."""
-        return self.workdir / ".hybridctl" / CLUSTER_NAME
+        return self.workdir / ".hybridctl" / self.name
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -91,14 +92,11 @@ class RealCluster:
         return {
             "apiVersion": "hybridctl.io/v1alpha1",
             "kind": "Cluster",
-            "metadata": {"name": CLUSTER_NAME},
+            "metadata": {"name": self.name},
             "spec": {
                 "kubernetes": kubernetes_spec(imageRepository=self.sources.image_repository),
                 "network": {"mode": self.network_mode},
-                "containerd": {
-                    "registries": self._registries(),
-                    "restrictOomScoreAdj": not CAN_LOWER_OOM_SCORE,
-                },
+                "containerd": self.lab_containerd(),
                 "artifacts": {
                     "source": "mirror",
                     "mirrorUrl": self.sources.mirror_url,
@@ -108,12 +106,15 @@ class RealCluster:
             },
         }
 
-    def _registries(self) -> list[dict[str, Any]]:
+    def lab_containerd(self, mirrored: Sequence[str] = ()) -> dict[str, Any]:
+        """``spec.containerd``'s lab settings: the lab registry (plain HTTP) and the registries whose images
+        it mirrors (``mirrored``, plus ghcr.io in vxlan mode: kube-flannel's images are
+        ghcr.io/flannel-io/...), and ``restrictOomScoreAdj`` where this machine needs it."""
         registry = self.sources.registry
         found: list[dict[str, Any]] = [{"host": registry, "server": f"http://{registry}"}]
-        if self.network_mode == "vxlan":  # kube-flannel's images are ghcr.io/flannel-io/...
-            found.append({"host": "ghcr.io", "mirrors": [{"url": f"http://{registry}"}]})
-        return found
+        hosts = [*mirrored, *(["ghcr.io"] if self.network_mode == "vxlan" else [])]
+        found.extend({"host": host, "mirrors": [{"url": f"http://{registry}"}]} for host in hosts)
+        return {"registries": found, "restrictOomScoreAdj": not CAN_LOWER_OOM_SCORE}
 
     def write_inventory(self, extra_hosts: Sequence[dict[str, Any]] = ()) -> Path:
         """Write the inventory (with ``extra_hosts`` added to the Linux members) and the known_hosts file."""
@@ -169,10 +170,9 @@ class RealCluster:
 
 
 def _linux_entry(host: SystemdHost, role: str) -> dict[str, Any]:
-    return {
-        "name": host.name,
-        "address": host.address,
-        "role": role,
-        "os": "linux",
-        "ssh": {"user": "root", "privateKeyFile": str(host.keys.key)},
-    }
+    return {"name": host.name, "address": host.address, "role": role, "os": "linux", "ssh": lab_ssh(host)}
+
+
+def lab_ssh(host: SystemdHost) -> dict[str, Any]:
+    """The ``ssh`` block that reaches a lab host: root with the lab's client key."""
+    return {"user": "root", "privateKeyFile": str(host.keys.key)}

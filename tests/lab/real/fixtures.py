@@ -18,7 +18,7 @@ CI they fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
@@ -32,8 +32,9 @@ from tests.lab.real.hosts import REQUIRED_TOOLS, SystemdHost, SystemdHosts
 from tests.lab.real.images import AGNHOST
 from tests.lab.real.sources import LabSources
 from tests.lab.real.sources import lab_sources as serve_lab_sources
-from tests.lab.real.windows_members import WindowsMembers, publish_windows
+from tests.lab.real.windows_members import DEFAULT_MACHINES, WindowsMembers, publish_windows
 from tests.support.ci import require_root, require_tool
+from tests.support.winrm.machine import WindowsBuild
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
 
 SystemdHostFactory = Callable[[int], list[SystemdHost]]
@@ -106,7 +107,7 @@ def real_cluster(
 
 
 @contextmanager
-def _with_windows(
+def with_windows(
     cluster: RealCluster,
     binaries: LabBinaries,
     lab: SystemdHosts,
@@ -114,15 +115,20 @@ def _with_windows(
     account: WinRMAccount,
     *,
     mode: str,
+    machines: Sequence[WindowsBuild] = DEFAULT_MACHINES,
 ) -> Iterator[tuple[RealCluster, WindowsMembers]]:
-    """``cluster`` in network ``mode`` plus two simulated Windows workers in its inventory, whose emulated
-    pods run agnhost for the lab registry's agnhost image; all removed afterwards."""
+    """``cluster`` in network ``mode`` plus simulated Windows workers (``machines``: by default win1 and
+    win2) in its inventory, whose emulated pods run agnhost for the lab registry's agnhost image; all
+    removed afterwards."""
     workdir = cluster.workdir / "windows"
     workdir.mkdir()
     cluster.network_mode = mode
     agnhost = {f"{cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(binaries.agnhost / "agnhost")}
     network = "flannel.4096" if mode == "vxlan" else "cbr0"
-    with WindowsMembers(lab.addressing, workdir, pki, account, agnhost, network=network) as windows:
+    members = WindowsMembers(
+        lab.addressing, workdir, pki, account, agnhost, network=network, machines=machines
+    )
+    with members as windows:
         cluster.checksums = publish_windows(cluster.sources, binaries.release, workdir, mode)
         cluster.extra_env = windows.env()
         cluster.write_inventory(extra_hosts=windows.entries())
@@ -138,7 +144,7 @@ def hybrid_cluster(
     winrm_account: WinRMAccount,
 ) -> Iterator[tuple[RealCluster, WindowsMembers]]:
     """``real_cluster`` plus two simulated Windows workers (routes mode); all removed after the module."""
-    with _with_windows(
+    with with_windows(
         real_cluster, lab_binaries, systemd_lab, winrm_pki, winrm_account, mode="routes"
     ) as built:
         yield built
@@ -155,7 +161,7 @@ def hybrid_vxlan_cluster(
     """``hybrid_cluster`` in vxlan mode: flannel's images through the ghcr.io mirror, the Windows flannel
     artifacts in the mirror, and Windows pods on the overlay network ``flannel.4096`` that the hosts'
     flanneld stand-in (tests/lab/real/winflannel.py) builds."""
-    with _with_windows(
+    with with_windows(
         real_cluster, lab_binaries, systemd_lab, winrm_pki, winrm_account, mode="vxlan"
     ) as built:
         yield built

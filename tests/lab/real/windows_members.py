@@ -1,10 +1,11 @@
-"""Two simulated Windows workers for the real cluster (``RealCluster``), on the real lab's bridge.
+"""Simulated Windows workers for the real cluster (``RealCluster``), on the real lab's bridge: ``win1`` and
+``win2`` (Windows Server 2022) unless the caller names other machines (their builds and updates).
 
 Each is a Windows lab host of ``tests/lab/test_windows_lab.py`` (``windows_lab_node``): a network namespace
-with a veth on the systemd hosts' bridge at 10.231.S.201/.202 (so the Linux hosts route to it and its pods
-directly, and it reaches the control plane's API server and the lab mirror), a WinRM HTTPS endpoint inside
-that namespace in front of the simulated machine, and ``SimulatedHostAgents``: when hybridctl starts the
-machine's kubelet or kube-proxy service, the real node agent (``tests/upstream/winagent``) runs in the
+with a veth on the systemd hosts' bridge at 10.231.S.201, .202, ... (so the Linux hosts route to it and its
+pods directly, and it reaches the control plane's API server and the lab mirror), a WinRM HTTPS endpoint
+inside that namespace in front of the simulated machine, and ``SimulatedHostAgents``: when hybridctl starts
+the machine's kubelet or kube-proxy service, the real node agent (``tests/upstream/winagent``) runs in the
 namespace with exactly the files hybridctl wrote on the machine. ``images`` lets its pods run a Linux
 build of an image's program (``winnode_hook.py``): the fixture maps the lab registry's agnhost to the
 agnhost binary.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,11 +35,12 @@ from tests.lab.windows_sim.artifacts import _upstream, _version, artifact_bytes,
 from tests.lab.windows_sim.netns import WindowsLabHost
 from tests.lab.windows_sim.testbed import WindowsNode
 from tests.support.linux_hosts import _Addressing
+from tests.support.winrm.machine import WindowsBuild
 from tests.support.winrm.windows_kube import KubeSide
 from tests.support.winrm_fixtures import TEST_OPERATION_TIMEOUT, TEST_READ_TIMEOUT, WinRMAccount, WinRMPki
 
 PASSWORD_ENV = "HYBRIDCTL_LAB_WINRM_PASSWORD"
-COUNT = 2
+DEFAULT_MACHINES = (WindowsBuild("win1"), WindowsBuild("win2"))
 
 
 def publish_windows(sources: LabSources, release: str, workdir: Path, mode: str = "routes") -> dict[str, str]:
@@ -52,7 +55,7 @@ def publish_windows(sources: LabSources, release: str, workdir: Path, mode: str 
 
 
 class WindowsMembers:
-    """The two Windows workers (see the module docstring); a context manager that removes all it made."""
+    """The Windows workers (see the module docstring); a context manager that removes all it made."""
 
     def __init__(
         self,
@@ -63,6 +66,7 @@ class WindowsMembers:
         images: dict[str, str] | None = None,
         *,
         network: str = "cbr0",
+        machines: Sequence[WindowsBuild] = DEFAULT_MACHINES,
     ) -> None:
         agent_binary()  # built (or found cached) before any service starts it
         self.account = account
@@ -70,10 +74,11 @@ class WindowsMembers:
         self.agents = SimulatedHostAgents({}, workdir / "agents", images, network)
         self.hosts: dict[str, WindowsLabHost] = {}
         self.nodes: dict[str, WindowsNode] = {}
+        self.builds = {machine.name: machine for machine in machines}
         with contextlib.ExitStack() as undo:
             undo.callback(self.close)
             kube = KubeSide(None, None, self.agents)
-            for index in range(1, COUNT + 1):
+            for index, machine in enumerate(machines, start=1):
                 host, node = windows_lab_node(
                     addressing.slot,
                     addressing.bridge,
@@ -82,6 +87,7 @@ class WindowsMembers:
                     pki=pki,
                     account=account,
                     kube=kube,
+                    machine=machine,
                 )
                 self.hosts[node.name], self.nodes[node.name] = host, node
                 self.agents.namespaces[node.name] = host.namespace
@@ -95,7 +101,7 @@ class WindowsMembers:
                 "address": node.address,
                 "role": "worker",
                 "os": "windows",
-                "windowsVersion": 2022,
+                "windowsVersion": self.builds[name].year,
                 "interface": ADAPTERS[index],
                 "winrm": {
                     "user": self.account.user,

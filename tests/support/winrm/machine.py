@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hybridctl.versions import WINDOWS_BUILDS
+
 
 def utcnow() -> datetime.datetime:
     """The current UTC time, millisecond precision (what ``node/boot-time`` reports)."""
@@ -227,3 +229,35 @@ class WindowsMachine:
             self.feature_states = {k: done.get(v, v) for k, v in self.feature_states.items()}
         for hook in list(self.boot_hooks):
             hook()
+
+
+EDITIONS = {
+    2019: "Windows Server 2019 Datacenter",
+    2022: "Windows Server 2022 Datacenter",
+    2025: "Windows Server 2025 Datacenter",
+}
+
+
+@dataclass(frozen=True)
+class WindowsBuild:
+    """Which Windows a simulated host runs: its name, OS version (``10.0.<build>``) and installed updates."""
+
+    name: str
+    version: str = WINDOWS_BUILDS[2022]
+    hotfixes: frozenset[str] = frozenset()
+
+    @property
+    def year(self) -> int:
+        """The Windows Server release (an inventory's ``windowsVersion``) of this build."""
+        return next(year for year, build in WINDOWS_BUILDS.items() if build == self.version)
+
+    def machine(self, adapter: str, address: str) -> WindowsMachine:
+        """A fresh machine of this build with one adapter holding ``address``."""
+        return WindowsMachine(
+            hostname=self.name,
+            adapters={adapter: address},
+            build=int(self.version.rsplit(".", 1)[1]),
+            version=self.version,
+            edition=EDITIONS[self.year],
+            hotfixes=set(self.hotfixes),
+        )
