@@ -90,10 +90,14 @@ class ClusterAccess:
         argv = connect_argv(target)
         return self.run("exec", "-n", NAMESPACE, pod.name, "-c", "peer", "--", *argv, check=False)
 
-    def delete_namespace(self, *, wait: bool) -> Result:
-        """Remove the namespace and everything in it."""
-        wait_flag = "--wait=true" if wait else "--wait=false"
-        return self.run("delete", "namespace", NAMESPACE, "--ignore-not-found", wait_flag, check=False)
+    def delete_namespace(self) -> Result:
+        """Start removing the namespace and everything in it (without waiting: see ``namespace``)."""
+        return self.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
+
+    def namespace(self) -> dict[str, Any] | None:
+        """The smoke namespace's object (``status.phase`` Terminating while it is deleted), or None."""
+        shown = self.run("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "json").stdout
+        return json.loads(shown) if shown.strip() else None
 
     def evidence(self, pod: Pod | None, node: str | None = None) -> str:
         """What explains a failure: the pod's node, phase, events and the last lines of its logs."""

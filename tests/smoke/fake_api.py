@@ -65,6 +65,8 @@ class FakeApi:
         args = command.argv[3:]  # kubectl --kubeconfig /etc/kubernetes/admin.conf ARGS
         if args[:2] == ("get", "--raw"):
             return self.readyz
+        if args[:2] == ("get", "namespace"):
+            return 0, "", ""  # --ignore-not-found: the fake deletes a namespace at once
         if args[0] == "get":
             return 0, json.dumps({"items": self._get(args)}), ""
         if args[0] == "apply":

@@ -21,7 +21,10 @@ here, and the test asserts exactly which.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,7 +40,7 @@ from hybridctl.commands import Command, PosixCommand
 from hybridctl.inventory.models import Cluster
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.session import Session
-from hybridctl.smoke.workloads import smoke_image
+from hybridctl.smoke.workloads import NAMESPACE, smoke_image
 from hybridctl.steps.kube import ADMIN_CONF
 from hybridctl.testing import FakeHost, FakeTransport
 from hybridctl.transport.base import CommandTimeoutError
@@ -177,7 +180,7 @@ def _local_kubectl(cp: ControlPlane) -> Callable[[Command, float | None], tuple[
 
 
 @pytest.fixture
-def smoke(cluster: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+def smoke(cluster: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
     host = FakeHost("cp1")
     host.on("kubectl", _local_kubectl(cluster))
     host.on("test", lambda command, timeout: (0 if cluster.admin_conf.exists() else 1, "", ""))
@@ -185,8 +188,8 @@ def smoke(cluster: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     pins = {"checksums": {"nssm": "a" * 64, "windows-cni": "b" * 64}}
     inventory = write_inventory(tmp_path / "inv.yaml", _hosts("192.0.2.21"), artifacts=pins, windows=WINDOWS)
 
-    def invoke() -> int:
-        args = ["smoke", "-i", str(inventory), "--state-dir", str(tmp_path / "state"), "--timeout", "90"]
+    def invoke(timeout: str = "90") -> int:
+        args = ["smoke", "-i", str(inventory), "--state-dir", str(tmp_path / "state"), "--timeout", timeout]
         return run([*args, "--junit", str(tmp_path / "smoke.xml")])
 
     return invoke
@@ -201,7 +204,7 @@ def _passed(cases: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
 
 
 def test_smoke_against_a_real_api_server_and_scheduler(
-    cluster: ControlPlane, smoke: Callable[[], int], tmp_path: Path
+    cluster: ControlPlane, smoke: Callable[..., int], tmp_path: Path
 ) -> None:
     """Both Windows DaemonSets (process and Hyper-V RuntimeClass) with only runtimeClassName are placed on
     win1 by the real admission plugin and scheduler and become ready; nodes, taint, RuntimeClasses and
@@ -219,7 +222,7 @@ def test_smoke_against_a_real_api_server_and_scheduler(
 
 
 def test_a_missing_runtime_class_fails_its_checks_with_the_controllers_events(
-    cluster: ControlPlane, smoke: Callable[[], int], tmp_path: Path
+    cluster: ControlPlane, smoke: Callable[..., int], tmp_path: Path
 ) -> None:
     """Planted fault: RuntimeClass windows-2022 deleted. Its check fails, and the placement check shows
     why from the real DaemonSet controller's events (the API server's RuntimeClass admission refused)."""
@@ -239,3 +242,53 @@ def test_a_missing_runtime_class_fails_its_checks_with_the_controllers_events(
     placement = cases[("placement", "smoke-windows-2022")].result[0]
     assert isinstance(placement, Failure) and "no pod on win1" in placement.message
     assert 'RuntimeClass "windows-2022" not found' in placement.text
+
+
+HOLD = "hybridctl.test/hold"
+
+
+def _hold_smoke_namespace(cluster: ControlPlane) -> None:
+    """An earlier run's namespace being deleted but held: a ConfigMap in it keeps a finalizer (standing for
+    a pod of a node that no longer exists, which goes only when the pod garbage collector removes it)."""
+    held = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "held", "namespace": NAMESPACE, "finalizers": [HOLD]},
+    }
+    _wait(
+        "the previous test's smoke namespace gone",
+        lambda: NAMESPACE not in cluster.kubectl("get", "namespaces"),
+    )
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(held))
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+
+
+def _release(cluster: ControlPlane) -> None:
+    patch = json.dumps({"metadata": {"finalizers": None}})
+    with contextlib.suppress(RuntimeError):  # already released, or the namespace already gone
+        cluster.kubectl("patch", "configmap", "held", "-n", NAMESPACE, "--type=merge", "-p", patch)
+
+
+def test_a_namespace_still_being_deleted_is_waited_for_and_named_if_it_outlasts_the_wait(
+    cluster: ControlPlane, smoke: Callable[..., int], tmp_path: Path
+) -> None:
+    """Real: the namespace controller keeps an earlier run's namespace Terminating while an object in it
+    has a finalizer. With ``--timeout 20`` smoke stops waiting after its share of it: the deploy check
+    fails naming the namespace, with the controller's own condition (the finalizer remaining) as
+    evidence. When the finalizer goes during the next run, that run waits for the namespace and then
+    passes what a fresh run passes."""
+    _hold_smoke_namespace(cluster)
+    release = threading.Timer(8.0, _release, (cluster,))
+    try:
+        assert smoke("20") == 1
+        deploy = _verdicts(tmp_path / "smoke.xml")[("workloads", "deploy")].result[0]
+        assert f"namespace {NAMESPACE} of an earlier smoke run is still being deleted" in deploy.message
+        assert "NamespaceFinalizersRemaining" in deploy.text and HOLD in deploy.text, deploy.text
+        release.start()
+        assert smoke() == 1
+        assert _passed(_verdicts(tmp_path / "smoke.xml")) == PASSING
+    finally:
+        release.cancel()
+        _release(cluster)
+    _wait("the smoke namespace gone", lambda: NAMESPACE not in cluster.kubectl("get", "namespaces"))
