@@ -66,14 +66,26 @@ class LinuxReset(LinuxStep):
         return [a.change for a in self.actions(host, ctx)]
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
-        """Undo what is found now, in order: membership, services, kernel state, packages, files."""
-        for item in self.actions(host, ctx):
-            for command in item.commands:
-                host.run(command, timeout=600)
+        """Undo what is found now, in order: membership and services; then, found again once they have
+        stopped, kernel state, packages and files. kube-proxy runs until ``kubeadm reset`` removes its pod
+        and keeps syncing until then (the chains of a Service deleted meanwhile go, new ones come), so
+        chains listed before the reset may be gone, or incomplete, after it."""
+        for find in (self._stopping, self._remaining):
+            for item in find(host, ctx):
+                for command in item.commands:
+                    host.run(command, timeout=600)
 
     def actions(self, host: HostView, ctx: StepContext) -> list[Action]:
         """What to undo on ``host``, found read-only."""
-        found = [*cleanup.kubeadm_reset(host), *_units(host, ctx, self.purge), *cleanup.kernel_state(host)]
+        return self._stopping(host, ctx) + self._remaining(host, ctx)
+
+    def _stopping(self, host: HostView, ctx: StepContext) -> list[Action]:
+        """The node's membership (``kubeadm reset``: pods and kubelet stop) and hybridctl's units."""
+        return [*cleanup.kubeadm_reset(host), *_units(host, ctx, self.purge)]
+
+    def _remaining(self, host: HostView, ctx: StepContext) -> list[Action]:
+        """What is left once nothing runs: kernel state, packages (purge), files."""
+        found = cleanup.kernel_state(host)
         if self.purge:
             found += _packages(host, ctx)
         return found + _files(host, self.purge)
