@@ -14,6 +14,9 @@ from __future__ import annotations
 import ipaddress
 import json
 
+import pytest
+
+from hybridctl.inventory.models import Cluster
 from hybridctl.steps.windows import FINISH, JOIN, NETWORK, PREPARE, teardown
 from tests.lab.windows_sim.testbed import Testbed
 from tests.steps.test_windows_steps import changes, failures
@@ -132,3 +135,31 @@ def test_planning_a_node_that_has_not_joined_yet_reports_the_overlay_to_come(vxl
     planned = {s: c for h, s, c in changes(plan) if h == "win2"}
     assert "flanneld creates the overlay network once the node has a pod CIDR" in planned["windows-flannel"]
     assert planned["windows-source-vip"] == ["reserve kube-proxy's source VIP once the node has a pod CIDR"]
+
+
+def _in_mode(cluster: Cluster, mode: str) -> Cluster:
+    network = cluster.spec.network.model_copy(update={"mode": mode})
+    return cluster.model_copy(update={"spec": cluster.spec.model_copy(update={"network": network})})
+
+
+@pytest.mark.parametrize(
+    ("built", "switched", "shown"),
+    [("routes", "vxlan", "10-cbr0.conf"), ("vxlan", "routes", "10-flannel.conf")],
+)
+def test_a_node_built_in_the_other_network_mode_is_refused_before_anything_changes(
+    request: pytest.FixtureRequest, built: str, switched: str, shown: str
+) -> None:
+    """Both nodes converged in one mode, then the inventory says the other: windows-preflight refuses
+    win1, naming the file that shows its pod network and saying a switch is not supported, and the machine
+    is left exactly as it was (no overlay added next to cbr0, no routes-mode network next to the overlay)."""
+    bed: Testbed = request.getfixturevalue("testbed" if built == "routes" else "vxlan_testbed")
+    report, _ = bed.run(bed.steps(ALL))
+    assert not failures(report), failures(report)
+    host = bed.nodes["win1"].host
+    before = machine_snapshot(host)
+    bed.cluster = _in_mode(bed.cluster, switched)
+    refused, _ = bed.run(bed.steps(ALL), hosts=["win1"])
+    error = next(str(r.error) for r in refused.results if (r.host, r.step) == ("win1", "windows-preflight"))
+    assert f"the node runs the {built} pod network" in error and shown in error, error
+    assert "switching an existing cluster between routes and vxlan is not supported" in error
+    assert machine_snapshot(host) == before

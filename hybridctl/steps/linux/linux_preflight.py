@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from hybridctl.commands import shell
 from hybridctl.platforms.linux import FAMILIES
-from hybridctl.steps.base import Change, StepError
+from hybridctl.steps.base import Change, StepError, mode_switch_problems
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.facts import GatherFacts
 from hybridctl.steps.host import HostHandle, HostView
@@ -148,18 +148,9 @@ mode's flannel CNI config (kube-flannel's install-cni) and flanneld's subnet lea
 
 
 def mode_problems(host: HostView, mode: str) -> list[str]:
-    """A node built in the other network mode is refused: switching routes <-> vxlan in place would cut
-    every pod off mid-change (pods keep addresses from the old CNI config; bridge and routes would clash
-    with flannel's cni0 and overlay), so hybridctl does not do it half-way."""
+    """A node built in the other network mode is refused (``mode_switch_problems``)."""
     other = "vxlan" if mode == "routes" else "routes"
-    found = existing(host, MODE_MARKERS[other])
-    if not found:
-        return []
-    return [
-        f"the node runs the {other} pod network ({', '.join(found)}) but the inventory says {mode}: "
-        f"switching an existing cluster between routes and vxlan is not supported; keep mode: {other}, "
-        "or remove the cluster with 'hybridctl down' and build it again"
-    ]
+    return mode_switch_problems(existing(host, MODE_MARKERS[other]), mode)
 
 
 def _problems(facts: dict[str, Any]) -> list[str]:

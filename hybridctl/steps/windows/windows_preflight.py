@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 from hybridctl.commands import PsValue
 from hybridctl.inventory.models import Cluster, Host
-from hybridctl.platforms.windows import probe_json
-from hybridctl.steps.base import Change, StepError
+from hybridctl.platforms.windows import probe_json, strings
+from hybridctl.steps.base import Change, StepError, mode_switch_problems
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.kube import api_endpoint, control_plane_view, initialised
@@ -21,6 +21,12 @@ from hybridctl.versions import WINDOWS_BUILDS as BUILD_OF_VERSION
 
 SKEW_LIMIT = 5.0
 OVERLAY_HOTFIX = "KB4489899"
+MODE_MARKERS = {
+    "routes": ("C:\\etc\\cni\\net.d\\10-cbr0.conf",),
+    "vxlan": ("C:\\etc\\cni\\net.d\\10-flannel.conf", "C:\\run\\flannel\\subnet.env"),
+}
+"""Files that show which pod network a node runs: routes mode's CNI config for the L2Bridge network, vxlan
+mode's flannel CNI config and flanneld's subnet lease."""
 _NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
@@ -55,6 +61,7 @@ def _params(host: Host, cluster: Cluster) -> dict[str, PsValue]:
         "ApiPort": int(port),
         "HotFix": "",
         "NodeAddress": _ip_or_empty(host.address),
+        "ModePaths": strings(MODE_MARKERS["vxlan" if cluster.spec.network.mode == "routes" else "routes"]),
     }
     if cluster.spec.network.mode == "vxlan" and host.windows_version == 2019:
         params["HotFix"] = OVERLAY_HOTFIX
@@ -86,6 +93,7 @@ def problems(host: Host, cluster: Cluster, facts: dict[str, Any], *, api_up: boo
         *_api_problems(cluster, str(facts.get("api", "")), api_up),
         *_feature_problems(host, cluster, facts),
         *adapter_problems(host, facts),
+        *mode_switch_problems([str(p) for p in facts.get("modePaths") or []], cluster.spec.network.mode),
     ]
 
 

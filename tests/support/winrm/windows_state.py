@@ -58,6 +58,7 @@ def preflight(ctx: ScriptContext, scripts: WindowsScripts) -> None:
             "hypervCapable": machine.hyperv_capable,
             "hotFixPresent": (hotfix in machine.hotfixes) if hotfix else None,
             "nodeAdapter": _owner(machine, str(ctx.param("NodeAddress") or "")),
+            "modePaths": [str(p) for p in ctx.param("ModePaths") or [] if machine.has_file(str(p))],
         },
     )
 

@@ -9,7 +9,8 @@ param(
     [int]$ApiPort,
     [int]$TimeoutMs = 3000,
     [string]$HotFix = '',
-    [string]$NodeAddress = ''
+    [string]$NodeAddress = '',
+    [string[]]$ModePaths = @()
 )
 $ErrorActionPreference = 'Stop'
 
@@ -82,6 +83,9 @@ if ($NodeAddress -ne '') {
     }
 }
 
+# Files that show the node runs the other network mode's pod network (hybridctl refuses to switch).
+$modePaths = @($ModePaths | Where-Object { Test-Path -LiteralPath $_ })
+
 $facts = @{
     hostname = [System.Net.Dns]::GetHostName()
     build = [string]$os.Version
@@ -93,5 +97,6 @@ $facts = @{
     hypervCapable = $hyperv
     hotFixPresent = $hotFixPresent
     nodeAdapter = $nodeAdapter
+    modePaths = $modePaths
 }
 $facts | ConvertTo-Json -Compress
