@@ -496,8 +496,21 @@ def test_smoke_fails_exactly_the_checks_a_removed_route_and_a_stopped_kube_proxy
 
 
 def _spread_windows_app(cluster: RealCluster) -> dict[str, Any]:
-    """A Deployment of two agnhost replicas with the Windows RuntimeClass, one per Windows node."""
-    spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
+    """A Deployment of two agnhost replicas with the Windows RuntimeClass, one per Windows node.
+
+    ``nodeTaintsPolicy: Honor``: a node being drained (cordoned, so tainted node.kubernetes.io/unschedulable)
+    stops counting as a spreading domain, so the evicted pod's replacement fits on the other Windows node
+    at once. With the default (Ignore) the cordoned node still counts with zero pods until it is deleted,
+    the replacement is unschedulable meanwhile, and the scheduler's requeue on the Node's deletion can
+    miss (MoveAllToActiveOrBackoffQueue runs before the node leaves the scheduler's cache,
+    pkg/scheduler/eventhandlers.go), leaving the pod to the 5-minute flush of unschedulable pods (a CI
+    run waited 240 s in vain)."""
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "nodeTaintsPolicy": "Honor",
+    }
     container = {"name": "c", "image": _agnhost(cluster), "args": ["netexec", f"--http-port={PORT}"]}
     return {
         "apiVersion": "apps/v1",
@@ -538,6 +551,16 @@ def _app_placement(cluster: RealCluster) -> dict[str, str] | None:
     return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in running}
 
 
+def _app_pods(cluster: RealCluster) -> list[str]:
+    """win-app's pods as a person reads them: name, node, phase, terminating or not."""
+    items = json.loads(cluster.kubectl("get", "pods", "-l", "app=win-app", "-o", "json"))["items"]
+    return [
+        f"{p['metadata']['name']} on {p['spec'].get('nodeName')}: {p['status'].get('phase')}"
+        + (" (terminating)" if p["metadata"].get("deletionTimestamp") else "")
+        for p in items
+    ]
+
+
 def _windows_routes(windows: WindowsMembers, name: str) -> set[str]:
     """Destinations of the kernel routes (with a gateway) in the emulated Windows host's namespace."""
     return {destination for destination, _ in windows.hosts[name].realiser.kernel_routes()}
@@ -568,11 +591,13 @@ def test_down_name_of_a_windows_worker_moves_its_pods_and_removes_it_everywhere(
     assert removed.returncode == 0, removed.stdout[-6000:] + removed.stderr[-3000:]
     assert "win2" not in _nodes(cluster)
 
-    def moved() -> dict[str, str] | None:
+    def moved() -> dict[str, str] | AssertionError:
         placed = _app_placement(cluster)
-        return placed if placed and set(placed.values()) == {"win1"} else None
+        if placed and set(placed.values()) == {"win1"}:
+            return placed
+        return AssertionError(f"win-app's pods: {_app_pods(cluster)}")
 
-    after = cluster.wait_for("win-app's two pods running on win1", moved, timeout=240)
+    after = cluster.wait_for("win-app's two pods running on win1", moved, timeout=360)
     assert set(after) != set(before), "the drained pod was replaced, not kept"
     for host in cluster.hosts:
         assert departing not in _pod_routes(host), host.name
