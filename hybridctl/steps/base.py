@@ -36,13 +36,18 @@ class StepError(HybridctlError):
     """A step found a problem it cannot fix (a failed precondition, a broken host)."""
 
 
+def other_mode(mode: str) -> str:
+    """The network mode that is not ``mode`` (routes <-> vxlan)."""
+    return "vxlan" if mode == "routes" else "routes"
+
+
 def mode_switch_problems(found: list[str], mode: str) -> list[str]:
     """A node built in the other network mode (``found``: the files that show it) is refused: switching
     routes <-> vxlan in place would cut every pod off mid-change (pods keep addresses from the old CNI
     config; bridge and routes would clash with flannel's overlay), so hybridctl does not do it half-way."""
     if not found:
         return []
-    other = "vxlan" if mode == "routes" else "routes"
+    other = other_mode(mode)
     return [
         f"the node runs the {other} pod network ({', '.join(found)}) but the inventory says {mode}: "
         f"switching an existing cluster between routes and vxlan is not supported; keep mode: {other}, "

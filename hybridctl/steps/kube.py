@@ -106,7 +106,7 @@ def is_ready(node: dict[str, Any]) -> bool:
 @dataclass(frozen=True)
 class JoinCredentials:
     """What a node needs to join: a short-lived bootstrap token and the CA (a control plane joining an HA
-    cluster also needs ``certificate_key``)."""
+    cluster also needs the key from ``certificate_key(ctx)``)."""
 
     endpoint: str
     token: SecretStr

@@ -21,10 +21,10 @@ from tests.support.winrm import (
     Accounts,
     EndpointConfig,
     SimulatedWindowsHost,
-    WindowsMachine,
     WinRMEndpoint,
     register_builtin,
 )
+from tests.support.winrm.machine import WindowsBuild
 from tests.support.winrm.windows_boot import boot_with_tasks
 from tests.support.winrm.windows_handlers import WindowsScripts, register_windows
 from tests.support.winrm.windows_kube import KubeSide
@@ -67,10 +67,7 @@ def start_node(
 ) -> WindowsNode:
     """A simulated Windows host ``name`` (OS ``build``, installed ``hotfixes``) behind an HTTPS endpoint on
     ``address``."""
-    machine = WindowsMachine(
-        hostname=name, adapters={"Ethernet": address}, version=build, hotfixes=set(hotfixes)
-    )
-    host = SimulatedWindowsHost(machine)
+    host = SimulatedWindowsHost(WindowsBuild(name, build, hotfixes).machine("Ethernet", address))
     register_builtin(host.scripts)
     register_windows(host.scripts, scripts)
     boot_with_tasks(host, scripts)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from hybridctl.commands import shell
 from hybridctl.platforms.linux import FAMILIES
-from hybridctl.steps.base import Change, StepError, mode_switch_problems
+from hybridctl.steps.base import Change, StepError, mode_switch_problems, other_mode
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.facts import GatherFacts
 from hybridctl.steps.host import HostHandle, HostView
@@ -149,8 +149,7 @@ mode's flannel CNI config (kube-flannel's install-cni) and flanneld's subnet lea
 
 def mode_problems(host: HostView, mode: str) -> list[str]:
     """A node built in the other network mode is refused (``mode_switch_problems``)."""
-    other = "vxlan" if mode == "routes" else "routes"
-    return mode_switch_problems(existing(host, MODE_MARKERS[other]), mode)
+    return mode_switch_problems(existing(host, MODE_MARKERS[other_mode(mode)]), mode)
 
 
 def _problems(facts: dict[str, Any]) -> list[str]:

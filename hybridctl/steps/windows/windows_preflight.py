@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from hybridctl.commands import PsValue
 from hybridctl.inventory.models import Cluster, Host
 from hybridctl.platforms.windows import probe_json, strings
-from hybridctl.steps.base import Change, StepError, mode_switch_problems
+from hybridctl.steps.base import Change, StepError, mode_switch_problems, other_mode
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
 from hybridctl.steps.kube import api_endpoint, control_plane_view, initialised
@@ -61,7 +61,7 @@ def _params(host: Host, cluster: Cluster) -> dict[str, PsValue]:
         "ApiPort": int(port),
         "HotFix": "",
         "NodeAddress": _ip_or_empty(host.address),
-        "ModePaths": strings(MODE_MARKERS["vxlan" if cluster.spec.network.mode == "routes" else "routes"]),
+        "ModePaths": strings(MODE_MARKERS[other_mode(cluster.spec.network.mode)]),
     }
     if cluster.spec.network.mode == "vxlan" and host.windows_version == 2019:
         params["HotFix"] = OVERLAY_HOTFIX
