@@ -176,6 +176,45 @@ def reboot_and_wait(
     schedule_reboot(transport, delay)
     phase("scheduled")
     emit(f"restart scheduled in {delay}s (as SYSTEM); waiting for the host to go down")
+    return _through_restart(waiter, down_timeout, up_timeout, emit, phase)
+
+
+RESTART_WINDOW = 300.0
+"""How long after node/reboot's task ran its restart may still come: the task's delay, then a shutdown that
+finishes configuring features (Windows stops WinRM early in it)."""
+
+
+def wait_for_scheduled_restart(
+    transport: ReconnectableTransport,
+    scheduled_ago: float,
+    *,
+    up_timeout: float = 900.0,
+    poll_interval: float = 5.0,
+    probe_timeout: float = 30.0,
+    on_phase: PhaseSink | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> datetime.datetime | None:
+    """Wait for a restart node/reboot scheduled ``scheduled_ago`` seconds ago that has not happened yet (a run
+    stopped while it waited for it): until the host goes down, then until it is back with a new boot time.
+
+    Returns the new boot time, or None when the host still answers with its old boot time at the end of
+    ``RESTART_WINDOW`` (the restart was cancelled, e.g. ``shutdown /a``): nothing restarts then.
+    """
+    phase = on_phase or (lambda _phase: None)
+    waiter = _RebootWaiter(transport, boot_time(transport), poll_interval, probe_timeout, clock, sleep)
+    try:
+        return _through_restart(
+            waiter, max(RESTART_WINDOW - scheduled_ago, poll_interval), up_timeout, lambda _m: None, phase
+        )
+    except RebootNotObservedError:
+        return None
+
+
+def _through_restart(
+    waiter: _RebootWaiter, down_timeout: float, up_timeout: float, emit: EventSink, phase: PhaseSink
+) -> datetime.datetime:
+    """Wait until the host is down, then back with a new boot time; report both phases."""
     booted = waiter.wait_down(down_timeout)
     phase("down")
     if booted is None:

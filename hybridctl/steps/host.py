@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hybridctl.commands import Command, PosixCommand
 from hybridctl.errors import HybridctlError
@@ -24,6 +25,8 @@ from hybridctl.transport.base import (
     Result,
     Transport,
 )
+
+T = TypeVar("T")
 
 
 class DryRunViolationError(HybridctlError):
@@ -72,6 +75,20 @@ class HostView:
         except FileNotFoundError:
             return None
 
+    def waiting(self, wait: Callable[[Transport], T]) -> T:
+        """Run ``wait`` (e.g. for a restart already under way) on this host's connection, probes only.
+
+        The connection it gets refuses commands that are not probes and uploads, as this view does; it may
+        reconnect. The time spent waiting does not count against the step's time limit.
+        """
+        started = time.monotonic()
+        try:
+            with self._lock:
+                return wait(_ProbesOnly(self.name, self._transport))
+        finally:
+            if self._deadline is not None:
+                self._deadline += time.monotonic() - started
+
     def _run(
         self, command: Command, timeout: float | None, check: bool, progress: ProgressSink | None = None
     ) -> Result:
@@ -90,6 +107,42 @@ class HostView:
         if remaining <= 0:
             raise StepTimeoutError(f"{self.name}: the step ran out of time")
         return remaining if timeout is None else min(timeout, remaining)
+
+
+class _ProbesOnly:
+    """A connection that only runs probe commands (and reconnects): what ``HostView.waiting`` hands out."""
+
+    def __init__(self, name: str, transport: Transport) -> None:
+        self.name, self._transport = name, transport
+        self.host = transport.host  # the name transports report in errors
+
+    def run(
+        self, command: Command, timeout: float | None = None, progress: ProgressSink | None = None
+    ) -> Result:
+        """Run a probe command; anything else is a DryRunViolationError."""
+        if not command.probe:
+            raise DryRunViolationError(f"{self.name}: a wait tried to run a non-probe command: {command}")
+        return self._transport.run(command, timeout=timeout, progress=progress)
+
+    def put(
+        self, source: bytes | Path, remote_path: str, mode: int = 0o644, progress: ByteProgress | None = None
+    ) -> PutResult:
+        """Uploads change the host: refused."""
+        raise DryRunViolationError(f"{self.name}: a wait tried to upload {remote_path}")
+
+    def get(self, remote_path: str) -> bytes:
+        """A file's bytes."""
+        return self._transport.get(remote_path)
+
+    def close(self) -> None:
+        """The connection belongs to the run, not to the wait."""
+
+    def reconnect(self) -> None:
+        """Open a fresh session (after a restart); only transports that can do it have this."""
+        reconnect: Callable[[], None] | None = getattr(self._transport, "reconnect", None)
+        if reconnect is None:
+            raise HybridctlError(f"{self.name}: {type(self._transport).__name__} cannot reconnect")
+        reconnect()
 
 
 class HostHandle(HostView):

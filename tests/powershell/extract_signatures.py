@@ -38,6 +38,7 @@ SERVER_CMDLETS = {
     ),
     "ScheduledTasks": (
         "Get-ScheduledTask",
+        "Get-ScheduledTaskInfo",
         "New-ScheduledTaskAction",
         "New-ScheduledTaskPrincipal",
         "New-ScheduledTaskSettingsSet",

@@ -6,11 +6,16 @@ import ipaddress
 import re
 import time
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from hybridctl.commands import PsValue
 from hybridctl.inventory.models import Cluster, Host
-from hybridctl.platforms.windows import probe_json, strings
+from hybridctl.platforms.windows import (
+    ReconnectableTransport,
+    probe_json,
+    strings,
+    wait_for_scheduled_restart,
+)
 from hybridctl.steps.base import Change, StepError, mode_switch_problems, other_mode
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
@@ -39,9 +44,9 @@ class WindowsPreflight(WindowsStep):
 
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """Record the build and facts in the run state; StepError listing every problem."""
-        before = time.time()
-        facts = probe_json(host, "preflight", _params(host.host, ctx.cluster))
-        facts["skew"] = round(_epoch(str(facts.get("utcNow", ""))) - (before + time.time()) / 2, 3)
+        facts = _probe(host, ctx)
+        if facts.get("restartScheduledSecondsAgo") is not None:
+            facts = _after_scheduled_restart(host, ctx, float(facts["restartScheduledSecondsAgo"])) or facts
         build = ".".join(str(facts.get("build", "")).split(".")[:3])
         ctx.state.set(facts_key(host.name), facts)
         ctx.state.setdefault(WINDOWS_BUILDS, dict)[host.name] = build
@@ -52,6 +57,34 @@ class WindowsPreflight(WindowsStep):
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """Nothing to apply: preflight only reads."""
+
+
+def _probe(host: HostView, ctx: StepContext) -> dict[str, Any]:
+    """The preflight facts, with the clock skew against this machine."""
+    before = time.time()
+    facts = probe_json(host, "preflight", _params(host.host, ctx.cluster))
+    facts["skew"] = round(_epoch(str(facts.get("utcNow", ""))) - (before + time.time()) / 2, 3)
+    return facts
+
+
+def _after_scheduled_restart(host: HostView, ctx: StepContext, ago: float) -> dict[str, Any] | None:
+    """Wait for the restart an earlier run scheduled and did not see through (it was stopped while waiting):
+    fresh facts once the host is back, None when the restart did not come (cancelled) - nothing restarts."""
+    reason = f"the restart an earlier run scheduled {ago:.0f}s ago"
+    ctx.emit("reboot", host=host.name, phase="scheduled", reason=reason)
+    booted = host.waiting(
+        lambda transport: wait_for_scheduled_restart(
+            cast(ReconnectableTransport, transport),
+            ago,
+            poll_interval=float(ctx.options.get("reboot_poll_interval", 5.0)),
+            on_phase=lambda phase: ctx.emit("reboot", host=host.name, phase=phase, reason=reason),
+        )
+    )
+    if booted is None:
+        message = f"{reason} did not happen (cancelled?); carrying on without it"
+        ctx.emit("warning", host=host.name, step=WindowsPreflight.name, message=message)
+        return None
+    return _probe(host, ctx)
 
 
 def _params(host: Host, cluster: Cluster) -> dict[str, PsValue]:

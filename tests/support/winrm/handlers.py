@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
+from tests.support.winrm.machine import utcnow
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 LAB_NETWORK = ipaddress.ip_network("10.231.0.0/16")  # the lab's own test hosts and mirror
@@ -125,6 +126,7 @@ def reboot(ctx: ScriptContext) -> None:
             "execute": "shutdown.exe",
             "delay": delay,
         }
+        ctx.machine.task_last_run["hybridctl-reboot"] = utcnow()
     ctx.host.restart(delay)
     ctx.output(
         json.dumps(

@@ -91,6 +91,7 @@ class WindowsMachine:
     routes: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     scheduled_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_last_run: dict[str, datetime.datetime] = field(default_factory=dict)  # Get-ScheduledTaskInfo
     history: list[ScriptCall] = field(default_factory=list)
     running: set[str] = field(default_factory=set)
     stopped: list[str] = field(default_factory=list)

@@ -336,6 +336,7 @@ class WindowsScripts(ServiceScripts):
             if task in machine.scheduled_tasks:
                 if unregisters:
                     del machine.scheduled_tasks[task]
+                    machine.task_last_run.pop(task, None)
                 removed.append(f"task {task}")
         paths = [str(d) for d in ctx.param("Directories") or [] if machine.exists(str(d))]
         for path in paths:

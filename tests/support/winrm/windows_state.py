@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.support.winrm.handlers import facts, fetch_url
 from tests.support.winrm.host import ScriptContext, ScriptRegistry
-from tests.support.winrm.machine import WindowsMachine, path_key
+from tests.support.winrm.machine import WindowsMachine, path_key, utcnow
 from tests.support.winrm.windows_diagnostics import diagnostics
 from tests.support.winrm.windows_hns import interfaces, reported_endpoint, reported_network
 
@@ -59,8 +59,17 @@ def preflight(ctx: ScriptContext, scripts: WindowsScripts) -> None:
             "hotFixPresent": (hotfix in machine.hotfixes) if hotfix else None,
             "nodeAdapter": _owner(machine, str(ctx.param("NodeAddress") or "")),
             "modePaths": [str(p) for p in ctx.param("ModePaths") or [] if machine.has_file(str(p))],
+            "restartScheduledSecondsAgo": _restart_scheduled(machine),
         },
     )
+
+
+def _restart_scheduled(machine: WindowsMachine) -> int | None:
+    """Seconds since node/reboot's task ran, when that was after the last boot (its restart is to come)."""
+    last_run = machine.task_last_run.get("hybridctl-reboot")
+    if "hybridctl-reboot" not in machine.scheduled_tasks or last_run is None or last_run <= machine.boot_time:
+        return None
+    return int((utcnow() - last_run).total_seconds())
 
 
 def _owner(machine: WindowsMachine, address: str) -> str | None:

@@ -86,6 +86,18 @@ if ($NodeAddress -ne '') {
 # Files that show the node runs the other network mode's pod network (hybridctl refuses to switch).
 $modePaths = @($ModePaths | Where-Object { Test-Path -LiteralPath $_ })
 
+# A restart node/reboot scheduled that has not happened yet (a run stopped while it waited for it): its
+# task last ran after this boot. LastRunTime (MSFT_TaskDynamicInfo) is when the task last started
+# (IRegisteredTask::get_LastRunTime); both times are local.
+$restartScheduledSecondsAgo = $null
+$rebootTask = Get-ScheduledTask -TaskName 'hybridctl-reboot' -ErrorAction SilentlyContinue
+if ($null -ne $rebootTask) {
+    $lastRun = (Get-ScheduledTaskInfo -InputObject $rebootTask).LastRunTime
+    if (($null -ne $lastRun) -and ($lastRun -gt $os.LastBootUpTime)) {
+        $restartScheduledSecondsAgo = [int]((Get-Date) - $lastRun).TotalSeconds
+    }
+}
+
 $facts = @{
     hostname = [System.Net.Dns]::GetHostName()
     build = [string]$os.Version
@@ -98,5 +110,6 @@ $facts = @{
     hotFixPresent = $hotFixPresent
     nodeAdapter = $nodeAdapter
     modePaths = $modePaths
+    restartScheduledSecondsAgo = $restartScheduledSecondsAgo
 }
 $facts | ConvertTo-Json -Compress
