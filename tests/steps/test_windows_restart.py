@@ -38,19 +38,12 @@ def _left_by_a_stopped_run(testbed: Testbed, scheduled_ago: float) -> None:
 
 def _restart_after_first_probe(testbed: Testbed, delay: float) -> None:
     """The pending shutdown fires ``delay`` seconds after the new run's first preflight probe."""
-    host = testbed.nodes["win1"].host
-    original = host.scripts.get("win/preflight")
-    assert original is not None
-    fired: list[bool] = []
 
-    def preflight(ctx: ScriptContext) -> None:
-        original(ctx)
-        if not fired:
-            fired.append(True)
-            assert ctx.host.power is not None
-            ctx.host.power.schedule_restart(delay)
+    def restart(ctx: ScriptContext) -> None:
+        assert ctx.host.power is not None
+        ctx.host.power.schedule_restart(delay)
 
-    host.scripts.register("win/preflight", preflight)
+    testbed.nodes["win1"].host.scripts.after_first_run("win/preflight", restart)
 
 
 def test_a_run_waits_for_the_restart_a_stopped_run_scheduled_and_converges(testbed: Testbed) -> None:

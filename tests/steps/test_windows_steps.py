@@ -76,22 +76,14 @@ def test_apply_converges_with_a_reboot_and_a_second_run_changes_nothing(testbed:
 
 
 def test_a_dropped_connection_mid_apply_converges_on_the_next_run(testbed: Testbed) -> None:
-    host = testbed.nodes["win1"].host
-    original = host.scripts.get("win/install-artifact")
-    assert original is not None
-    dropped: list[str] = []
+    def drop(ctx: ScriptContext) -> None:
+        assert ctx.host.power is not None
+        # The work is done but its answer is lost: the host goes away with the shell (a dropped TCP
+        # connection alone is not enough, WinRM shells survive it and pypsrp polls again).
+        ctx.host.power.schedule_restart(0)
+        ctx.sleep(10)
 
-    def drop_once(ctx: ScriptContext) -> None:
-        original(ctx)
-        if not dropped:
-            dropped.append(str(ctx.param("Name")))
-            assert ctx.host.power is not None
-            # The work is done but its answer is lost: the host goes away with the shell (a dropped TCP
-            # connection alone is not enough, WinRM shells survive it and pypsrp polls again).
-            ctx.host.power.schedule_restart(0)
-            ctx.sleep(10)
-
-    host.scripts.register("win/install-artifact", drop_once)
+    dropped = testbed.nodes["win1"].host.scripts.after_first_run("win/install-artifact", drop)
     first, _ = testbed.run(testbed.steps(ALL), retries=0)
     outcomes = [(r.step, r.outcome) for r in first.results if r.host == "win1"]
     assert dropped and any(outcome is Outcome.UNREACHABLE for _, outcome in outcomes), outcomes

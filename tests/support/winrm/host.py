@@ -154,6 +154,21 @@ class ScriptRegistry:
         """The handler for ``identity``, if any."""
         return self._handlers.get(identity)
 
+    def after_first_run(self, identity: str, then: Handler) -> list[ScriptContext]:
+        """Make ``identity``'s handler run ``then`` once, right after its first run (a one-shot fault, e.g. a
+        restart); returns the contexts it fired in (empty until it did)."""
+        original = self._handlers[identity]
+        fired: list[ScriptContext] = []
+
+        def handler(ctx: ScriptContext) -> None:
+            original(ctx)
+            if not fired:
+                fired.append(ctx)
+                then(ctx)
+
+        self.register(identity, handler)
+        return fired
+
     def __contains__(self, identity: object) -> bool:
         return identity in self._handlers
 
