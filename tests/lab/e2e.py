@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,26 +272,42 @@ def interrupt_after(
     (host, step) results of the verb's own plan phase, so every step of every host (route programming and
     the cluster steps included) can be the one interrupted.
     """
-    assert process.stdout is not None
+    return interrupt_on(process, _StepCount(steps), how)
+
+
+def interrupt_on(
+    process: subprocess.Popen[str], stop: Callable[[dict[str, Any]], bool], how: signal.Signals
+) -> list[dict[str, Any]]:
+    """Send ``how`` at the first event ``stop`` accepts; returns the events seen (waits for the exit)."""
     seen: list[dict[str, Any]] = []
-    applying, done, planned = False, 0, 0
-    target = steps if isinstance(steps, int) else None
     for line in _lines(process):
         event = json.loads(line)
         seen.append(event)
-        if event["event"] == "run-start":
-            applying = not str(event.get("verb", "")).endswith("(plan)")
-            if applying and target is None:
-                target = 1 + int(float(steps) * max(planned - 2, 1))
-        elif event["event"] == "step-end" and not applying:
-            planned += 1
-        elif event["event"] == "step-end" and applying:
-            done += 1
-            if done == target:
-                process.send_signal(how)
-                break
+        if stop(event):
+            process.send_signal(how)
+            break
     process.communicate(timeout=CLI_TIMEOUT)
     return seen
+
+
+class _StepCount:
+    """Accepts the step-end event of the apply that makes ``steps`` (see ``interrupt_after``)."""
+
+    def __init__(self, steps: int | float) -> None:
+        self.steps, self.applying, self.done, self.planned = steps, False, 0, 0
+        self.target = steps if isinstance(steps, int) else None
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        if event["event"] == "run-start":
+            self.applying = not str(event.get("verb", "")).endswith("(plan)")
+            if self.applying and self.target is None:
+                self.target = 1 + int(float(self.steps) * max(self.planned - 2, 1))
+        elif event["event"] == "step-end" and not self.applying:
+            self.planned += 1
+        elif event["event"] == "step-end":
+            self.done += 1
+            return self.done == self.target
+        return False
 
 
 def _lines(process: subprocess.Popen[str]) -> Iterator[str]:

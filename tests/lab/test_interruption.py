@@ -1,5 +1,6 @@
 """up interrupted at a random step (SIGINT, SIGTERM, kill -9), then up again, converges; the Windows
-reboot for the Containers feature happens inside one up; a second run waits for nobody but fails fast.
+reboot for the Containers feature happens inside one up, and a run after an up killed during that reboot
+waits for it; a second run waits for nobody but fails fast.
 add-node (of a Linux and a Windows host) and down (of one node, then of the whole cluster) are
 interrupted the same way, at a point drawn uniformly over their own steps, and the next run of the same
 verb converges: nodes, full route tables on every host, and packets between pods on every node (for the
@@ -28,7 +29,15 @@ import pytest
 from hybridctl.state import read_journal
 from tests.lab.clean import assert_every_host_clean
 from tests.lab.datapath import Pods, attach_linux, attach_windows, reachability
-from tests.lab.e2e import HybridLab, Member, changed_steps, events, interrupt_after, planned_changes
+from tests.lab.e2e import (
+    HybridLab,
+    Member,
+    changed_steps,
+    events,
+    interrupt_after,
+    interrupt_on,
+    planned_changes,
+)
 from tests.lab.linux_sim.lab import SimLab
 from tests.lab.routes import assert_route_tables, linux_routes, windows_routes
 from tests.support.winrm_fixtures import WinRMAccount, WinRMPki
@@ -61,6 +70,33 @@ def small(
 
 def _journal(lab: HybridLab) -> list[dict[str, object]]:
     return read_journal(lab.state_dir / "journal.jsonl")
+
+
+def test_the_run_after_up_was_killed_during_a_windows_restart_waits_for_that_restart(
+    small: HybridLab,
+) -> None:
+    """kill -9 right after windows-features scheduled the Containers restart (shutdown /r /t 5 as SYSTEM):
+    the restart still comes after hybridctl is gone. The next run, a plan here, starts before it: its
+    Windows preflight waits for it (the host goes down and comes back), and it then plans from the restarted
+    host: no REBOOT left, no host unreachable. Before, the restart took the host away in the middle of the
+    plan, or the plan still showed the pending feature and a second restart."""
+    (win,) = small.windows
+    process = small.start("up", "--yes", "--accept-new-host-keys")
+    seen = interrupt_on(
+        process, lambda e: e["event"] == "reboot" and e.get("phase") == "scheduled", signal.SIGKILL
+    )
+    assert process.returncode == -signal.SIGKILL, [e["event"] for e in seen][-5:]
+    assert win.simulated.machine.reboots == 0, "the restart was still to come when hybridctl died"
+
+    plan = small.hybridctl("plan", "--output", "json")
+
+    assert plan.returncode == 0, plan.stderr + plan.stdout[-3000:]
+    waited = [e for e in events(plan.stdout) if e["event"] == "reboot" and e["host"] == win.name]
+    assert [e["phase"] for e in waited] == ["scheduled", "down", "up"], waited
+    assert all("an earlier run scheduled" in str(e["reason"]) for e in waited), waited
+    assert win.simulated.machine.reboots == 1
+    assert (win.name, "windows-features") not in planned_changes(plan.stdout)
+    assert not [e for e in events(plan.stdout) if e.get("outcome") == "unreachable"]
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
