@@ -196,6 +196,12 @@ class SmokeSpec(Model):
         "registry/path[:tag][@sha256:digest]; default registry.k8s.io/e2e-test-images/agnhost:2.66.1 "
         "(under spec.kubernetes.imageRepository when that is set).",
     )
+    pre_pull: bool = Field(
+        False,
+        description="Have every node pull the smoke image in the background during up, right after "
+        "containerd starts, so that the pull overlaps with the rest of up instead of delaying the smoke "
+        "checks (the Windows image is large).",
+    )
 
 
 class Taint(Model):

@@ -20,6 +20,7 @@ from hybridctl.steps.linux.kubeadm_join import KubeadmJoin
 from hybridctl.steps.linux.linux_pod_network import LinuxPodNetwork
 from hybridctl.steps.linux.linux_preflight import LinuxPreflight
 from hybridctl.steps.linux.linux_reset import LinuxReset
+from hybridctl.steps.linux.smoke_image import SmokeImage
 from hybridctl.steps.linux.swap import Swap
 from hybridctl.steps.linux.sysctl import Sysctl
 
@@ -30,6 +31,7 @@ PREPARE: list[Step] = [
     Swap(),
     ContainerdConfig(),
     Containerd(),
+    SmokeImage(),
     CniPlugins(),
     KubePackages(),
 ]

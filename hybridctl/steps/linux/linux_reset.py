@@ -22,6 +22,7 @@ from hybridctl.steps.linux.cleanup import Action, action
 from hybridctl.steps.linux.common import HYBRIDCTL_STATE, LinuxStep, platform
 from hybridctl.steps.linux.containerd import UNIT_PATH as CONTAINERD_UNIT
 from hybridctl.steps.linux.linux_pod_network import UNITS as POD_UNITS
+from hybridctl.steps.linux.smoke_image import UNIT as PULL_UNIT
 from hybridctl.steps.registry_hosts import recorded
 
 POD_NETWORK_FILES = (
@@ -93,11 +94,16 @@ class LinuxReset(LinuxStep):
 
 def _units(host: HostView, ctx: StepContext, purge: bool) -> list[Action]:
     units = [*POD_UNITS, *(("kubelet.service", "containerd.service") if purge else ())]
-    states = platform(ctx, host).unit_states(host, units)
+    states = platform(ctx, host).unit_states(host, [*units, PULL_UNIT])
+    found = []
+    pull = states.pop(PULL_UNIT, None)
+    if pull is not None and pull.is_active:  # transient (systemd-run): nothing to disable
+        found.append(action(f"stop {PULL_UNIT} (smoke image pull)", posix("systemctl", "stop", PULL_UNIT)))
     busy = [u for u, s in states.items() if s.is_enabled or s.is_active]
-    if not busy:
-        return []
-    return [action(f"stop and disable {', '.join(busy)}", posix("systemctl", "disable", "--now", *busy))]
+    if busy:
+        stop = posix("systemctl", "disable", "--now", *busy)
+        found.append(action(f"stop and disable {', '.join(busy)}", stop))
+    return found
 
 
 def _packages(host: HostView, ctx: StepContext) -> list[Action]:

@@ -26,6 +26,7 @@ from hybridctl.steps.windows.windows_kubelet import WindowsKubelet
 from hybridctl.steps.windows.windows_pod_network import WindowsPodNetwork
 from hybridctl.steps.windows.windows_preflight import WindowsPreflight
 from hybridctl.steps.windows.windows_reset import WindowsReset
+from hybridctl.steps.windows.windows_smoke_image import WindowsSmokeImage
 from hybridctl.steps.windows.windows_source_vip import WindowsSourceVip
 
 PREPARE: list[Step] = [
@@ -37,6 +38,7 @@ PREPARE: list[Step] = [
     WindowsContainerd(),
     WindowsContainerdConfig(),
     WindowsContainerdService(),
+    WindowsSmokeImage(),
     WindowsCniPlugins(),
     WindowsKubeBinaries(),
 ]

@@ -14,6 +14,7 @@ from hybridctl.render.context import FLANNEL_NETWORK
 from hybridctl.steps.base import Change
 from hybridctl.steps.context import StepContext
 from hybridctl.steps.host import HostHandle, HostView
+from hybridctl.steps.smoke_image import PULL_NAME
 from hybridctl.steps.windows.common import (
     BOOT_TASK,
     CONTAINERD_DIR,
@@ -37,7 +38,7 @@ NETWORKS = (NETWORK_NAME, FLANNEL_NETWORK)
 """Both modes' networks: routes mode's L2Bridge, vxlan mode's overlay (flanneld's, with kube-proxy's
 source VIP endpoint and the pods' endpoints on it)."""
 ROUTE_METRIC = 300
-TASKS = (BOOT_TASK, "hybridctl-reboot")  # node/reboot registers the second one
+TASKS = (BOOT_TASK, "hybridctl-reboot", PULL_NAME)  # node/reboot, windows-smoke-image register the others
 
 
 class WindowsReset(WindowsStep):

@@ -61,6 +61,7 @@ class RealCluster:
     checksums: dict[str, str] = field(default_factory=dict)  # artifacts.checksums (e.g. Windows pins)
     network_mode: str = "routes"  # vxlan: flannel's images come through a ghcr.io mirror at the lab registry
     name: str = CLUSTER_NAME  # metadata.name, also the state directory's name
+    smoke: dict[str, Any] = field(default_factory=dict)  # spec.smoke (e.g. prePull)
 
     @property
     def inventory(self) -> Path:
@@ -102,6 +103,7 @@ class RealCluster:
                     "mirrorUrl": self.sources.mirror_url,
                     **({"checksums": self.checksums} if self.checksums else {}),
                 },
+                **({"smoke": self.smoke} if self.smoke else {}),
                 "hosts": [*linux, *self.extra_hosts],
             },
         }

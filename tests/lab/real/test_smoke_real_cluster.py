@@ -2,7 +2,8 @@
 
 Tier: lab, real Kubernetes. Real: everything of ``test_real_cluster.py`` (the unmodified CLI over SSH to
 two systemd-nspawn Debian hosts, kubeadm init/join, the control plane as static pods, kube-proxy, CoreDNS,
-containerd + runc, hybridctl's routes and bridge CNI) plus the smoke test's own pods: agnhost built from
+containerd + runc, hybridctl's routes and bridge CNI) plus the smoke test's own pods, whose image every
+node pulled during ``up`` (``spec.smoke.prePull``: ctr in a transient systemd unit): agnhost built from
 Kubernetes 1.37.2 and served by the lab registry as ``e2e-test-images/agnhost:2.66.1`` (the default smoke
 image under the inventory's imageRepository), ``kubectl exec`` through the real API server and kubelet,
 ``agnhost connect`` inside the pods, CoreDNS answering the Service name, egress to the lab registry
@@ -36,7 +37,10 @@ ROUTE_PROTO = "233"  # hybridctl's pod routes (hybridctl.render.network.LINUX_RO
 
 @pytest.fixture(scope="module")
 def built(real_cluster: RealCluster) -> Iterator[tuple[RealCluster, Path, str]]:
-    """The cluster after ``up --yes --smoke --junit``; the run's output and wall time are kept."""
+    """The cluster after ``up --yes --smoke --junit`` with ``spec.smoke.prePull``; the run's output and wall
+    time are kept."""
+    real_cluster.smoke = {"prePull": True}
+    real_cluster.write_inventory()
     junit = real_cluster.workdir / "ci-junit.xml"
     target = real_cluster.sources.registry
     started = time.monotonic()
@@ -77,6 +81,26 @@ def test_up_with_smoke_passes_every_check_in_one_junit_file(built: tuple[RealClu
     assert not smoke[egress[0]].result  # passed, not skipped
     namespaces = cluster.kubectl("get", "namespaces", "-o", "name")
     assert "namespace/hybridctl-smoke" not in namespaces or _terminating(cluster)
+
+
+def test_every_node_pulled_the_smoke_image_during_up_and_the_kubelet_did_not_pull_it_again(
+    built: tuple[RealCluster, Path, str],
+) -> None:
+    """spec.smoke.prePull: on each node the transient unit ran ctr's pull to the end, and containerd's image
+    (namespace k8s.io) has no ``io.cri-containerd.image=managed`` label: the CRI plugin sets that label only
+    when it pulls an image itself (containerd internal/cri/server/images/image_pull.go), so the smoke pods'
+    kubelet found the pre-pulled image and never pulled it."""
+    cluster, _, _ = built
+    ref = f"{cluster.sources.image_repository}/e2e-test-images/agnhost:2.66.1"
+    for host in cluster.hosts:
+        journal = host.exec(
+            "journalctl", "--no-pager", "-o", "cat", "-u", "hybridctl-smoke-pull.service"
+        ).stdout
+        assert "hybridctl-smoke-pull.service: Deactivated successfully" in journal, (host.name, journal)
+        listed = host.exec("ctr", "--namespace", "k8s.io", "images", "list").stdout.splitlines()
+        rows = [line.split() for line in listed if line.split()[:1] == [ref]]
+        assert rows, (host.name, listed)
+        assert "io.cri-containerd.image=managed" not in rows[0][-1], (host.name, rows)
 
 
 def _terminating(cluster: RealCluster) -> bool:

@@ -92,6 +92,7 @@ class WindowsMachine:
     environment: dict[str, str] = field(default_factory=dict)
     scheduled_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_last_run: dict[str, datetime.datetime] = field(default_factory=dict)  # Get-ScheduledTaskInfo
+    images: set[str] = field(default_factory=set)  # containerd's image store (CRI, namespace k8s.io)
     history: list[ScriptCall] = field(default_factory=list)
     running: set[str] = field(default_factory=set)
     stopped: list[str] = field(default_factory=list)

@@ -33,6 +33,7 @@ from tests.support.winrm.host import ScriptContext, ScriptRegistry
 from tests.support.winrm.machine import WindowsMachine, path_key
 from tests.support.winrm.script_calls import ScriptCalls, script_calls
 from tests.support.winrm.windows_hns_script import HnsNetworkScript, read_hns_network_script
+from tests.support.winrm.windows_images import smoke_image
 from tests.support.winrm.windows_kube import KubeSide, agent_context
 from tests.support.winrm.windows_net import (
     NetworkRealiser,
@@ -68,6 +69,7 @@ class WindowsScripts(ServiceScripts):
     def register(self, registry: ScriptRegistry) -> ScriptRegistry:
         """Add the handlers to ``registry``."""
         register_reads(registry, self)
+        registry.register("win/smoke-image", smoke_image)
         for name in (
             "remove-paths",
             "install-features",
@@ -342,6 +344,8 @@ class WindowsScripts(ServiceScripts):
         for path in paths:
             _refuse_in_use(ctx, path)
         remove_each(ctx, paths, "$Directories")
+        if not machine.exists(CONTAINERD_DATA):
+            machine.images.clear()  # the image store lives under containerd's root
         removed += [f"directory {p}" for p in paths]
         drop = {str(e) for e in ctx.param("PathEntries") or []}
         if set_machine_path(script):
@@ -592,7 +596,8 @@ def _set_forwarding(ctx: ScriptContext, definition: dict[str, Any], source: str)
         )
 
 
-CONTAINERD_ROOT = "C:\\ProgramData\\containerd\\root"
+CONTAINERD_DATA = "C:\\ProgramData\\containerd"
+CONTAINERD_ROOT = CONTAINERD_DATA + "\\root"
 
 
 def _remove_sandboxes(ctx: ScriptContext) -> list[str]:
