@@ -2,7 +2,9 @@
 
 ``ctr`` comes with containerd's release tarball (the containerd step installs it in /usr/local/bin). It
 pulls into the CRI plugin's namespace ``k8s.io``, where the kubelet finds the image (kind and k3s side-load
-images the same way), and unpacks it for the default snapshotter, the CRI plugin's too; with
+images the same way: the CRI plugin's image store takes every image of that namespace, labelled or not),
+and unpacks it for the default snapshotter (the CRI unpacks it for its own at container creation when
+they differ: containerd internal/cri/opts/container.go, ``WithNewSnapshot``); with
 ``spec.containerd.registries`` it reads the same ``hosts.toml`` files (``--hosts-dir``, containerd's
 docs/hosts.md). The pull runs in a transient unit (``systemd-run --collect``), so it outlives the SSH
 command and leaves nothing behind once done.
@@ -39,9 +41,14 @@ class SmokeImage(LinuxStep):
     def check(self, host: HostView, ctx: StepContext) -> list[Change]:
         """``ctr images list`` in ``k8s.io``, and whether the pull unit runs."""
         ref = pull_ref(ctx.cluster)
-        listed = host.run(posix(CTR, "--namespace", NAMESPACE, "images", "list", "--quiet", probe=True))
-        pulling = platform(ctx, host).unit_states(host, [UNIT])[UNIT].is_active
-        return pull_changes(ref, present=ref in listed.stdout.split(), pulling=pulling, where=f"unit {UNIT}")
+        # Before containerd runs (a fresh node's plan) ctr fails or is missing: the image is not there.
+        listed = host.run(
+            posix(CTR, "--namespace", NAMESPACE, "images", "list", "--quiet", probe=True), check=False
+        )
+        present = listed.ok and ref in listed.stdout.split()
+        unit = platform(ctx, host).unit_states(host, [UNIT]).get(UNIT)
+        pulling = unit is not None and unit.is_active
+        return pull_changes(ref, present=present, pulling=pulling, where=f"unit {UNIT}")
 
     def apply(self, host: HostHandle, ctx: StepContext, changes: list[Change]) -> None:
         """``systemd-run`` the pull; it goes on after this returns."""
