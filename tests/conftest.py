@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -26,3 +27,15 @@ def _example_pins() -> Iterator[None]:
         for name, value in EXAMPLE_PINS.items():
             patch.setenv(name, value)
         yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches Python in every test, however pytest was started.
+
+    A shell without job control starts background commands with SIGINT ignored (POSIX, "Asynchronous
+    Lists"), and Python then keeps it ignored instead of raising KeyboardInterrupt. A pytest started that way
+    failed the Runner's Ctrl-C tests (the signal they send was dropped) and would start CLIs that never see
+    the lab's Ctrl-C (an ignored signal stays ignored across exec; a handled one is reset to the default).
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

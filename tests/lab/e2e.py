@@ -210,14 +210,8 @@ class HybridLab:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start the CLI (JSON events on stdout) without waiting.
-
-        A shell without job control starts background jobs with SIGINT ignored and children inherit that,
-        so a CLI started from such a pytest would never see the Ctrl-C a test sends. A handled signal is
-        reset to the default at exec: handling it here gives the CLI Python's usual KeyboardInterrupt.
-        """
-        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        """Start the CLI (JSON events on stdout) without waiting; it sees SIGINT (tests/conftest.py
+        makes sure pytest does not run with SIGINT ignored, which the CLI would inherit)."""
         return subprocess.Popen(
             self.command(*args, "--output", "json"),
             cwd=self.workdir,
