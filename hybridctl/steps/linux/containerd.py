@@ -16,18 +16,21 @@ UNIT = "containerd.service"
 UNIT_PATH = "/usr/local/lib/systemd/system/containerd.service"  # where containerd's getting-started puts it
 RUNC_PATH = "/usr/local/sbin/runc"
 PREFIX = "/usr/local"
-# The settings of containerd's own unit file: the kubelet needs Delegate=yes for its cgroups and
-# KillMode=process so that restarting containerd leaves running containers alone.
+# The settings of containerd's own unit file (containerd.service in its repository): the kubelet needs
+# Delegate=yes for its cgroups and KillMode=process so that restarting containerd leaves running containers
+# alone; Type=notify makes ``systemctl start`` return only once containerd serves its socket (it sends
+# READY=1 then, cmd/containerd/command/notify_systemd.go), so the next step's ctr or crictl finds it.
 UNIT_FILE = b"""\
 # Installed by hybridctl: containerd from the release tarball in /usr/local.
 [Unit]
 Description=containerd container runtime
 Documentation=https://containerd.io
-After=network.target
+After=network.target dbus.service
 
 [Service]
 ExecStartPre=-/sbin/modprobe overlay
 ExecStart=/usr/local/bin/containerd
+Type=notify
 Delegate=yes
 KillMode=process
 Restart=always
@@ -36,6 +39,7 @@ LimitNPROC=infinity
 LimitCORE=infinity
 LimitNOFILE=1048576
 TasksMax=infinity
+OOMScoreAdjust=-999
 
 [Install]
 WantedBy=multi-user.target
