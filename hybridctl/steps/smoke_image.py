@@ -17,6 +17,7 @@ from hybridctl.steps.base import Change
 PULL_NAME = "hybridctl-smoke-pull"
 """The Linux transient unit (``.service``) and the Windows scheduled task that pull the image."""
 DOCKER_HUB = "docker.io"
+LEGACY_DOCKER_HUB = "index.docker.io"  # distribution/reference normalize.go legacyDefaultDomain
 
 
 def pre_pulls(host: Host, cluster: Cluster, *, windows: bool) -> bool:
@@ -25,14 +26,29 @@ def pre_pulls(host: Host, cluster: Cluster, *, windows: bool) -> bool:
 
 
 def pull_ref(cluster: Cluster) -> str:
-    """The smoke image as containerd names it: fully qualified, as the CRI normalises a reference (a first
-    component without a dot or a colon, other than ``localhost``, is a Docker Hub repository)."""
-    ref = smoke_image(cluster)
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return ref
-    path = ref if rest else f"library/{ref}"
-    return f"{DOCKER_HUB}/{path}"
+    """The smoke image under the name containerd's CRI gives it, so the kubelet finds what the node pulled:
+    PullImage and the lookup before a pull key the image store by distribution/reference's
+    ``ParseDockerRef`` (containerd internal/cri/server/images/image_pull.go, service.go ``LocalResolve``).
+    A first component without a dot or a colon, other than ``localhost``, is a Docker Hub repository
+    (``docker.io/``, single names under ``library/``); no tag and no digest means ``:latest``; a tag next to
+    a digest is dropped (the digest names the image)."""
+    return cri_name(smoke_image(cluster))
+
+
+def cri_name(ref: str) -> str:
+    """``ref`` normalised as ``ParseDockerRef`` does (``ref`` already checked as an image reference)."""
+    name, _, digest = ref.partition("@")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        domain, path = (DOCKER_HUB if first == LEGACY_DOCKER_HUB else first), rest
+    else:
+        domain, path = DOCKER_HUB, name
+    if domain == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    repository, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")
+    if digest:
+        return f"{domain}/{repository}@{digest}"
+    return f"{domain}/{repository}:{tag if colon else 'latest'}"
 
 
 def pull_changes(

@@ -171,8 +171,9 @@ class Validators:
             return self.kube(kube_minor) / "validate"
         if kind in NET_KINDS:
             return self._module("net") / "validate"
-        if kind == "containerd-hosts":
-            # containerd 1.7 reads the same hosts.toml format; it is judged by the 2.x loader for both.
+        if kind in ("containerd-hosts", "cri-image-ref"):
+            # containerd 1.7 reads the same hosts.toml format, and its CRI names images with the same
+            # distribution/reference call: both are judged by the 2.x code.
             return self._module("containerd-2") / "validate"
         if kind == "containerd-config":
             return self._module("containerd-2" if containerd_major >= 2 else "containerd-1.7") / "validate"

@@ -11,7 +11,8 @@
 //
 // Protocol: a JSON array of {"kind": "containerd-config", "os": "linux"|"windows", "data": "<toml>"} on
 // stdin; a JSON array of {"ok": bool, "error": "..."} on stdout. Kind "containerd-hosts" (hosts.go) judges
-// a registry host directory and answers the hosts containerd resolves in "detail".
+// a registry host directory and answers the hosts containerd resolves in "detail"; kind "cri-image-ref"
+// (imageref.go) answers the name the CRI gives an image reference.
 // Platform note: the plugin registry is that of a linux build (builtins_linux.go); a Windows build
 // registers the Windows snapshotter/diff plugins instead. The CRI plugin IDs hybridctl writes are
 // registered on both (cmd/containerd/builtins/cri.go has no build tag).
@@ -166,6 +167,12 @@ func runtimeOptions(plugins map[string]interface{}) error {
 	return nil
 }
 
+// detailKinds are the kinds whose answer is a "detail" string.
+var detailKinds = map[string]func(check) (string, error){
+	"containerd-hosts": judgeHosts,
+	"cri-image-ref":    judgeImageRef,
+}
+
 func main() {
 	var checks []check
 	if err := json.NewDecoder(os.Stdin).Decode(&checks); err != nil {
@@ -174,8 +181,8 @@ func main() {
 	}
 	verdicts := make([]verdict, len(checks))
 	for i, c := range checks {
-		if c.Kind == "containerd-hosts" {
-			detail, err := judgeHosts(c)
+		if judgeDetail, ok := detailKinds[c.Kind]; ok {
+			detail, err := judgeDetail(c)
 			if err != nil {
 				verdicts[i] = verdict{Error: err.Error()}
 			} else {
