@@ -193,8 +193,9 @@ class SmokeSpec(Model):
     image: str | None = Field(
         None,
         description="Test image of hybridctl smoke (Linux and Windows variants of Kubernetes' e2e agnhost): "
-        "registry/path[:tag][@sha256:digest]; default registry.k8s.io/e2e-test-images/agnhost:2.66.1 "
-        "(under spec.kubernetes.imageRepository when that is set).",
+        "registry/path[:tag][@sha256:digest]; default registry.k8s.io/e2e-test-images/agnhost:2.63.0 pinned "
+        "by its promoted digest (the same path and digest under spec.kubernetes.imageRepository when that "
+        "is set).",
     )
     pre_pull: bool = Field(
         False,

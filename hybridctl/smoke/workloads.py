@@ -26,12 +26,14 @@ CLASS_LABEL = "hybridctl.io/smoke-class"
 LINUX_CLASS = "linux"
 
 AGNHOST = "e2e-test-images/agnhost"
-AGNHOST_TAG = "2.66.1"
-"""``test/images/agnhost/VERSION`` of k8s.io/kubernetes v1.37.2, the default release: upstream publishes the
-image (Linux, and Windows for 1809/ltsc2022/ltsc2025, ``BASEIMAGE``) as registry.k8s.io/e2e-test-images/
-agnhost:<VERSION>. Pinned by tag, not digest: no upstream record of the promoted digest could be cited (the
-promoter manifest kubernetes/k8s.io ``registry.k8s.io/images/k8s-staging-e2e-test-images/images.yaml``
-available here stops at 2.43); pin one with ``spec.smoke.image: ...@sha256:<digest>``."""
+AGNHOST_TAG = "2.63.0"
+AGNHOST_DIGEST = "sha256:a62f40481e05709988fe44e5035b2e0f553cd52bf0ae4e83614928255b00e8c1"
+"""The default test image, pinned by the digest of its manifest list. The digest is the one Kubernetes'
+image promoter published as registry.k8s.io/e2e-test-images/agnhost:2.63.0 (kubernetes/k8s.io
+``registry.k8s.io/images/k8s-staging-e2e-test-images/images.yaml``, commit e10ab5f9); 2.63.0 is
+``test/images/agnhost/VERSION`` of k8s.io/kubernetes v1.36.3, whose ``BASEIMAGE`` builds Linux and Windows
+1809 (Server 2019), ltsc2022 and ltsc2025 variants: one image for every Windows build hybridctl supports.
+(The 1.37 release's 2.66.1 is newer, but no promoted digest of it could be cited here.)"""
 DEFAULT_REGISTRY = "registry.k8s.io"
 
 
@@ -51,13 +53,15 @@ class Workload:
 
 
 def smoke_image(cluster: Cluster, override: str | None = None) -> str:
-    """``--image``, else ``spec.smoke.image``, else agnhost under imageRepository or registry.k8s.io."""
+    """``--image``, else ``spec.smoke.image``, else agnhost by digest under imageRepository or registry.k8s.io
+    (a mirror that copies the image with its manifest list, as ``crane copy`` or ``skopeo copy --all`` do,
+    keeps the digest)."""
     if override:
         return override
     if cluster.spec.smoke.image:
         return cluster.spec.smoke.image
     registry = cluster.spec.kubernetes.image_repository or DEFAULT_REGISTRY
-    return f"{registry}/{AGNHOST}:{AGNHOST_TAG}"
+    return f"{registry}/{AGNHOST}:{AGNHOST_TAG}@{AGNHOST_DIGEST}"
 
 
 def workloads(cluster: Cluster, values: RuntimeValues) -> list[Workload]:

@@ -1,8 +1,9 @@
 """Upstream truth for the smoke pods: the real agnhost runs what hybridctl renders and says what smoke reads.
 
 Tier: upstream (root: one network namespace with only loopback, standing for a pod's). Real: agnhost built
-from k8s.io/kubernetes v1.37.2 (``test/images/agnhost``, the program of registry.k8s.io/e2e-test-images/
-agnhost:2.66.1) by ``tests/upstream/build.py``; the two containers' arguments taken from the rendered
+from k8s.io/kubernetes v1.36.3 (``test/images/agnhost``, the program of registry.k8s.io/e2e-test-images/
+agnhost:2.63.0, hybridctl smoke's default image) by ``tests/upstream/build.py``, and that module's
+``VERSION`` and ``BASEIMAGE`` files; the two containers' arguments taken from the rendered
 smoke DaemonSet; the readiness probe's path; the exact ``agnhost connect`` argv the checks run, and how
 hybridctl reads its answers (``reason``, ``resolved``). Emulated: the container runtime (the two
 "containers" are two processes in one network namespace, as a pod's containers share one).
@@ -10,6 +11,7 @@ hybridctl reads its answers (``reason``, ``resolved``). Emulated: the container 
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import time
@@ -23,13 +25,20 @@ import yaml
 from hybridctl.render import RuntimeValues
 from hybridctl.smoke.kubectl import connect_argv
 from hybridctl.smoke.network import reason, resolved
-from hybridctl.smoke.workloads import render_smoke
+from hybridctl.smoke.workloads import AGNHOST_TAG, render_smoke
 from hybridctl.transport.base import Result
+from hybridctl.versions import WINDOWS_BUILDS
 from tests.render.helpers import inventory
 from tests.support.ci import require_root, require_tool
-from tests.upstream.build import agnhost, ensure
+from tests.upstream.build import AGNHOST_KUBERNETES, agnhost, ensure
+from tests.upstream.build import HERE as UPSTREAM
 
 pytestmark = [pytest.mark.root]
+
+
+# Upstream's names for the Windows builds hybridctl supports (hcsshim osversion/windowsbuilds.go: RS5 = 1809 =
+# 17763 is Server 2019, ltsc2022 = 20348, ltsc2025 = 26100).
+BASE_OS = {2019: "1809", 2022: "ltsc2022", 2025: "ltsc2025"}
 
 
 def _containers() -> list[dict[str, Any]]:
@@ -97,3 +106,23 @@ def test_smoke_reads_agnhost_connect_as_upstream_prints_it(pod: str, binary: Pat
     assert not refused.ok and reason(refused) == "REFUSED" and resolved(refused)
     unknown = _in_pod(pod, binary, "smoke-linux.hybridctl-smoke.svc.cluster.local:80")
     assert not unknown.ok and reason(unknown).startswith("DNS:") and not resolved(unknown)
+
+
+def test_the_default_image_is_that_agnhost_with_a_variant_for_every_windows_build() -> None:
+    """The default image's tag is ``test/images/agnhost/VERSION`` of the release built here, and that
+    release's ``BASEIMAGE`` (the platforms upstream's image build produces) has linux/amd64 and a Windows
+    variant for each Windows Server build hybridctl supports, so process isolation finds one on every node."""
+    go = require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
+    done = subprocess.run(
+        [go, "mod", "download", "-json", f"k8s.io/kubernetes@v{AGNHOST_KUBERNETES}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=UPSTREAM,
+    )
+    images = Path(json.loads(done.stdout)["Dir"]) / "test" / "images" / "agnhost"
+    assert (images / "VERSION").read_text().strip() == AGNHOST_TAG
+    lines = (images / "BASEIMAGE").read_text().splitlines()
+    platforms = {line.split("=", 1)[0] for line in lines if "=" in line}
+    assert "linux/amd64" in platforms
+    assert {f"windows/amd64/{BASE_OS[year]}" for year in WINDOWS_BUILDS} <= platforms, platforms

@@ -34,9 +34,12 @@ def _images(cluster: Cluster, override: str | None = None) -> set[str]:
 
 
 def test_default_is_upstream_agnhost_and_follows_image_repository() -> None:
-    assert _images(_cluster()) == {"registry.k8s.io/e2e-test-images/agnhost:2.66.1"}
+    """Pinned by the digest Kubernetes' promoter published for agnhost 2.63.0 (kubernetes/k8s.io images.yaml);
+    a mirror under imageRepository keeps the path and the digest."""
+    promoted = "2.63.0@sha256:a62f40481e05709988fe44e5035b2e0f553cd52bf0ae4e83614928255b00e8c1"
+    assert _images(_cluster()) == {f"registry.k8s.io/e2e-test-images/agnhost:{promoted}"}
     mirrored = _cluster(kubernetes={"imageRepository": "mirror.example:5000/k8s"})
-    assert _images(mirrored) == {"mirror.example:5000/k8s/e2e-test-images/agnhost:2.66.1"}
+    assert _images(mirrored) == {f"mirror.example:5000/k8s/e2e-test-images/agnhost:{promoted}"}
 
 
 def test_inventory_image_then_command_line_win() -> None:

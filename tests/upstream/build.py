@@ -46,6 +46,9 @@ from tests.upstream.labmod import COMPONENTS
 HERE = Path(__file__).resolve().parent
 BIN = HERE / ".bin"
 DEFAULT_KUBERNETES = "1.37.2"
+AGNHOST_KUBERNETES = "1.36.3"
+"""The release whose ``test/images/agnhost/VERSION`` is the tag of hybridctl smoke's default image (2.63.0,
+``hybridctl.smoke.workloads.AGNHOST_TAG``; tests/smoke/test_agnhost_upstream.py checks the two agree)."""
 KUBERNETES_COMMANDS = (
     "kubeadm",
     "kubelet",
@@ -133,9 +136,9 @@ def winagent(version: str = DEFAULT_KUBERNETES) -> Build:
     return Build("winagent", release.module, (package,), release.ldflags, sources=(HERE / "winagent",))
 
 
-def agnhost(version: str = DEFAULT_KUBERNETES) -> Build:
+def agnhost(version: str = AGNHOST_KUBERNETES) -> Build:
     """agnhost, the program of Kubernetes' e2e test image (``test/images/agnhost``: netexec, serve-hostname,
-    DNS tools), from the same release as the cluster: the lab's pods run it as upstream's e2e tests do."""
+    DNS tools), by default from the release whose agnhost hybridctl smoke's default image is."""
     minor = version.split(".")[1]
     return Build(f"agnhost-{version}", HERE / f"k8s-1.{minor}", ("k8s.io/kubernetes/test/images/agnhost",))
 

@@ -184,5 +184,5 @@ def _check_smoke_image(cluster: Cluster) -> Iterator[Problem]:
     path = ("spec", "smoke", "image")
     name, _, digest = image.partition("@")
     if not IMAGE.fullmatch(name) or (digest and not DIGEST.fullmatch(digest)) or "@" in digest:
-        hint = "e.g. registry.k8s.io/e2e-test-images/agnhost:2.66.1 or <repository>@sha256:<64 hex digits>"
+        hint = "e.g. registry.k8s.io/e2e-test-images/agnhost:2.63.0 or <repository>@sha256:<64 hex digits>"
         yield error(path, f"{image!r} is not an image reference", hint)

@@ -48,7 +48,7 @@ def lab_binaries(release: str = DEFAULT_KUBERNETES) -> LabBinaries:
         built["crane"],
         built["pause"],
         built["echo"],
-        ensure(agnhost(release)),
+        ensure(agnhost()),
         built["runc"],
         built["crictl"],
         built["flannel"],

@@ -103,10 +103,15 @@ class RealCluster:
                     "mirrorUrl": self.sources.mirror_url,
                     **({"checksums": self.checksums} if self.checksums else {}),
                 },
-                **({"smoke": self.smoke} if self.smoke else {}),
+                "smoke": self.smoke_spec(),
                 "hosts": [*linux, *self.extra_hosts],
             },
         }
+
+    def smoke_spec(self) -> dict[str, Any]:
+        """``spec.smoke``: the lab's agnhost by its digest (as an operator whose mirror does not hold
+        upstream's bytes names the image), plus ``smoke`` (e.g. prePull)."""
+        return {"image": self.sources.agnhost, **self.smoke}
 
     def lab_containerd(self, mirrored: Sequence[str] = ()) -> dict[str, Any]:
         """``spec.containerd``'s lab settings: the lab registry (plain HTTP) and the registries whose images

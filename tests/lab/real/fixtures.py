@@ -123,7 +123,9 @@ def with_windows(
     workdir = cluster.workdir / "windows"
     workdir.mkdir()
     cluster.network_mode = mode
-    agnhost = {f"{cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}": str(binaries.agnhost / "agnhost")}
+    program = str(binaries.agnhost / "agnhost")
+    tagged = f"{cluster.sources.registry}/{AGNHOST[0]}:{AGNHOST[1]}"
+    agnhost = {tagged: program, cluster.sources.agnhost: program}  # the tests' pods; the smoke pods
     network = "flannel.4096" if mode == "vxlan" else "cbr0"
     members = WindowsMembers(
         lab.addressing, workdir, pki, account, agnhost, network=network, machines=machines

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.smoke.workloads import AGNHOST_TAG
 from hybridctl.versions import FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION
 from tests.lab.real.artifacts import LabBinaries
 
@@ -32,9 +33,11 @@ ETCD_TAG = "3.7.0-0"
 COREDNS_TAG = "v1.14.6"
 PAUSE_TAG = "3.10.2"
 ECHO_TAG = "1.0"
-# registry.k8s.io/e2e-test-images/agnhost: the tag is test/images/agnhost/VERSION of the release built;
-# upstream's Dockerfile puts the binary at /agnhost with ENTRYPOINT ["/agnhost"] and CMD ["pause"].
-AGNHOST = ("e2e-test-images/agnhost", "2.66.1")
+# registry.k8s.io/e2e-test-images/agnhost: the tag of hybridctl smoke's default image, built from the release
+# whose test/images/agnhost/VERSION it is (tests.upstream.build.AGNHOST_KUBERNETES); upstream's Dockerfile
+# puts the binary at /agnhost with ENTRYPOINT ["/agnhost"] and CMD ["pause"]. Its digest is the lab's own,
+# not upstream's, so lab inventories name it in spec.smoke.image by that digest (RealCluster).
+AGNHOST = ("e2e-test-images/agnhost", AGNHOST_TAG)
 IPTABLES_TOOLS = ("/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack")
 IPTABLES_NAMES = (
     "iptables",

@@ -36,6 +36,10 @@ class LabSources:
     mirror_root: Path
     mirror_url: str
     registry: str
+    agnhost: str = ""
+    """The lab's agnhost as ``host:port/e2e-test-images/agnhost:<tag>@<digest>``: the smoke image the lab's
+    inventories name (``spec.smoke.image``), pinned like hybridctl's default, by the lab build's own digest
+    (the default's digest is upstream's, which the lab registry cannot serve)."""
 
     @property
     def image_repository(self) -> str:
@@ -94,6 +98,9 @@ def lab_sources(binaries: LabBinaries, address: str, workdir: Path) -> Iterator[
         images.registry(crane, address, workdir / "registry" / "blobs") as registry,
     ):
         publish_mirror(root, url, binaries, workdir)
-        for image in images.lab_images(binaries):
-            images.push(crane, registry, image, workdir / "registry")
-        yield LabSources(root, url, registry)
+        digests = {
+            image.reference: images.push(crane, registry, image, workdir / "registry")
+            for image in images.lab_images(binaries)
+        }
+        agnhost = ":".join(images.AGNHOST)
+        yield LabSources(root, url, registry, f"{registry}/{agnhost}@{digests[agnhost]}")

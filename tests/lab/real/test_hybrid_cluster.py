@@ -18,7 +18,7 @@ Emulated: Windows itself (the machine model behind each WinRM endpoint; HNS netw
 kernel routes in the host's namespace; winkernel's load balancers as DNAT rules) and its container
 runtime: a pod the scheduler binds to a Windows node is a network namespace attached to the node's
 bridge by the real CNI bridge/host-local plugins, in which the hook runs the Linux build of agnhost
-(Kubernetes' e2e test program, the same binary as the lab registry's ``e2e-test-images/agnhost:2.66.1``)
+(Kubernetes' e2e test program, the same binary as the lab registry's ``e2e-test-images/agnhost:2.63.0``)
 with the container's args, in every container of the pod (readiness from the kubelet's own HTTP and TCP
 probers in the agent): an honest stand-in for agnhost's Windows build (kubernetes/kubernetes
 test/images/README.md: the test images are published as manifest lists including Windows images;

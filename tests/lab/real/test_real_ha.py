@@ -94,7 +94,8 @@ class ShippedHaCluster(RealCluster):
     linux: dict[str, SystemdHost]
 
     def document(self) -> dict[str, Any]:
-        """The shipped inventory, with this machine's addresses, logins, endpoint, mirror and registry."""
+        """The shipped inventory, with this machine's addresses, logins, endpoint, mirror and registry (and
+        the smoke image, by the lab registry's digest)."""
         document = _shipped()
         spec = document["spec"]
         spec["kubernetes"].update(
@@ -104,6 +105,7 @@ class ShippedHaCluster(RealCluster):
         )
         spec["containerd"].update(self.lab_containerd(mirrored=["registry.k8s.io"]))
         spec["artifacts"]["mirrorUrl"] = self.sources.mirror_url
+        spec["smoke"] = {**spec.get("smoke", {}), **self.smoke_spec()}
         windows = {entry["name"]: entry for entry in self.extra_hosts}
         for host in spec["hosts"]:
             if host["os"] == "linux":

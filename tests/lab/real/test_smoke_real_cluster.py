@@ -4,10 +4,10 @@ Tier: lab, real Kubernetes. Real: everything of ``test_real_cluster.py`` (the un
 two systemd-nspawn Debian hosts, kubeadm init/join, the control plane as static pods, kube-proxy, CoreDNS,
 containerd + runc, hybridctl's routes and bridge CNI) plus the smoke test's own pods, whose image every
 node pulled during ``up`` (``spec.smoke.prePull``: ctr in a transient systemd unit): agnhost built from
-Kubernetes 1.37.2 and served by the lab registry as ``e2e-test-images/agnhost:2.66.1`` (the default smoke
-image under the inventory's imageRepository), ``kubectl exec`` through the real API server and kubelet,
-``agnhost connect`` inside the pods, CoreDNS answering the Service name, egress to the lab registry
-(outside the pod network) through hybridctl's masquerade. Emulated: nothing. Windows nodes are not part
+Kubernetes 1.36.3 and served by the lab registry as ``e2e-test-images/agnhost:2.63.0`` (the default smoke
+image's tag; the inventory names it ``:2.63.0@<its digest>``, as the default is written), ``kubectl exec``
+through the real API server and kubelet, ``agnhost connect`` inside the pods, CoreDNS answering the
+Service name, egress to the lab registry (outside the pod network) through hybridctl's masquerade. Emulated: nothing. Windows nodes are not part
 of this cluster: the Windows checks are proven against a real API server in test_smoke_real_api.py.
 
 Planted fault: hybridctl's route on the worker to the control plane's pod CIDR is deleted by hand; the
@@ -95,7 +95,10 @@ def test_every_node_pulled_the_smoke_image_during_up_and_the_kubelet_did_not_pul
     created in k8s.io, internal/cri/server/images/image_pull.go UpdateImage.) Real: every node, containerd,
     the kubelet, the lab registry."""
     cluster, _, _ = built
-    ref = f"{cluster.sources.image_repository}/e2e-test-images/agnhost:2.66.1"
+    # spec.smoke.image is name:tag@digest (as hybridctl's default); the CRI names that image by the digest
+    # alone (distribution/reference ParseDockerRef), and so must the pull, or the kubelet pulls it again.
+    name_tag, digest = cluster.sources.agnhost.split("@")
+    ref = f"{name_tag.rsplit(':', 1)[0]}@{digest}"
     for host in cluster.hosts:
         journal = host.exec(
             "journalctl", "--no-pager", "-o", "cat", "-u", "hybridctl-smoke-pull.service"
