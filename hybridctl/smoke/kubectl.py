@@ -113,6 +113,27 @@ class ClusterAccess:
             parts.append(f"last {LOG_LINES} log lines of {container}:\n{text}")
         return "\n".join(parts)
 
+    def endpoints(self, service: str) -> tuple[int, str]:
+        """How many endpoints of ``service`` are ready, and a summary of its EndpointSlices (each endpoint not
+        ready with its pod and node): a Service whose backends are not ready has nothing to connect to. An
+        unset ``conditions.ready`` counts as ready (k8s.io/api discovery/v1 EndpointConditions: "a nil value
+        should be interpreted as true"); -1 when the slices cannot be read."""
+        selector = f"kubernetes.io/service-name={service}"
+        result = self.run("get", "endpointslices", "-n", NAMESPACE, "-l", selector, "-o", "json", check=False)
+        if not result.ok:
+            return -1, f"(endpoints of Service {service} unavailable: {result.stderr.strip()})"
+        slices = json.loads(result.stdout).get("items", [])
+        endpoints = [e for s in slices for e in s.get("endpoints") or []]
+        ready = [e for e in endpoints if (e.get("conditions") or {}).get("ready") is not False]
+        lines = [f"Service {NAMESPACE}/{service}: {len(ready)} of {len(endpoints)} endpoints ready"]
+        lines += [
+            f"  not ready: pod {(e.get('targetRef') or {}).get('name', '-')} on node {e.get('nodeName', '-')}"
+            f" ({', '.join(e.get('addresses') or [])})"
+            for e in endpoints
+            if e not in ready
+        ]
+        return len(ready), "\n".join(lines)
+
     def events(self, name: str) -> str:
         """The events of object ``name`` in the smoke namespace, oldest first."""
         selector = f"involvedObject.name={name}"

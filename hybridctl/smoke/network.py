@@ -104,7 +104,7 @@ def _cluster_ip(
                 raise CheckFailedError(
                     f"Service smoke-{backend} has no ClusterIP", run.access.events(f"smoke-{backend}")
                 )
-            connect(run, run.main_pod(client.name), f"{address}:{SERVICE_PORT}", client.name)
+            to_service(run, f"smoke-{backend}", client.name, f"{address}:{SERVICE_PORT}")
 
 
 def _node_ports(
@@ -118,7 +118,20 @@ def _node_ports(
             with run.report.check("service-nodeport", f"{client.name} -> {target.name}:{port}"):
                 if not port:
                     raise CheckFailedError(f"Service smoke-{backend}-nodeport has no nodePort")
-                connect(run, run.main_pod(client.name), f"{target.address}:{port}", client.name)
+                to_service(run, f"smoke-{backend}", client.name, f"{target.address}:{port}")
+
+
+def to_service(run: SmokeRun, service: str, client: str, target: str) -> None:
+    """``connect`` from ``client``'s pod to one of ``service``'s addresses; a failure also shows the
+    Service's endpoints, and says so first when none is ready (nothing behind the Service to answer)."""
+    try:
+        connect(run, run.main_pod(client), target, client)
+    except CheckFailedError as failed:
+        ready, endpoints = run.access.endpoints(service)
+        message = (
+            f"Service {service} has no ready endpoints; {failed.message}" if ready == 0 else failed.message
+        )
+        raise CheckFailedError(message, f"{endpoints}\n{failed.evidence}") from failed
 
 
 def _spec(service: dict[str, object] | None) -> dict[str, Any]:

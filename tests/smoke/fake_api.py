@@ -57,6 +57,7 @@ class FakeApi:
     logs: str = "GET /readyz\n"
     daemonsets: list[dict[str, Any]] = field(default_factory=list)
     services: list[dict[str, Any]] = field(default_factory=list)
+    endpoint_slices: list[dict[str, Any]] = field(default_factory=list)
     changes: list[tuple[str, ...]] = field(default_factory=list)
     connects: list[tuple[str, str]] = field(default_factory=list)
 
@@ -84,8 +85,8 @@ class FakeApi:
             return self.nodes
         if kind == "runtimeclasses":
             return self.runtime_classes
-        if kind == "services":
-            return self.services
+        if kind in ("services", "endpointslices"):
+            return self._labelled(self.services if kind == "services" else self.endpoint_slices, args)
         if kind == "pods" and "kube-system" in args:
             linux = [
                 n["metadata"]["name"]
@@ -96,6 +97,14 @@ class FakeApi:
         if kind == "pods":
             return [p for ds in self.daemonsets for p in self._pods(ds)]
         return []  # events
+
+    @staticmethod
+    def _labelled(objects: list[dict[str, Any]], args: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``objects``, narrowed by ``-l KEY=VALUE`` when given."""
+        if "-l" not in args:
+            return objects
+        key, value = args[args.index("-l") + 1].split("=")
+        return [o for o in objects if o["metadata"].get("labels", {}).get(key) == value]
 
     def _apply(self, stdin: bytes) -> None:
         for doc in yaml.safe_load_all(stdin):

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+import hybridctl.smoke.network
 from hybridctl.appenv import AppEnv
 from hybridctl.cli import run
 from hybridctl.events import Outcome
@@ -158,6 +159,52 @@ def test_a_broken_path_fails_exactly_its_checks_with_evidence(
     assert "smoke pods ready: 4 of 4" in shown.err
     assert "FAIL  pod-to-pod" in out and "--- evidence: pod-to-pod lin1 -> win2" in out
     assert ("egress", "linux (cp1) -> 192.0.2.1:443") in cases  # given a target, egress runs
+
+
+def test_a_service_with_no_ready_endpoints_says_so_with_the_pods_behind_it(
+    inventory: Path,
+    control_plane: Callable[[FakeApi], FakeHost],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Windows Service's EndpointSlice lists both Windows pods as not ready, and no Service address
+    answers: the Windows Service's ClusterIP and NodePort checks (from the Linux pods) fail saying it has no
+    ready endpoints, naming each pod and node; the Linux Service's (ready slice) fail without that line."""
+    monkeypatch.setattr(hybridctl.smoke.network, "PAUSE", 0.01)  # between a failing check's 3 handshakes
+    api = _api()
+    control_plane(api)
+    service = "kubernetes.io/service-name"
+    api.endpoint_slices = [
+        {
+            "metadata": {"labels": {service: "smoke-windows"}},
+            "endpoints": [
+                {
+                    "addresses": [f"10.244.{i}.5"],
+                    "conditions": {"ready": False},
+                    "nodeName": f"win{i}",
+                    "targetRef": {"kind": "Pod", "name": f"smoke-windows-2022-win{i}"},
+                }
+                for i in (1, 2)
+            ],
+        },
+        {"metadata": {"labels": {service: "smoke-linux"}}, "endpoints": [{"addresses": ["10.244.9.5"]}]},
+    ]
+    api.connect = lambda source, target: (1, "REFUSED") if target.split(":")[1] != "8080" else (0, "")
+    junit = tmp_path / "smoke.xml"
+    assert _smoke(inventory, "--junit", str(junit)) == 1
+    cases = _cases(junit)
+    failed = {k: c.result[0] for k, c in cases.items() if any(isinstance(r, Failure) for r in c.result)}
+    assert {k[0] for k in failed} == {"service-clusterip", "service-nodeport"}
+    from_linux = {k: f for k, f in failed.items() if k[1].split()[0] in ("cp1", "lin1")}
+    from_windows = {k: f for k, f in failed.items() if k not in from_linux}
+    assert len(from_linux) == 2 + 2 * 2 and len(from_windows) == 2 + 2 * 2  # ClusterIP + a NodePort per node
+    for failure in from_linux.values():  # the Windows Service
+        assert failure.message.startswith("Service smoke-windows has no ready endpoints; "), failure.message
+        assert "Service hybridctl-smoke/smoke-windows: 0 of 2 endpoints ready" in failure.text
+        assert "not ready: pod smoke-windows-2022-win1 on node win1 (10.244.1.5)" in failure.text
+    for failure in from_windows.values():  # the Linux Service
+        assert "no ready endpoints" not in failure.message and "REFUSED" in failure.message
+        assert "Service hybridctl-smoke/smoke-linux: 1 of 1 endpoints ready" in failure.text
 
 
 def _pod_ip(api: FakeApi, name: str) -> str:
