@@ -7,8 +7,9 @@ node pulled during ``up`` (``spec.smoke.prePull``: ctr in a transient systemd un
 Kubernetes 1.36.3 and served by the lab registry as ``e2e-test-images/agnhost:2.63.0`` (the default smoke
 image's tag; the inventory names it ``:2.63.0@<its digest>``, as the default is written), ``kubectl exec``
 through the real API server and kubelet, ``agnhost connect`` inside the pods, CoreDNS answering the
-Service name, egress to the lab registry (outside the pod network) through hybridctl's masquerade. Emulated: nothing. Windows nodes are not part
-of this cluster: the Windows checks are proven against a real API server in test_smoke_real_api.py.
+Service name, egress to the lab registry (outside the pod network) through hybridctl's masquerade.
+Emulated: nothing. Windows nodes are not part of this cluster: the Windows checks are proven against a
+real API server in test_smoke_real_api.py.
 
 Planted fault: hybridctl's route on the worker to the control plane's pod CIDR is deleted by hand; the
 pod-to-pod checks between the two nodes must fail with agnhost's TIMEOUT as evidence; nothing else may
