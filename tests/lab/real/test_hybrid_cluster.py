@@ -54,6 +54,7 @@ import pytest
 import yaml
 from junitparser import JUnitXml
 
+from hybridctl.smoke.workloads import SERVER_PORT
 from tests.lab.datapath import PORT
 from tests.lab.e2e import changed_steps, interrupt_after
 from tests.lab.real.cluster import RealCluster
@@ -490,6 +491,60 @@ def test_smoke_fails_exactly_the_checks_a_removed_route_and_a_stopped_kube_proxy
     assert windows.agents.running(machine, "kube-proxy")
     plan = cluster.hybridctl("plan", "--detailed-exitcode")
     assert plan.returncode == 0, plan.stdout[-4000:]
+
+
+def _block_probes(windows: WindowsMembers, podcidrs: dict[str, str], action: str) -> None:
+    """Insert (``-I``) or delete (``-D``) on each Windows host a firewall rule refusing the host's own TCP
+    connections to its pods' port 8080: the kubelet's readiness probe of the smoke pods' ``server``
+    container, which the agent runs from the host (as a Windows host firewall blocking the kubelet's
+    probes would). Traffic from other nodes and from the pods is forwarded, not sent by the host: it
+    passes."""
+    for name in WINDOWS:
+        rule = ["OUTPUT", "-p", "tcp", "-d", podcidrs[name], "--dport", str(SERVER_PORT), "-j", "REJECT"]
+        namespace = windows.hosts[name].namespace
+        subprocess.run(["ip", "netns", "exec", namespace, "iptables", "-w", action, *rule], check=True)
+
+
+def test_a_windows_service_with_no_ready_endpoints_fails_exactly_its_checks(
+    built: tuple[RealCluster, WindowsMembers],
+) -> None:
+    """Planted fault: both Windows hosts refuse the kubelet's readiness probes of their pods, so no Windows
+    smoke pod becomes ready and the real EndpointSlice controller lists smoke-windows's endpoints as not
+    ready: a Service with no endpoints on Windows. Exit 1; the Windows placement fails (not ready), and the
+    Windows Service's ClusterIP checks from the Linux pods (the real kube-proxy rejects a Service with no
+    ready endpoint) fail saying the Service has no ready endpoints, with both pods and nodes as evidence;
+    the pods still talk to each other and to the Linux Service. Real: the EndpointSlice controller, the
+    kubelet's prober (in the emulated Windows node's agent), kube-proxy on Linux. Emulated: the Windows
+    host firewall (an iptables rule in the host's namespace) and winkernel's NodePort (DNAT)."""
+    cluster, windows = built
+    podcidrs = {name: node["spec"]["podCIDR"] for name, node in _nodes(cluster).items()}
+    junit = cluster.workdir / "smoke-no-endpoints.xml"
+    _block_probes(windows, podcidrs, "-I")
+    try:
+        done = cluster.hybridctl("smoke", "--junit", str(junit), "--timeout", "5m")  # half: readiness wait
+    finally:
+        _block_probes(windows, podcidrs, "-D")
+    output = done.stdout[-6000:] + done.stderr[-2000:]
+    assert done.returncode == 1, output
+    (cases,) = [{(c.classname, c.name): c for c in suite} for suite in JUnitXml.fromfile(str(junit))]
+    linux = [n for n in podcidrs if n not in WINDOWS]
+    failed = _failed(cases)
+    clusterip = {("service-clusterip", f"{n} -> smoke-windows") for n in linux}
+    assert {("placement", f"smoke-{RUNTIME_CLASS}")} | clusterip <= failed, (failed, output)
+    nodeports = {key for key in cases if key[0] == "service-nodeport" and key[1].split()[0] in linux}
+    assert failed - clusterip - {("placement", f"smoke-{RUNTIME_CLASS}")} <= nodeports, (failed, output)
+    for key in clusterip | (failed & nodeports):
+        failure = cases[key].result[0]
+        assert failure.message.startswith("Service smoke-windows has no ready endpoints"), failure.message
+        assert "Service hybridctl-smoke/smoke-windows: 0 of 2 endpoints ready" in failure.text, failure.text
+        for name in WINDOWS:
+            assert f"on node {name} (" in failure.text, failure.text
+    placement = cases[("placement", f"smoke-{RUNTIME_CLASS}")].result[0]
+    assert "not ready" in placement.message, placement.message
+    passed = {key for key, case in cases.items() if not case.result}
+    assert {("pod-to-pod", f"{a} -> {b}") for a in podcidrs for b in podcidrs if a != b} <= passed
+    assert {("service-clusterip", f"{n} -> smoke-linux") for n in WINDOWS} <= passed
+    print(f"\nno ready Windows endpoints: failed {sorted(failed)}")
 
 
 # --- lifecycle: down NAME and add-node of a Windows worker, add-node and down NAME of a Linux worker, down
