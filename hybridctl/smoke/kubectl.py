@@ -124,15 +124,15 @@ class ClusterAccess:
             return -1, f"(endpoints of Service {service} unavailable: {result.stderr.strip()})"
         slices = json.loads(result.stdout).get("items", [])
         endpoints = [e for s in slices for e in s.get("endpoints") or []]
-        ready = [e for e in endpoints if (e.get("conditions") or {}).get("ready") is not False]
-        lines = [f"Service {NAMESPACE}/{service}: {len(ready)} of {len(endpoints)} endpoints ready"]
+        waiting = [e for e in endpoints if (e.get("conditions") or {}).get("ready") is False]
+        ready = len(endpoints) - len(waiting)
+        lines = [f"Service {NAMESPACE}/{service}: {ready} of {len(endpoints)} endpoints ready"]
         lines += [
             f"  not ready: pod {(e.get('targetRef') or {}).get('name', '-')} on node {e.get('nodeName', '-')}"
             f" ({', '.join(e.get('addresses') or [])})"
-            for e in endpoints
-            if e not in ready
+            for e in waiting
         ]
-        return len(ready), "\n".join(lines)
+        return ready, "\n".join(lines)
 
     def events(self, name: str) -> str:
         """The events of object ``name`` in the smoke namespace, oldest first."""

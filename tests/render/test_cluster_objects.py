@@ -8,8 +8,6 @@ upstream validators build). Simulated: nothing; the objects are not applied to a
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -20,7 +18,7 @@ from hybridctl.errors import PlaceholderError, RenderError
 from hybridctl.render import RuntimeValues, render_cluster
 from hybridctl.versions import FLANNEL_VERSION
 from tests.render import helpers
-from tests.support.upstream import go_tool
+from tests.support.upstream import module_source
 
 TOLERATION = {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}
 
@@ -121,14 +119,8 @@ def test_linux_only_cluster_has_no_runtime_classes() -> None:
 
 def _upstream_flannel_manifest() -> dict[tuple[str, str], Any]:
     """flannel's own kube-flannel.yml of the release hybridctl pins, by (kind, name)."""
-    go = go_tool()
-    done = subprocess.run(
-        [go, "mod", "download", "-json", f"github.com/flannel-io/flannel@{FLANNEL_VERSION}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    path = Path(json.loads(done.stdout)["Dir"]) / "Documentation" / "kube-flannel.yml"
+    source = module_source("github.com/flannel-io/flannel", FLANNEL_VERSION)
+    path = source / "Documentation" / "kube-flannel.yml"
     docs = YAML(typ="safe", pure=True).load_all(path.read_text())
     return {(d["kind"], d["metadata"]["name"]): d for d in docs if d}
 

@@ -11,7 +11,6 @@ hybridctl reads its answers (``reason``, ``resolved``). Emulated: the container 
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 import time
@@ -30,8 +29,8 @@ from hybridctl.transport.base import Result
 from hybridctl.versions import WINDOWS_BUILDS
 from tests.render.helpers import inventory
 from tests.support.ci import require_root, require_tool
+from tests.support.upstream import module_source
 from tests.upstream.build import AGNHOST_KUBERNETES, agnhost, ensure
-from tests.upstream.build import HERE as UPSTREAM
 
 pytestmark = [pytest.mark.root]
 
@@ -112,15 +111,7 @@ def test_the_default_image_is_that_agnhost_with_a_variant_for_every_windows_buil
     """The default image's tag is ``test/images/agnhost/VERSION`` of the release built here, and that
     release's ``BASEIMAGE`` (the platforms upstream's image build produces) has linux/amd64 and a Windows
     variant for each Windows Server build hybridctl supports, so process isolation finds one on every node."""
-    go = require_tool("go", "install Go 1.26 (/usr/local/go/bin) and reach the Go module proxy")
-    done = subprocess.run(
-        [go, "mod", "download", "-json", f"k8s.io/kubernetes@v{AGNHOST_KUBERNETES}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=UPSTREAM,
-    )
-    images = Path(json.loads(done.stdout)["Dir"]) / "test" / "images" / "agnhost"
+    images = module_source("k8s.io/kubernetes", f"v{AGNHOST_KUBERNETES}") / "test" / "images" / "agnhost"
     assert (images / "VERSION").read_text().strip() == AGNHOST_TAG
     lines = (images / "BASEIMAGE").read_text().splitlines()
     platforms = {line.split("=", 1)[0] for line in lines if "=" in line}

@@ -79,6 +79,13 @@ def go_tool() -> str:
     return require_tool("go", hint, also_in=("/usr/local/go/bin",))
 
 
+def module_source(module: str, version: str) -> Path:
+    """The source tree of Go module ``module`` at ``version``, from the module proxy (``go mod download``)."""
+    command = [go_tool(), "mod", "download", "-json", f"{module}@{version}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return Path(json.loads(done.stdout)["Dir"])
+
+
 def _stamp(go: str, module: Path) -> str:
     digest = hashlib.sha256()
     digest.update(subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout.encode())
